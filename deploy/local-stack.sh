@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs the whole local stack: media-svc (with its embedded S3 server) and
+# contacts-svc (with SQLite), both on loopback, data under .data/ in the
+# repository. Ctrl-C stops everything. No Docker, no external servers.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+
+# --workspace keeps feature unification (and so the build cache) the same as the tests.
+cargo build --workspace --bins
+bin_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug
+
+export DATA_DIR="${DATA_DIR:-$repo/.data}"
+mkdir -p "$DATA_DIR"
+
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait
+}
+trap stop INT TERM EXIT
+
+"$bin_dir/media-svc" & pids+=($!)
+"$bin_dir/contacts-svc" & pids+=($!)
+echo "local stack: contacts-svc on 127.0.0.1:50051, media-svc on 127.0.0.1:50052, data in $DATA_DIR (Ctrl-C stops)" >&2
+# Stop everything when either service exits on its own.
+wait -n

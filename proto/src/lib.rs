@@ -1,0 +1,40 @@
+//! The gRPC contract of Accommador's contact-picture services, and the wire
+//! conventions that both services (and their clients) must agree on.
+//!
+//! - [`accommador`]: code generated from `proto/accommador/**.proto`, nested
+//!   like the protobuf packages (`accommador::contacts::v1`, ...).
+//! - [`tenant`]: the `x-tenant-id` and `x-request-id` metadata every call carries.
+//! - [`status`]: building a `tonic::Status` with `google.rpc` error details (AIP-193).
+//! - [`serve`]: what every server of the pair does the same way: logging,
+//!   health, reflection, per-RPC spans and shutdown on a signal.
+//!
+//! This is the workspace's only shared library crate (the repository layout
+//! has room for no other), which is why the shared serving plumbing lives
+//! beside the contract instead of in a crate of its own.
+
+pub mod serve;
+pub mod status;
+pub mod tenant;
+
+/// Generated code, one module per protobuf package.
+pub mod accommador {
+    pub mod contacts {
+        #[allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
+        pub mod v1 {
+            tonic::include_proto!("accommador.contacts.v1");
+        }
+    }
+    pub mod media {
+        #[allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
+        pub mod v1 {
+            tonic::include_proto!("accommador.media.v1");
+        }
+    }
+}
+
+/// Encoded `FileDescriptorSet` of both services, for server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/accommador_descriptor.bin"));
+
+/// Encoded `FileDescriptorSet` of `google.rpc.Status` and the error detail
+/// messages, registered in reflection so grpcurl can print error details.
+pub const ERROR_DETAILS_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/google_rpc_descriptor.bin"));

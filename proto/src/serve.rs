@@ -1,0 +1,122 @@
+//! What every server of the pair does the same way: logs, per-RPC spans,
+//! health, reflection, and stopping on a signal.
+
+use std::time::Duration;
+
+use tonic::service::Routes;
+use tonic_health::{ServingStatus, server::HealthReporter};
+use tower_http::{
+    classify::{GrpcErrorsAsFailures, SharedClassifier},
+    trace::{DefaultOnBodyChunk, DefaultOnEos, DefaultOnFailure, DefaultOnResponse, TraceLayer},
+};
+use tracing::{Level, Span};
+use tracing_subscriber::{EnvFilter, fmt, prelude::*};
+
+use crate::tenant::{REQUEST_ID_HEADER, TENANT_ID_HEADER};
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Installs the global tracing subscriber. `RUST_LOG` picks what is logged
+/// (default `info`). Logs go to stderr so stdout stays free for command output.
+pub fn init_telemetry(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let registry = tracing_subscriber::registry().with(filter);
+    // try_init: a second call (tests starting several servers in one process) is harmless.
+    let _ = match format {
+        LogFormat::Text => registry.with(fmt::layer().with_writer(std::io::stderr)).try_init(),
+        LogFormat::Json => registry
+            .with(fmt::layer().json().flatten_event(true).with_current_span(true).with_writer(std::io::stderr))
+            .try_init(),
+    };
+}
+
+/// The span every RPC runs in: the method, the tenant and the request id,
+/// so that one user action can be followed across both services.
+pub fn rpc_span<B>(request: &http::Request<B>) -> Span {
+    let header =
+        |name: &str| request.headers().get(name).and_then(|value| value.to_str().ok()).unwrap_or("").to_owned();
+    tracing::info_span!(
+        "rpc",
+        method = %request.uri().path(),
+        tenant = %header(TENANT_ID_HEADER),
+        request_id = %header(REQUEST_ID_HEADER),
+    )
+}
+
+/// The tower layer returned by [`rpc_trace_layer`].
+pub type RpcTraceLayer<B> = TraceLayer<
+    SharedClassifier<GrpcErrorsAsFailures>,
+    fn(&http::Request<B>) -> Span,
+    (),
+    DefaultOnResponse,
+    DefaultOnBodyChunk,
+    DefaultOnEos,
+    DefaultOnFailure,
+>;
+
+/// A tower layer that runs each RPC in [`rpc_span`] and logs its outcome
+/// (gRPC status and latency) when it completes.
+pub fn rpc_trace_layer<B>() -> RpcTraceLayer<B> {
+    TraceLayer::new_for_grpc()
+        .make_span_with(rpc_span::<B> as fn(&http::Request<B>) -> Span)
+        .on_request(())
+        .on_response(DefaultOnResponse::new().level(Level::INFO))
+        .on_failure(DefaultOnFailure::new().level(Level::WARN))
+}
+
+/// Health (`grpc.health.v1`) and reflection (v1 and v1alpha, since grpcurl
+/// 1.8 speaks v1alpha) for the service named `service_name`. Reflection lists
+/// only that service and health, though the descriptor set holds both of
+/// ours. Errors only on a corrupt descriptor set, a build-time bug.
+pub async fn introspection_routes(service_name: &str) -> (HealthReporter, Routes) {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter.set_service_status(service_name, ServingStatus::Serving).await;
+
+    let builder = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(crate::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(crate::ERROR_DETAILS_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .with_service_name(service_name)
+            .with_service_name("grpc.health.v1.Health")
+    };
+    let reflection_v1 = builder().build_v1().expect("descriptor sets are generated at build time");
+    let reflection_v1alpha = builder().build_v1alpha().expect("descriptor sets are generated at build time");
+    let routes = Routes::new(health).add_service(reflection_v1).add_service(reflection_v1alpha);
+    (reporter, routes)
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM: the moment to stop accepting
+/// calls and let in-flight ones finish.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => tracing::info!("SIGINT received, shutting down"),
+        _ = terminate => tracing::info!("SIGTERM received, shutting down"),
+    }
+}
+
+/// HTTP/2 keepalive and window settings shared by servers and clients: a
+/// 2.5 MiB image would need dozens of round trips with the 64 KiB default window.
+pub const HTTP2_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);

@@ -1,0 +1,77 @@
+//! Errors as AIP-193 wants them: a canonical code, a message a person can act
+//! on, a `google.rpc.ErrorInfo` with a machine-readable reason, and at most one
+//! `google.rpc.BadRequest` listing every field violation.
+
+use std::collections::HashMap;
+
+use tonic::{Code, Status};
+pub use tonic_types::FieldViolation;
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// The parts of an `ErrorInfo`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorInfo {
+    /// UPPER_SNAKE, stable, for programs to branch on (e.g. `IMAGE_TOO_LARGE`).
+    pub reason: String,
+    /// The service that decided the error, e.g. `media.accommador`.
+    pub domain: String,
+    /// Facts about this occurrence (limits, ids) for programs to read.
+    pub metadata: HashMap<String, String>,
+}
+
+/// Builds a `Status` carrying `ErrorInfo` and, when there are violations, one `BadRequest`.
+pub fn with_details(
+    code: Code,
+    message: impl Into<String>,
+    info: ErrorInfo,
+    violations: Vec<FieldViolation>,
+) -> Status {
+    let mut details = ErrorDetails::with_error_info(info.reason, info.domain, info.metadata);
+    if !violations.is_empty() {
+        details.set_bad_request(violations);
+    }
+    Status::with_error_details(code, message, details)
+}
+
+/// Reads the `ErrorInfo` of a status received from another service.
+pub fn error_info(status: &Status) -> Option<ErrorInfo> {
+    let details = status.get_error_details();
+    details.error_info().map(|info| ErrorInfo {
+        reason: info.reason.clone(),
+        domain: info.domain.clone(),
+        metadata: info.metadata.clone(),
+    })
+}
+
+/// Reads the field violations of a status received from another service.
+pub fn field_violations(status: &Status) -> Vec<FieldViolation> {
+    status.get_error_details().bad_request().map(|bad_request| bad_request.field_violations.clone()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn details_survive_a_round_trip_through_status() {
+        let info = ErrorInfo {
+            reason: "IMAGE_TOO_LARGE".into(),
+            domain: "media.accommador".into(),
+            metadata: HashMap::from([("limit_bytes".into(), "2621440".into())]),
+        };
+        let violations = vec![FieldViolation::new("data", "3145728 bytes; the limit is 2621440")];
+        let status = with_details(Code::InvalidArgument, "too large", info.clone(), violations.clone());
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(error_info(&status), Some(info));
+        let received: Vec<(String, String)> =
+            field_violations(&status).into_iter().map(|v| (v.field, v.description)).collect();
+        assert_eq!(received, vec![("data".to_owned(), violations[0].description.clone())]);
+    }
+
+    #[test]
+    fn no_bad_request_without_violations() {
+        let info = ErrorInfo { reason: "X".into(), domain: "d".into(), metadata: HashMap::new() };
+        let status = with_details(Code::NotFound, "gone", info, vec![]);
+        assert!(status.get_error_details().bad_request().is_none());
+    }
+}

@@ -1,0 +1,115 @@
+//! The tenant and request id that travel in the metadata of every call.
+
+use std::fmt;
+
+use tonic::metadata::MetadataMap;
+
+/// Metadata key naming the tenant (a CRM location or sub-account) a call acts for.
+pub const TENANT_ID_HEADER: &str = "x-tenant-id";
+
+/// Metadata key carrying a caller-chosen id that ties together the logs of one
+/// user action across both services.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Longest tenant id accepted.
+pub const TENANT_ID_MAX_LEN: usize = 64;
+
+/// A tenant id that has been checked: 1 to 64 characters from `A-Z a-z 0-9 - _`.
+///
+/// Tenant ids end up in object keys and log lines, so nothing outside that
+/// alphabet is ever let through.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TenantId(String);
+
+/// Why a tenant id was refused; its `Display` is written for the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TenantIdError {
+    Missing,
+    NotAscii,
+    Empty,
+    TooLong(usize),
+    BadCharacter(char),
+}
+
+impl fmt::Display for TenantIdError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Missing => write!(f, "metadata `{TENANT_ID_HEADER}` is required"),
+            Self::NotAscii => write!(f, "metadata `{TENANT_ID_HEADER}` must be ASCII"),
+            Self::Empty => {
+                write!(f, "metadata `{TENANT_ID_HEADER}` is empty; it needs 1 to {TENANT_ID_MAX_LEN} characters")
+            }
+            Self::TooLong(len) => {
+                write!(f, "metadata `{TENANT_ID_HEADER}` is {len} characters; the limit is {TENANT_ID_MAX_LEN}")
+            }
+            Self::BadCharacter(c) => {
+                write!(f, "metadata `{TENANT_ID_HEADER}` contains {c:?}; only letters, digits, '-' and '_' are allowed")
+            }
+        }
+    }
+}
+
+impl std::error::Error for TenantIdError {}
+
+impl TenantId {
+    pub fn parse(raw: &str) -> Result<Self, TenantIdError> {
+        if raw.is_empty() {
+            return Err(TenantIdError::Empty);
+        }
+        if raw.len() > TENANT_ID_MAX_LEN {
+            return Err(TenantIdError::TooLong(raw.chars().count()));
+        }
+        if let Some(bad) = raw.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')) {
+            return Err(TenantIdError::BadCharacter(bad));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// Reads the tenant from a call's metadata.
+    pub fn from_metadata(metadata: &MetadataMap) -> Result<Self, TenantIdError> {
+        let value = metadata.get(TENANT_ID_HEADER).ok_or(TenantIdError::Missing)?;
+        Self::parse(value.to_str().map_err(|_| TenantIdError::NotAscii)?)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The request id of a call, when the caller sent a printable one.
+pub fn request_id(metadata: &MetadataMap) -> Option<&str> {
+    metadata.get(REQUEST_ID_HEADER).and_then(|value| value.to_str().ok()).filter(|id| !id.is_empty() && id.len() <= 128)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_letters_digits_dash_underscore_up_to_64() {
+        assert!(TenantId::parse("loc_42-A").is_ok());
+        assert!(TenantId::parse(&"a".repeat(64)).is_ok());
+    }
+
+    #[test]
+    fn refuses_empty_long_and_foreign_characters() {
+        assert_eq!(TenantId::parse(""), Err(TenantIdError::Empty));
+        assert_eq!(TenantId::parse(&"a".repeat(65)), Err(TenantIdError::TooLong(65)));
+        assert_eq!(TenantId::parse("a/b"), Err(TenantIdError::BadCharacter('/')));
+        assert_eq!(TenantId::parse("ä"), Err(TenantIdError::BadCharacter('ä')));
+    }
+
+    #[test]
+    fn reads_tenant_from_metadata_and_reports_absence() {
+        let mut metadata = MetadataMap::new();
+        assert_eq!(TenantId::from_metadata(&metadata), Err(TenantIdError::Missing));
+        metadata.insert(TENANT_ID_HEADER, "acme".parse().unwrap());
+        assert_eq!(TenantId::from_metadata(&metadata).unwrap().as_str(), "acme");
+    }
+}

@@ -1,0 +1,179 @@
+//! Harness for the end-to-end tests in `tests/tests/`: it starts the real
+//! `contacts-svc` and `media-svc` binaries on free loopback ports, waits until
+//! their gRPC health check answers SERVING, and stops them with SIGTERM.
+//!
+//! Set `TEST_LOG=1` to see the servers' logs on stderr; otherwise each
+//! server's log goes to a file whose tail is shown when a start fails.
+
+use std::{
+    net::{SocketAddr, TcpListener},
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitStatus, Stdio},
+    time::{Duration, Instant},
+};
+
+use accommador_proto::tenant::TENANT_ID_HEADER;
+use anyhow::{Context, bail};
+use tonic::transport::{Channel, Endpoint};
+use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+
+/// How long a server may take to answer its first health check. Generous:
+/// CI machines are slow and the first start may create a database.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a server may take to exit after SIGTERM before it is killed.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Path of a workspace binary, next to the directory of the running test
+/// executable (`target/<profile>/deps/..`); `<NAME>_BIN` overrides it, e.g.
+/// `MEDIA_SVC_BIN`.
+pub fn binary_path(name: &str) -> PathBuf {
+    let override_var = format!("{}_BIN", name.to_uppercase().replace('-', "_"));
+    if let Ok(path) = std::env::var(&override_var) {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("the test executable has a path");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("test executables live in target/<profile>/deps");
+    profile_dir.join(name)
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|listener| listener.local_addr()).expect("bind a free port").port()
+}
+
+/// A running server process, stopped (SIGTERM, then SIGKILL) when dropped.
+pub struct ServerProcess {
+    name: String,
+    child: Option<Child>,
+    addr: SocketAddr,
+    log_path: PathBuf,
+}
+
+impl ServerProcess {
+    /// Starts `binary` with `args` and `envs`, listening on a free port passed
+    /// through `listen_env`, and waits until it reports SERVING. `log_dir`
+    /// receives the server's log.
+    pub async fn start(
+        binary: &str,
+        listen_env: &str,
+        envs: &[(&str, String)],
+        log_dir: &Path,
+    ) -> anyhow::Result<Self> {
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
+        let log_path = log_dir.join(format!("{binary}-{}.log", addr.port()));
+        let stderr = if std::env::var_os("TEST_LOG").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::from(std::fs::File::create(&log_path)?)
+        };
+        let path = binary_path(binary);
+        let child = Command::new(&path)
+            .env(listen_env, addr.to_string())
+            .envs(envs.iter().map(|(key, value)| (key, value)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .with_context(|| format!("start {} (build it with `cargo build --workspace`)", path.display()))?;
+        let mut server = Self { name: binary.to_owned(), child: Some(child), addr, log_path };
+        server.wait_until_serving().await?;
+        Ok(server)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A lazily connecting channel to the server.
+    pub fn channel(&self) -> Channel {
+        Endpoint::from_shared(self.endpoint()).expect("valid endpoint").connect_lazy()
+    }
+
+    /// The server's log so far (empty when `TEST_LOG` sent it to stderr).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    async fn wait_until_serving(&mut self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.as_mut().and_then(|child| child.try_wait().ok().flatten()) {
+                bail!("{} exited during startup with {status}; log:\n{}", self.name, self.log_tail());
+            }
+            if health_status(self.channel(), "").await == Some(ServingStatus::Serving) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("{} not serving after {STARTUP_TIMEOUT:?}; log:\n{}", self.name, self.log_tail());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn log_tail(&self) -> String {
+        let log = self.log();
+        let start = log.len().saturating_sub(4000);
+        log[log.floor_char_boundary(start)..].to_owned()
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub async fn terminate(mut self) -> anyhow::Result<ExitStatus> {
+        let mut child = self.child.take().context("already stopped")?;
+        signal(&child, nix::sys::signal::Signal::SIGTERM)?;
+        let deadline = Instant::now() + SHUTDOWN_TIMEOUT;
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                child.kill()?;
+                bail!("{} did not exit within {SHUTDOWN_TIMEOUT:?} of SIGTERM", self.name);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Kills the process at once (SIGKILL), as a crash would.
+    pub fn kill(mut self) -> anyhow::Result<()> {
+        if let Some(mut child) = self.child.take() {
+            child.kill()?;
+            child.wait()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn signal(child: &Child, signal: nix::sys::signal::Signal) -> anyhow::Result<()> {
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id())?);
+    nix::sys::signal::kill(pid, signal)?;
+    Ok(())
+}
+
+/// The health of `service` ("" is the whole server), or None when unreachable.
+pub async fn health_status(channel: Channel, service: &str) -> Option<ServingStatus> {
+    let mut client = HealthClient::new(channel);
+    let request = HealthCheckRequest { service: service.to_owned() };
+    let response = tokio::time::timeout(Duration::from_secs(2), client.check(request)).await.ok()?.ok()?;
+    ServingStatus::try_from(response.into_inner().status).ok()
+}
+
+/// Wraps `message` in a request that carries `tenant` in `x-tenant-id`.
+pub fn tenant_request<T>(tenant: &str, message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert(TENANT_ID_HEADER, tenant.parse().expect("test tenants are valid metadata"));
+    request
+}
