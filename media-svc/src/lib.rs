@@ -8,4 +8,6 @@
 pub mod api;
 pub mod config;
 pub mod error;
+pub mod pipeline;
+pub mod samples;
 pub mod server;

@@ -1,0 +1,260 @@
+//! The image pipeline: untrusted bytes in, square metadata-free renditions out.
+//!
+//! Order matters for safety and speed:
+//! 1. [`sniff`]: the format from magic bytes; anything but JPEG/PNG stops here.
+//! 2. size limit, then [`header`]: dimensions from the header, checked before
+//!    any pixel buffer exists, so a tiny file declaring 65535x65535 never allocates.
+//! 3. [`decode`]: JPEGs are decoded DCT-scaled to just enough pixels for the
+//!    largest rendition; PNGs fully (first frame). Incomplete data is corrupt.
+//! 4. [`transform`]: center-crop to a square and resize (SIMD), then apply
+//!    the EXIF orientation to the small result (crop and orientation commute).
+//! 5. [`encode`]: fresh JPEG (opaque) or PNG (real transparency) into memory,
+//!    which drops every byte of metadata and anything appended to the file.
+//!
+//! This module knows nothing of gRPC or storage; it is also what
+//! `media-svc process` runs offline.
+
+mod decode;
+mod encode;
+mod header;
+mod sniff;
+mod transform;
+
+use std::fmt;
+
+pub use header::Orientation;
+use sniff::Sniffed;
+
+/// An accepted input format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Jpeg,
+    Png,
+}
+
+impl Format {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Jpeg => "image/jpeg",
+            Self::Png => "image/png",
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Jpeg => "jpg",
+            Self::Png => "png",
+        }
+    }
+}
+
+/// The limits an upload must respect; all configurable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest accepted file.
+    pub max_bytes: usize,
+    /// Shortest accepted side: smaller images make useless avatars.
+    pub min_side: u32,
+    /// Longest accepted side.
+    pub max_side: u32,
+    /// Largest accepted area: bounds decode memory and CPU.
+    pub max_pixels: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { max_bytes: 2_621_440, min_side: 32, max_side: 10_000, max_pixels: 40_000_000 }
+    }
+}
+
+/// The edge lengths of the renditions, smallest first.
+pub const RENDITION_SIZES: [u32; 2] = [128, 512];
+
+/// JPEG quality of the renditions: visually clean at avatar sizes.
+pub const JPEG_QUALITY: u8 = 85;
+
+/// What an accepted file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ImageInfo {
+    pub format: Format,
+    /// Width as stored, before orientation.
+    pub width: u32,
+    /// Height as stored, before orientation.
+    pub height: u32,
+    pub size_bytes: u64,
+    /// Whether the file declares an alpha channel (or PNG transparency).
+    pub has_alpha: bool,
+    /// How to turn the stored pixels upright; serialized as its EXIF number 1 to 8.
+    #[serde(serialize_with = "serialize_orientation")]
+    pub orientation: Orientation,
+}
+
+fn serialize_orientation<S: serde::Serializer>(orientation: &Orientation, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u8(orientation.to_exif())
+}
+
+/// Why a file was refused. Each variant carries what the caller needs to
+/// correct the upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    /// Not JPEG or PNG; `detected` names the format when we recognised it.
+    FormatUnsupported {
+        detected: Option<&'static str>,
+    },
+    TooLarge {
+        size: usize,
+        limit: usize,
+    },
+    DimensionsOutOfRange {
+        width: u32,
+        height: u32,
+        limits: Limits,
+    },
+    /// Does not decode completely: truncated, bad checksum, bad entropy data...
+    Corrupt {
+        format: Format,
+        detail: String,
+    },
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::FormatUnsupported { detected: Some(name) } => {
+                write!(f, "the image is {name}; only JPEG and PNG are accepted")
+            }
+            Self::FormatUnsupported { detected: None } => {
+                write!(
+                    f,
+                    "the data is not a JPEG or PNG image (checked by its first bytes); only JPEG and PNG are accepted"
+                )
+            }
+            Self::TooLarge { size, limit } => write!(
+                f,
+                "the image is {size} bytes; the limit is {limit} bytes ({:.1} MiB)",
+                *limit as f64 / (1024.0 * 1024.0)
+            ),
+            Self::DimensionsOutOfRange { width, height, limits } => write!(
+                f,
+                "the image is {width}x{height} pixels; each side must be {} to {} pixels and the area at most {} megapixels",
+                limits.min_side,
+                limits.max_side,
+                limits.max_pixels as f64 / 1e6
+            ),
+            Self::Corrupt { format, detail } => {
+                write!(f, "the {} data is corrupt or incomplete: {detail}", format.content_type())
+            }
+        }
+    }
+}
+
+/// Fine-grained outcome of the pipeline's stages, for metrics and logs.
+impl Rejection {
+    /// The stable machine-readable reason (ErrorInfo.reason).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::FormatUnsupported { .. } => "IMAGE_FORMAT_UNSUPPORTED",
+            Self::TooLarge { .. } => "IMAGE_TOO_LARGE",
+            Self::DimensionsOutOfRange { .. } => "IMAGE_DIMENSIONS_OUT_OF_RANGE",
+            Self::Corrupt { .. } => "IMAGE_CORRUPT",
+        }
+    }
+}
+
+/// One encoded rendition.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Rendition {
+    /// Nominal size (128 or 512).
+    pub size: u32,
+    pub width: u32,
+    pub height: u32,
+    pub format: Format,
+    pub bytes: Vec<u8>,
+}
+
+impl fmt::Debug for Rendition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rendition")
+            .field("size", &self.size)
+            .field("width", &self.width)
+            .field("height", &self.height)
+            .field("format", &self.format)
+            .field("bytes", &self.bytes.len())
+            .finish()
+    }
+}
+
+/// A validated upload and its renditions, smallest first.
+#[derive(Debug, Clone)]
+pub struct Normalized {
+    pub info: ImageInfo,
+    pub renditions: Vec<Rendition>,
+}
+
+/// The pipeline with its limits. Cheap to copy; CPU-bound: run it off the
+/// async runtime.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Pipeline {
+    limits: Limits,
+}
+
+impl Pipeline {
+    pub fn new(limits: Limits) -> Self {
+        Self { limits }
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Format, size and dimensions, from the header only: cheap, allocates
+    /// nothing in proportion to the declared dimensions.
+    pub fn inspect(&self, bytes: &[u8]) -> Result<ImageInfo, Rejection> {
+        let format = match sniff::sniff(bytes) {
+            Sniffed::Accepted(format) => format,
+            Sniffed::Refused(name) => return Err(Rejection::FormatUnsupported { detected: Some(name) }),
+            Sniffed::Unknown => return Err(Rejection::FormatUnsupported { detected: None }),
+        };
+        if bytes.len() > self.limits.max_bytes {
+            return Err(Rejection::TooLarge { size: bytes.len(), limit: self.limits.max_bytes });
+        }
+        let info = header::read(format, bytes)?;
+        self.check_dimensions(info.width, info.height)?;
+        Ok(info)
+    }
+
+    /// Everything [`Pipeline::inspect`] checks, plus a complete decode (at the
+    /// smallest useful scale) so that corrupt data is caught.
+    pub fn validate(&self, bytes: &[u8]) -> Result<ImageInfo, Rejection> {
+        let info = self.inspect(bytes)?;
+        decode::decode(&info, bytes, self.limits, decode::Target::ValidateOnly)?;
+        Ok(info)
+    }
+
+    /// Validates and produces every rendition.
+    pub fn normalize(&self, bytes: &[u8]) -> Result<Normalized, Rejection> {
+        let info = self.inspect(bytes)?;
+        let largest = *RENDITION_SIZES.last().expect("at least one rendition size");
+        let decoded = decode::decode(&info, bytes, self.limits, decode::Target::ShortSide(largest))?;
+        let renditions = transform::renditions(&decoded, info.orientation, &RENDITION_SIZES)
+            .into_iter()
+            .map(|square| encode::encode(&square))
+            .collect();
+        Ok(Normalized { info, renditions })
+    }
+
+    fn check_dimensions(&self, width: u32, height: u32) -> Result<(), Rejection> {
+        let limits = self.limits;
+        let sides_ok = (limits.min_side..=limits.max_side).contains(&width)
+            && (limits.min_side..=limits.max_side).contains(&height);
+        if sides_ok && u64::from(width) * u64::from(height) <= limits.max_pixels {
+            Ok(())
+        } else {
+            Err(Rejection::DimensionsOutOfRange { width, height, limits })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

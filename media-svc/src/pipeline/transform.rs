@@ -1,0 +1,93 @@
+//! Center crop, resize and orientation, in the order that does the least work.
+//!
+//! The center square of an image maps to the center square of any of its
+//! eight EXIF orientations, and Lanczos resizing is symmetric, so we crop
+//! and resize in stored orientation and rotate only the small result.
+
+use fast_image_resize::{
+    FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer,
+    images::{Image, ImageRef},
+};
+use image::{DynamicImage, RgbImage, RgbaImage};
+
+use super::{decode::Decoded, header::Orientation};
+
+/// A square of 8-bit pixels, RGB or RGBA.
+#[derive(Debug, Clone)]
+pub struct Square {
+    /// The nominal rendition size it was made for.
+    pub size: u32,
+    /// Its actual edge length: `size`, or less when the source was smaller.
+    pub side: u32,
+    pub pixels: Vec<u8>,
+    pub has_alpha: bool,
+}
+
+/// The squares for every size in `sizes` (ascending): the largest from the
+/// decoded image, the smaller ones from the largest. Never upscales.
+pub fn renditions(decoded: &Decoded, orientation: Orientation, sizes: &[u32]) -> Vec<Square> {
+    let largest_size = *sizes.last().expect("at least one rendition size");
+    let pixel_type = if decoded.has_transparency { PixelType::U8x4 } else { PixelType::U8x3 };
+    let crop_side = decoded.width.min(decoded.height);
+    let source = ImageRef::new(decoded.width, decoded.height, &decoded.pixels, pixel_type)
+        .expect("decoder output matches its dimensions");
+    let crop = Crop { left: (decoded.width - crop_side) / 2, top: (decoded.height - crop_side) / 2, side: crop_side };
+    let largest_side = crop_side.min(largest_size);
+    let largest = oriented(
+        Square {
+            size: largest_size,
+            side: largest_side,
+            pixels: resize(&source, crop, largest_side),
+            has_alpha: decoded.has_transparency,
+        },
+        orientation,
+    );
+
+    let mut squares: Vec<Square> = sizes[..sizes.len() - 1]
+        .iter()
+        .map(|&size| {
+            let side = size.min(largest.side);
+            let source = ImageRef::new(largest.side, largest.side, &largest.pixels, pixel_type)
+                .expect("square matches its dimensions");
+            let full = Crop { left: 0, top: 0, side: largest.side };
+            Square { size, side, pixels: resize(&source, full, side), has_alpha: largest.has_alpha }
+        })
+        .collect();
+    squares.push(largest);
+    squares
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Crop {
+    left: u32,
+    top: u32,
+    side: u32,
+}
+
+/// Lanczos3 resize of the `crop` square of `source` to `side` x `side`. The
+/// resizer premultiplies alpha itself, so transparent edges do not darken.
+fn resize(source: &ImageRef<'_>, crop: Crop, side: u32) -> Vec<u8> {
+    let mut destination = Image::new(side, side, source.pixel_type());
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3)).crop(
+        f64::from(crop.left),
+        f64::from(crop.top),
+        f64::from(crop.side),
+        f64::from(crop.side),
+    );
+    Resizer::new().resize(source, &mut destination, &options).expect("crop lies inside the source and types match");
+    destination.into_vec()
+}
+
+fn oriented(square: Square, orientation: Orientation) -> Square {
+    if orientation == Orientation::NoTransforms {
+        return square;
+    }
+    let Square { size, side, pixels, has_alpha } = square;
+    let mut image = if has_alpha {
+        DynamicImage::ImageRgba8(RgbaImage::from_raw(side, side, pixels).expect("RGBA square"))
+    } else {
+        DynamicImage::ImageRgb8(RgbImage::from_raw(side, side, pixels).expect("RGB square"))
+    };
+    image.apply_orientation(orientation);
+    Square { size, side, pixels: image.into_bytes(), has_alpha }
+}
