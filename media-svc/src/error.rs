@@ -4,9 +4,11 @@ use std::collections::HashMap;
 
 use accommador_proto::{
     status::{ErrorInfo, FieldViolation, with_details},
-    tenant::TenantIdError,
+    tenant::{TENANT_ID_HEADER, TenantIdError},
 };
 use tonic::{Code, Status};
+
+use crate::{pipeline::Rejection, storage::StorageError};
 
 /// `ErrorInfo.domain` of every error this service returns.
 pub const ERROR_DOMAIN: &str = "media.accommador";
@@ -15,23 +17,96 @@ pub const ERROR_DOMAIN: &str = "media.accommador";
 pub enum Error {
     #[error(transparent)]
     TenantId(#[from] TenantIdError),
-    #[error("{0} is not implemented yet")]
-    Unimplemented(&'static str),
+    /// The image bytes are not acceptable.
+    #[error("{0}")]
+    Rejected(#[from] Rejection),
+    /// Request fields that are wrong, all of them at once.
+    #[error("{}", .0.iter().map(|(field, problem)| format!("{field}: {problem}")).collect::<Vec<_>>().join("; "))]
+    InvalidFields(Vec<(String, String)>),
+    #[error("image {image_id} not found")]
+    NotFound { image_id: String },
+    #[error("media-svc is at capacity ({capacity} images in progress or queued); retry with backoff")]
+    Overloaded { capacity: usize },
+    #[error("image {image_id} is being cleaned up right now; retry in a few seconds")]
+    CleanupInProgress { image_id: String },
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn invalid_field(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self::InvalidFields(vec![(field.into(), problem.into())])
+    }
 }
 
 impl From<Error> for Status {
     fn from(error: Error) -> Self {
         let message = error.to_string();
+        let mut metadata = HashMap::new();
+        let mut violations = Vec::new();
         // Exhaustive on purpose: a new variant must decide its code and reason here.
-        let (code, reason, violations) = match &error {
-            Error::TenantId(_) => (
-                Code::InvalidArgument,
-                "TENANT_ID_INVALID",
-                vec![FieldViolation::new(accommador_proto::tenant::TENANT_ID_HEADER, message.clone())],
-            ),
-            Error::Unimplemented(_) => (Code::Unimplemented, "UNIMPLEMENTED", vec![]),
+        let (code, reason) = match &error {
+            Error::TenantId(_) => {
+                violations.push(FieldViolation::new(TENANT_ID_HEADER, message.clone()));
+                (Code::InvalidArgument, "TENANT_ID_INVALID")
+            }
+            Error::Rejected(rejection) => {
+                rejection_metadata(rejection, &mut metadata);
+                violations.push(FieldViolation::new("data", message.clone()));
+                (Code::InvalidArgument, rejection.reason())
+            }
+            Error::InvalidFields(fields) => {
+                violations.extend(fields.iter().map(|(field, problem)| FieldViolation::new(field, problem)));
+                (Code::InvalidArgument, "INVALID_ARGUMENT")
+            }
+            Error::NotFound { image_id } => {
+                metadata.insert("image_id".into(), image_id.clone());
+                (Code::NotFound, "IMAGE_NOT_FOUND")
+            }
+            Error::Overloaded { capacity } => {
+                metadata.insert("capacity".into(), capacity.to_string());
+                (Code::ResourceExhausted, "OVERLOADED")
+            }
+            Error::CleanupInProgress { image_id } => {
+                metadata.insert("image_id".into(), image_id.clone());
+                (Code::Unavailable, "CLEANUP_IN_PROGRESS")
+            }
+            Error::Storage(storage) if storage.retryable => (Code::Unavailable, "STORAGE_UNAVAILABLE"),
+            Error::Storage(_) => (Code::Internal, "STORAGE_FAILED"),
+            Error::Internal(_) => (Code::Internal, "INTERNAL"),
         };
-        let info = ErrorInfo { reason: reason.into(), domain: ERROR_DOMAIN.into(), metadata: HashMap::new() };
+        if code == Code::Internal || code == Code::Unavailable {
+            tracing::error!(%error, "request failed");
+        }
+        let info = ErrorInfo { reason: reason.into(), domain: ERROR_DOMAIN.into(), metadata };
         with_details(code, message, info, violations)
+    }
+}
+
+/// The numbers a program needs to react to a refused image.
+fn rejection_metadata(rejection: &Rejection, metadata: &mut HashMap<String, String>) {
+    match rejection {
+        Rejection::FormatUnsupported { detected } => {
+            metadata.insert("accepted_formats".into(), "image/jpeg,image/png".into());
+            if let Some(name) = detected {
+                metadata.insert("detected_format".into(), (*name).into());
+            }
+        }
+        Rejection::TooLarge { size, limit } => {
+            metadata.insert("size_bytes".into(), size.to_string());
+            metadata.insert("limit_bytes".into(), limit.to_string());
+        }
+        Rejection::DimensionsOutOfRange { width, height, limits } => {
+            metadata.insert("width".into(), width.to_string());
+            metadata.insert("height".into(), height.to_string());
+            metadata.insert("min_side".into(), limits.min_side.to_string());
+            metadata.insert("max_side".into(), limits.max_side.to_string());
+            metadata.insert("max_pixels".into(), limits.max_pixels.to_string());
+        }
+        Rejection::Corrupt { format, .. } => {
+            metadata.insert("format".into(), format.content_type().into());
+        }
     }
 }

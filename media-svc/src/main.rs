@@ -1,10 +1,18 @@
 use clap::Parser;
-use media_svc::config::Cli;
+use media_svc::config::{Cli, Command};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     accommador_proto::serve::init_telemetry(cli.server.log_format);
-    let app = media_svc::server::Application::build(cli.server).await?;
-    app.run_until(accommador_proto::serve::shutdown_signal()).await
+    match cli.command {
+        Some(Command::Process(args)) => {
+            let failures = media_svc::process::run(&args)?;
+            std::process::exit(i32::from(failures > 0));
+        }
+        None => {
+            let app = media_svc::server::Application::build(cli.server).await?;
+            app.run_until(accommador_proto::serve::shutdown_signal()).await
+        }
+    }
 }

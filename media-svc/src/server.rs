@@ -1,6 +1,7 @@
-//! Binds the listener and assembles the gRPC services and tower layers.
+//! Binds the listener, connects storage, and assembles the gRPC services,
+//! the janitor and the storage health monitor.
 
-use std::{future::Future, net::SocketAddr};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use accommador_proto::{
     accommador::media::v1::media_service_server::{MediaServiceServer, SERVICE_NAME},
@@ -8,8 +9,15 @@ use accommador_proto::{
 };
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic_health::{ServingStatus, server::HealthReporter};
 
-use crate::{api::MediaApi, config::ServerConfig};
+use crate::{
+    api::MediaApi,
+    config::ServerConfig,
+    images::{ImageLibrary, LibrarySettings, Processor},
+    pipeline::Pipeline,
+    storage::{ObjectStore, S3Settings, embedded},
+};
 
 /// Room for the protobuf framing around the image bytes: a request just over
 /// the image limit must still reach our own size check (and get a precise
@@ -17,17 +25,32 @@ use crate::{api::MediaApi, config::ServerConfig};
 /// before it is buffered.
 const MESSAGE_OVERHEAD_BYTES: usize = 64 * 1024;
 
+/// How often storage reachability is checked for the health status.
+const STORAGE_CHECK_INTERVAL: Duration = Duration::from_secs(5);
+
 /// A bound, ready-to-run media-svc.
 pub struct Application {
     listener: TcpListener,
     config: ServerConfig,
+    library: Arc<ImageLibrary>,
 }
 
 impl Application {
-    /// Binds the listener; with port 0 the OS picks one, see [`Application::local_addr`].
+    /// Binds the listener and connects storage (starting the embedded S3
+    /// server when no endpoint is configured). With port 0 the OS picks a
+    /// port, see [`Application::local_addr`].
     pub async fn build(config: ServerConfig) -> anyhow::Result<Self> {
+        let store = connect_storage(&config).await?;
+        let workers = config.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
+        let queue_depth = config.queue_depth.unwrap_or(workers * 2);
+        let library = ImageLibrary::new(
+            store,
+            Pipeline::new(config.limits.into()),
+            Processor::new(workers, queue_depth),
+            LibrarySettings { pending_grace: config.pending_grace },
+        );
         let listener = TcpListener::bind(config.listen).await?;
-        Ok(Self { listener, config })
+        Ok(Self { listener, config, library: Arc::new(library) })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -36,12 +59,25 @@ impl Application {
 
     /// Serves until `shutdown` resolves, then lets in-flight calls finish.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
-        let max_message_bytes = self.config.max_image_bytes + MESSAGE_OVERHEAD_BYTES;
-        let media = MediaServiceServer::new(MediaApi::new())
+        let max_message_bytes = self.config.limits.max_image_bytes + MESSAGE_OVERHEAD_BYTES;
+        let media = MediaServiceServer::new(MediaApi::new(self.library.clone()))
             .max_decoding_message_size(max_message_bytes)
             .max_encoding_message_size(max_message_bytes);
-        let (_health, routes) = serve::introspection_routes(SERVICE_NAME).await;
+        let (health, routes) = serve::introspection_routes(SERVICE_NAME).await;
         let routes = routes.add_service(media);
+
+        let (stop_background, background_stopped) = tokio::sync::watch::channel(false);
+        let stopped = |mut receiver: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = receiver.wait_for(|stop| *stop).await;
+        };
+        let janitor_id = format!("janitor-{}", uuid::Uuid::new_v4().simple());
+        let janitor = tokio::spawn({
+            let library = self.library.clone();
+            let interval = self.config.janitor_interval;
+            let stop = stopped(background_stopped.clone());
+            async move { library.run_janitor(&janitor_id, interval, stop).await }
+        });
+        let monitor = tokio::spawn(monitor_storage(self.library.clone(), health, stopped(background_stopped)));
 
         tracing::info!(address = %self.local_addr(), "media-svc listening");
         tonic::transport::Server::builder()
@@ -51,7 +87,72 @@ impl Application {
             .add_routes(routes)
             .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), shutdown)
             .await?;
+        let _ = stop_background.send(true);
+        let _ = tokio::join!(janitor, monitor);
         tracing::info!("media-svc stopped");
         Ok(())
+    }
+}
+
+async fn connect_storage(config: &ServerConfig) -> anyhow::Result<ObjectStore> {
+    let s3 = &config.s3;
+    let settings = match &s3.s3_endpoint {
+        Some(endpoint) => S3Settings {
+            endpoint: Some(endpoint.clone()),
+            public_endpoint: s3.s3_public_endpoint.clone(),
+            region: s3.s3_region.clone(),
+            bucket: s3.s3_bucket.clone(),
+            access_key_id: s3.s3_access_key_id.clone(),
+            secret_access_key: s3.s3_secret_access_key.clone(),
+            force_path_style: s3.s3_force_path_style,
+        },
+        None => {
+            let server = embedded::start(&config.data_dir.join("media"), s3.embedded_s3_listen).await?;
+            S3Settings {
+                endpoint: Some(server.endpoint.clone()),
+                public_endpoint: s3.s3_public_endpoint.clone(),
+                region: s3.s3_region.clone(),
+                bucket: s3.s3_bucket.clone(),
+                access_key_id: server.credentials.access_key_id,
+                secret_access_key: server.credentials.secret_access_key,
+                force_path_style: true,
+            }
+        }
+    };
+    let store = ObjectStore::new(&settings);
+    if s3.s3_endpoint.is_none() {
+        store.create_bucket_if_missing().await?;
+    } else if let Err(error) = store.check_bucket().await {
+        // Not fatal: health says NOT_SERVING until the bucket answers.
+        tracing::error!(%error, bucket = %settings.bucket, "bucket not reachable at startup");
+    }
+    tracing::info!(endpoint = ?settings.endpoint, bucket = %settings.bucket, "object storage configured");
+    Ok(store)
+}
+
+/// Keeps the health status in step with storage: NOT_SERVING while the
+/// bucket does not answer, SERVING again as soon as it does.
+async fn monitor_storage(library: Arc<ImageLibrary>, health: HealthReporter, stop: impl Future<Output = ()>) {
+    tokio::pin!(stop);
+    let mut last = None;
+    loop {
+        let status = match library.store().check_bucket().await {
+            Ok(()) => ServingStatus::Serving,
+            Err(error) => {
+                if last != Some(ServingStatus::NotServing) {
+                    tracing::error!(%error, "object storage unreachable; health is NOT_SERVING");
+                }
+                ServingStatus::NotServing
+            }
+        };
+        if last != Some(status) {
+            health.set_service_status("", status).await;
+            health.set_service_status(SERVICE_NAME, status).await;
+            last = Some(status);
+        }
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tokio::time::sleep(STORAGE_CHECK_INTERVAL) => {}
+        }
     }
 }

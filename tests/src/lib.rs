@@ -171,6 +171,14 @@ pub async fn health_status(channel: Channel, service: &str) -> Option<ServingSta
     ServingStatus::try_from(response.into_inner().status).ok()
 }
 
+/// Starts media-svc with its embedded S3 server on a free port, keeping its
+/// data under `data_dir`; `extra` adds or overrides environment variables.
+pub async fn start_media(data_dir: &Path, extra: &[(&str, String)]) -> anyhow::Result<ServerProcess> {
+    let mut envs = vec![("DATA_DIR", data_dir.display().to_string()), ("EMBEDDED_S3_LISTEN", "127.0.0.1:0".to_owned())];
+    envs.extend(extra.iter().cloned());
+    ServerProcess::start("media-svc", "MEDIA_LISTEN", &envs, data_dir).await
+}
+
 /// Wraps `message` in a request that carries `tenant` in `x-tenant-id`.
 pub fn tenant_request<T>(tenant: &str, message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);

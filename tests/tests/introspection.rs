@@ -14,9 +14,14 @@ use tonic::{Code, transport::Channel};
 use tonic_health::pb::health_check_response::ServingStatus;
 
 async fn start(binary: &str, listen_env: &str, dir: &tempfile::TempDir) -> ServerProcess {
-    let data_dir = dir.path().join(binary);
-    let envs = [("DATA_DIR", data_dir.display().to_string())];
-    ServerProcess::start(binary, listen_env, &envs, dir.path()).await.expect("server starts")
+    let server = match binary {
+        "media-svc" => accommador_tests::start_media(dir.path(), &[]).await,
+        _ => {
+            let envs = [("DATA_DIR", dir.path().display().to_string())];
+            ServerProcess::start(binary, listen_env, &envs, dir.path()).await
+        }
+    };
+    server.expect("server starts")
 }
 
 /// Asks reflection v1 for the file defining `symbol` and returns its descriptors.

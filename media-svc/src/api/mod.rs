@@ -1,5 +1,9 @@
-//! The tonic face of media-svc: read the request, call the domain, encode the
-//! answer. No image or storage logic lives here.
+//! The tonic face of media-svc: read the request, call the image library,
+//! encode the answer. No image or storage logic lives here.
+
+mod convert;
+
+use std::sync::Arc;
 
 use accommador_proto::{
     accommador::media::v1::{
@@ -8,41 +12,58 @@ use accommador_proto::{
     },
     tenant::TenantId,
 };
+pub use convert::{MAX_OWNER_LEN, MAX_SIGN_IDS};
 use tonic::{Request, Response, Status};
 
-use crate::error::Error;
+use crate::{error::Error, images::ImageLibrary};
 
-#[derive(Debug, Default)]
-pub struct MediaApi {}
+pub struct MediaApi {
+    library: Arc<ImageLibrary>,
+}
 
 impl MediaApi {
-    pub fn new() -> Self {
-        Self {}
+    pub fn new(library: Arc<ImageLibrary>) -> Self {
+        Self { library }
     }
+}
+
+fn tenant<T>(request: &Request<T>) -> Result<TenantId, Error> {
+    Ok(TenantId::from_metadata(request.metadata())?)
 }
 
 #[tonic::async_trait]
 impl MediaService for MediaApi {
     async fn validate_image(&self, request: Request<ValidateImageRequest>) -> Result<Response<ImageInfo>, Status> {
-        TenantId::from_metadata(request.metadata()).map_err(Error::from)?;
-        Err(Error::Unimplemented("ValidateImage").into())
+        tenant(&request)?;
+        let data = request.into_inner().data;
+        let info = self.library.validate(data.into()).await?;
+        Ok(Response::new(convert::image_info(&info)))
     }
 
     async fn upload_image(&self, request: Request<UploadImageRequest>) -> Result<Response<Image>, Status> {
-        TenantId::from_metadata(request.metadata()).map_err(Error::from)?;
-        Err(Error::Unimplemented("UploadImage").into())
+        let tenant = tenant(&request)?;
+        let data = request.into_inner().data;
+        let stored = self.library.upload(&tenant, data.into()).await?;
+        tracing::info!(image_id = %stored.id, claimed = stored.claimed, "image stored");
+        Ok(Response::new(convert::image(&stored)))
     }
 
     async fn claim_image(&self, request: Request<ClaimImageRequest>) -> Result<Response<Image>, Status> {
-        TenantId::from_metadata(request.metadata()).map_err(Error::from)?;
-        Err(Error::Unimplemented("ClaimImage").into())
+        let tenant = tenant(&request)?;
+        let request = request.into_inner();
+        let id = convert::image_id("image_id", &request.image_id)?;
+        let owner = convert::owner(&request.owner)?;
+        let stored = self.library.claim(&tenant, &id, owner).await?;
+        Ok(Response::new(convert::image(&stored)))
     }
 
     async fn sign_image_urls(
         &self,
         request: Request<SignImageUrlsRequest>,
     ) -> Result<Response<SignImageUrlsResponse>, Status> {
-        TenantId::from_metadata(request.metadata()).map_err(Error::from)?;
-        Err(Error::Unimplemented("SignImageUrls").into())
+        let tenant = tenant(&request)?;
+        let (ids, ttl) = convert::sign_request(request.get_ref())?;
+        let signed = self.library.sign(&tenant, &ids, ttl).await?;
+        Ok(Response::new(SignImageUrlsResponse { images: signed.into_iter().map(convert::signed_image).collect() }))
     }
 }

@@ -26,7 +26,7 @@ pub use header::Orientation;
 use sniff::Sniffed;
 
 /// An accepted input format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     Jpeg,
@@ -75,7 +75,7 @@ pub const RENDITION_SIZES: [u32; 2] = [128, 512];
 pub const JPEG_QUALITY: u8 = 85;
 
 /// What an accepted file is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ImageInfo {
     pub format: Format,
     /// Width as stored, before orientation.
@@ -86,12 +86,24 @@ pub struct ImageInfo {
     /// Whether the file declares an alpha channel (or PNG transparency).
     pub has_alpha: bool,
     /// How to turn the stored pixels upright; serialized as its EXIF number 1 to 8.
-    #[serde(serialize_with = "serialize_orientation")]
+    #[serde(with = "exif_orientation")]
     pub orientation: Orientation,
 }
 
-fn serialize_orientation<S: serde::Serializer>(orientation: &Orientation, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_u8(orientation.to_exif())
+/// Orientation as its EXIF number (1 to 8) in JSON.
+mod exif_orientation {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    use super::Orientation;
+
+    pub fn serialize<S: Serializer>(orientation: &Orientation, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u8(orientation.to_exif())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Orientation, D::Error> {
+        let value = u8::deserialize(deserializer)?;
+        Orientation::from_exif(value).ok_or_else(|| D::Error::custom(format!("EXIF orientation {value} is not 1 to 8")))
+    }
 }
 
 /// Why a file was refused. Each variant carries what the caller needs to
@@ -149,7 +161,8 @@ impl fmt::Display for Rejection {
     }
 }
 
-/// Fine-grained outcome of the pipeline's stages, for metrics and logs.
+impl std::error::Error for Rejection {}
+
 impl Rejection {
     /// The stable machine-readable reason (ErrorInfo.reason).
     pub fn reason(&self) -> &'static str {

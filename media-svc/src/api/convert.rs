@@ -1,0 +1,107 @@
+//! Conversions between protobuf messages and media-svc's domain types: the
+//! only place that knows both.
+
+use std::time::{Duration, SystemTime};
+
+use accommador_proto::accommador::media::v1 as pb;
+
+use crate::{
+    error::Error,
+    images::{ImageId, RenditionEntry, SignedImage, StoredImage, UrlTtl},
+    pipeline::{Format, ImageInfo},
+};
+
+/// Most ids one SignImageUrls call may carry.
+pub const MAX_SIGN_IDS: usize = 1000;
+
+/// Longest owner accepted by ClaimImage.
+pub const MAX_OWNER_LEN: usize = 128;
+
+pub fn image_info(info: &ImageInfo) -> pb::ImageInfo {
+    pb::ImageInfo {
+        format: match info.format {
+            Format::Jpeg => pb::ImageFormat::Jpeg,
+            Format::Png => pb::ImageFormat::Png,
+        }
+        .into(),
+        width: info.width,
+        height: info.height,
+        size_bytes: info.size_bytes,
+        has_alpha: info.has_alpha,
+        exif_orientation: u32::from(info.orientation.to_exif()),
+    }
+}
+
+fn rendition(entry: &RenditionEntry, url: String) -> pb::Rendition {
+    pb::Rendition {
+        size: entry.size,
+        width: entry.width,
+        height: entry.height,
+        content_type: entry.format.content_type().to_owned(),
+        url,
+    }
+}
+
+pub fn image(stored: &StoredImage) -> pb::Image {
+    pb::Image {
+        image_id: stored.id.to_string(),
+        info: Some(image_info(&stored.manifest.info)),
+        renditions: stored.manifest.renditions.iter().map(|entry| rendition(entry, String::new())).collect(),
+        pending_expire_time: stored.pending_expires_at.map(timestamp),
+        claimed: stored.claimed,
+    }
+}
+
+pub fn signed_image(signed: SignedImage) -> pb::SignedImage {
+    pb::SignedImage {
+        image_id: signed.id.to_string(),
+        renditions: signed.renditions.into_iter().map(|r| rendition(&r.rendition, r.url)).collect(),
+        expire_time: Some(timestamp(signed.expires_at)),
+    }
+}
+
+pub fn timestamp(time: SystemTime) -> prost_types::Timestamp {
+    time.into()
+}
+
+pub fn image_id(field: &str, raw: &str) -> Result<ImageId, Error> {
+    ImageId::parse(raw).map_err(|problem| Error::invalid_field(field, problem))
+}
+
+/// The ids and TTL of a SignImageUrls request, with every violation reported at once.
+pub fn sign_request(request: &pb::SignImageUrlsRequest) -> Result<(Vec<ImageId>, UrlTtl), Error> {
+    let mut violations = Vec::new();
+    if request.image_ids.len() > MAX_SIGN_IDS {
+        violations.push((
+            "image_ids".to_owned(),
+            format!("{} ids; the limit is {MAX_SIGN_IDS} per call", request.image_ids.len()),
+        ));
+    }
+    let mut ids = Vec::with_capacity(request.image_ids.len());
+    for (index, raw) in request.image_ids.iter().enumerate() {
+        match ImageId::parse(raw) {
+            Ok(id) => ids.push(id),
+            Err(problem) => violations.push((format!("image_ids[{index}]"), problem)),
+        }
+    }
+    let ttl = match &request.ttl {
+        None => Ok(UrlTtl::default()),
+        Some(ttl) if ttl.seconds < 0 || ttl.nanos < 0 => Err("ttl is negative".to_owned()),
+        Some(ttl) => UrlTtl::parse(Duration::new(ttl.seconds as u64, ttl.nanos as u32)),
+    };
+    let ttl = ttl.map_err(|problem| violations.push(("ttl".to_owned(), problem))).ok();
+    match ttl {
+        Some(ttl) if violations.is_empty() => Ok((ids, ttl)),
+        _ => Err(Error::InvalidFields(violations)),
+    }
+}
+
+pub fn owner(raw: &str) -> Result<&str, Error> {
+    if raw.is_empty() || raw.chars().count() > MAX_OWNER_LEN {
+        return Err(Error::invalid_field(
+            "owner",
+            format!("owner is {} characters; it must be 1 to {MAX_OWNER_LEN}", raw.chars().count()),
+        ));
+    }
+    Ok(raw)
+}

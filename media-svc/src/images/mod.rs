@@ -1,0 +1,224 @@
+//! The image library: what media-svc does with images, over the pipeline
+//! and the bucket. No gRPC here.
+//!
+//! All state lives in the bucket (see [`crate::storage::keys`]), so any
+//! number of replicas can share one bucket. Pending uploads carry a lease;
+//! the janitor ([`janitor`]) deletes those whose lease is older than the
+//! grace period and that nobody claimed. Uploads and claims race safely with
+//! janitors without conditional writes:
+//!
+//! - a janitor writes its own `deleting/` marker *before* it re-reads the
+//!   lease and the claims, and deletes only if both still allow it;
+//! - an upload refreshes the lease (and a claim writes its claim) *before*
+//!   it looks for `deleting/` markers, and waits them out when it finds one.
+//!
+//! So whichever comes second sees the other: a janitor that missed a fresh
+//! lease or a claim cannot have been missed by that upload or claim in turn.
+
+mod id;
+pub mod janitor;
+mod manifest;
+mod processor;
+mod signing;
+
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use accommador_proto::tenant::TenantId;
+use bytes::Bytes;
+pub use id::{IMAGE_ID_LEN, ImageId};
+pub use manifest::{Manifest, RenditionEntry};
+pub use processor::Processor;
+pub use signing::{SignedImage, SignedRendition, UrlTtl};
+
+use crate::{
+    error::Error,
+    pipeline::{ImageInfo, Pipeline},
+    storage::{ObjectStore, keys},
+};
+
+/// How long uploads and claims wait for a janitor that is deleting the same
+/// image, and how often they look.
+const DELETION_WAIT_ATTEMPTS: u32 = 40;
+const DELETION_WAIT_STEP: Duration = Duration::from_millis(250);
+
+/// A `deleting/` marker older than this belongs to a janitor that died; it
+/// is ignored and removed. Far above the time one deletion takes.
+pub const STALE_DELETION_MARKER: Duration = Duration::from_secs(300);
+
+/// An image as stored, with its lease state.
+#[derive(Debug, Clone)]
+pub struct StoredImage {
+    pub id: ImageId,
+    pub manifest: Arc<Manifest>,
+    /// When the janitor may delete it; `None` once claimed.
+    pub pending_expires_at: Option<SystemTime>,
+    pub claimed: bool,
+}
+
+/// Library settings that come from configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct LibrarySettings {
+    /// How long an unclaimed upload is kept.
+    pub pending_grace: Duration,
+}
+
+pub struct ImageLibrary {
+    store: ObjectStore,
+    pipeline: Pipeline,
+    processor: Processor,
+    settings: LibrarySettings,
+    manifests: manifest::ManifestCache,
+}
+
+impl ImageLibrary {
+    pub fn new(store: ObjectStore, pipeline: Pipeline, processor: Processor, settings: LibrarySettings) -> Self {
+        Self { store, pipeline, processor, settings, manifests: manifest::ManifestCache::default() }
+    }
+
+    pub fn store(&self) -> &ObjectStore {
+        &self.store
+    }
+
+    pub fn settings(&self) -> LibrarySettings {
+        self.settings
+    }
+
+    /// Checks the bytes completely (decoding them) and stores nothing.
+    pub async fn validate(&self, bytes: Bytes) -> Result<ImageInfo, Error> {
+        // Header checks are cheap: refuse obvious junk without taking a worker.
+        self.pipeline.inspect(&bytes)?;
+        let pipeline = self.pipeline;
+        Ok(self.processor.run(move || pipeline.validate(&bytes)).await??)
+    }
+
+    /// Validates, normalizes and stores `bytes` as a pending image, or
+    /// returns the image already stored for the same bytes.
+    pub async fn upload(&self, tenant: &TenantId, bytes: Bytes) -> Result<StoredImage, Error> {
+        self.pipeline.inspect(&bytes)?;
+        let id = ImageId::of(tenant, &bytes);
+        for _ in 0..DELETION_WAIT_ATTEMPTS {
+            self.wait_for_deletions(tenant, &id).await?;
+            let claimed = self.is_claimed(tenant, &id).await?;
+            // The lease goes first, so a janitor that starts from now on sees it.
+            let pending_expires_at = if claimed { None } else { Some(self.write_lease(tenant, &id).await?) };
+            let manifest = match self.complete_manifest(tenant, &id).await? {
+                Some(manifest) => manifest,
+                None => self.store_new(tenant, &id, bytes.clone()).await?,
+            };
+            // A janitor that started before our lease may be deleting what we
+            // just found or wrote: wait it out and make sure again.
+            if self.active_deletions(tenant, &id).await? {
+                continue;
+            }
+            return Ok(StoredImage { id, manifest, pending_expires_at, claimed });
+        }
+        Err(Error::CleanupInProgress { image_id: id.to_string() })
+    }
+
+    /// Records `owner`'s claim, which makes the image permanent.
+    pub async fn claim(&self, tenant: &TenantId, id: &ImageId, owner: &str) -> Result<StoredImage, Error> {
+        // Unknown ids (or another tenant's) are refused before anything is written.
+        if self.manifest(tenant, id).await?.is_none() {
+            return Err(Error::NotFound { image_id: id.to_string() });
+        }
+        let claim_key = keys::claim(tenant, id, owner);
+        self.store.put(&claim_key, owner.as_bytes().to_vec(), "text/plain").await?;
+        let outcome = async {
+            self.wait_for_deletions(tenant, id).await?;
+            self.complete_manifest(tenant, id).await?.ok_or_else(|| Error::NotFound { image_id: id.to_string() })
+        }
+        .await;
+        match outcome {
+            Ok(manifest) => {
+                // No longer a janitor candidate; a lease left behind would only cost a look.
+                self.store.delete(&keys::pending(tenant, id)).await?;
+                Ok(StoredImage { id: id.clone(), manifest, pending_expires_at: None, claimed: true })
+            }
+            Err(error) => {
+                // The image is gone (or still being deleted): take the claim back.
+                self.store.delete(&claim_key).await?;
+                Err(error)
+            }
+        }
+    }
+
+    /// The manifest of a stored image, from cache when possible.
+    pub async fn manifest(&self, tenant: &TenantId, id: &ImageId) -> Result<Option<Arc<Manifest>>, Error> {
+        if let Some(manifest) = self.manifests.get(tenant, id) {
+            return Ok(Some(manifest));
+        }
+        let Some(bytes) = self.store.get(&keys::manifest(tenant, id)).await? else {
+            return Ok(None);
+        };
+        let manifest = Arc::new(Manifest::decode(&bytes)?);
+        self.manifests.insert(tenant, id, manifest.clone());
+        Ok(Some(manifest))
+    }
+
+    /// The manifest, if the image is complete: manifest, original and every rendition present.
+    async fn complete_manifest(&self, tenant: &TenantId, id: &ImageId) -> Result<Option<Arc<Manifest>>, Error> {
+        let Some(bytes) = self.store.get(&keys::manifest(tenant, id)).await? else {
+            self.manifests.remove(tenant, id);
+            return Ok(None);
+        };
+        let manifest = Arc::new(Manifest::decode(&bytes)?);
+        let mut parts = vec![keys::original(tenant, id)];
+        parts.extend(manifest.renditions.iter().map(|rendition| rendition.key(tenant, id)));
+        let present = futures::future::try_join_all(parts.iter().map(|key| self.store.exists(key))).await?;
+        Ok(present.into_iter().all(|exists| exists).then_some(manifest))
+    }
+
+    /// Runs the pipeline and writes original, renditions, then the manifest.
+    async fn store_new(&self, tenant: &TenantId, id: &ImageId, bytes: Bytes) -> Result<Arc<Manifest>, Error> {
+        let pipeline = self.pipeline;
+        let processing_input = bytes.clone();
+        let normalized = self.processor.run(move || pipeline.normalize(&processing_input)).await??;
+        let manifest = Arc::new(Manifest::of(&normalized));
+        let original_key = keys::original(tenant, id);
+        let original = self.store.put(&original_key, bytes.to_vec(), normalized.info.format.content_type());
+        let renditions = normalized.renditions.iter().map(|rendition| {
+            let key = keys::rendition(tenant, id, rendition.size, rendition.format.extension());
+            async move { self.store.put(&key, rendition.bytes.clone(), rendition.format.content_type()).await }
+        });
+        futures::future::try_join(original, futures::future::try_join_all(renditions)).await?;
+        self.store.put(&keys::manifest(tenant, id), manifest.encode(), "application/json").await?;
+        self.manifests.insert(tenant, id, manifest.clone());
+        Ok(manifest)
+    }
+
+    async fn is_claimed(&self, tenant: &TenantId, id: &ImageId) -> Result<bool, Error> {
+        Ok(!self.store.list(&keys::claims_prefix(tenant, id)).await?.is_empty())
+    }
+
+    /// Writes the lease of a pending image: now, in milliseconds since the
+    /// epoch. Returns when it expires.
+    async fn write_lease(&self, tenant: &TenantId, id: &ImageId) -> Result<SystemTime, Error> {
+        let millis = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
+        self.store.put(&keys::pending(tenant, id), millis.to_string().into_bytes(), "text/plain").await?;
+        Ok(UNIX_EPOCH + Duration::from_millis(millis) + self.settings.pending_grace)
+    }
+
+    /// Whether a live janitor is deleting the image.
+    async fn active_deletions(&self, tenant: &TenantId, id: &ImageId) -> Result<bool, Error> {
+        let now = SystemTime::now();
+        let markers = self.store.list(&keys::deleting_prefix(tenant, id)).await?;
+        Ok(markers.iter().any(|marker| !is_stale(marker.last_modified, now)))
+    }
+
+    async fn wait_for_deletions(&self, tenant: &TenantId, id: &ImageId) -> Result<(), Error> {
+        for _ in 0..DELETION_WAIT_ATTEMPTS {
+            if !self.active_deletions(tenant, id).await? {
+                return Ok(());
+            }
+            tokio::time::sleep(DELETION_WAIT_STEP).await;
+        }
+        Err(Error::CleanupInProgress { image_id: id.to_string() })
+    }
+}
+
+fn is_stale(last_modified: Option<SystemTime>, now: SystemTime) -> bool {
+    last_modified.is_some_and(|time| now.duration_since(time).is_ok_and(|age| age > STALE_DELETION_MARKER))
+}

@@ -1,0 +1,121 @@
+//! Signed URLs that caches can keep: within a time bucket of TTL/2 the same
+//! image and TTL sign to byte-identical URLs, and each URL handed out stays
+//! valid for at least TTL/2.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use accommador_proto::tenant::TenantId;
+
+use super::{ImageId, ImageLibrary, RenditionEntry};
+use crate::error::Error;
+
+/// A checked URL lifetime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UrlTtl(Duration);
+
+impl UrlTtl {
+    pub const MIN: Duration = Duration::from_secs(1);
+    /// SigV4 presigned URLs cannot live longer.
+    pub const MAX: Duration = Duration::from_secs(7 * 24 * 3600);
+    pub const DEFAULT: Duration = Duration::from_secs(3600);
+
+    pub fn parse(ttl: Duration) -> Result<Self, String> {
+        if (Self::MIN..=Self::MAX).contains(&ttl) {
+            Ok(Self(ttl))
+        } else {
+            Err(format!(
+                "ttl is {}; it must be between {} and {}",
+                humantime::format_duration(ttl),
+                humantime::format_duration(Self::MIN),
+                humantime::format_duration(Self::MAX)
+            ))
+        }
+    }
+
+    pub fn get(self) -> Duration {
+        self.0
+    }
+
+    /// The signing time for `now`: rounded down to a multiple of TTL/2
+    /// (whole seconds, as SigV4 dates are).
+    pub fn bucket_start(self, now: SystemTime) -> SystemTime {
+        let bucket = (self.0.as_secs() / 2).max(1);
+        let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        UNIX_EPOCH + Duration::from_secs(since_epoch - since_epoch % bucket)
+    }
+}
+
+impl Default for UrlTtl {
+    fn default() -> Self {
+        Self(Self::DEFAULT)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SignedRendition {
+    pub rendition: RenditionEntry,
+    pub url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct SignedImage {
+    pub id: ImageId,
+    pub renditions: Vec<SignedRendition>,
+    pub expires_at: SystemTime,
+}
+
+/// Manifest reads in flight at once for one signing call.
+const PARALLEL_MANIFEST_READS: usize = 16;
+
+impl ImageLibrary {
+    /// Signed URLs of every rendition of `ids`, in order. All or nothing: the
+    /// first unknown id (or another tenant's) fails the call with NOT_FOUND.
+    pub async fn sign(&self, tenant: &TenantId, ids: &[ImageId], ttl: UrlTtl) -> Result<Vec<SignedImage>, Error> {
+        let mut manifests = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(PARALLEL_MANIFEST_READS) {
+            let found = futures::future::try_join_all(chunk.iter().map(|id| self.manifest(tenant, id))).await?;
+            for (id, manifest) in chunk.iter().zip(found) {
+                manifests.push(manifest.ok_or_else(|| Error::NotFound { image_id: id.to_string() })?);
+            }
+        }
+        let start = ttl.bucket_start(SystemTime::now());
+        let mut signed = Vec::with_capacity(ids.len());
+        for (id, manifest) in ids.iter().zip(manifests) {
+            let mut renditions = Vec::with_capacity(manifest.renditions.len());
+            for rendition in &manifest.renditions {
+                let url = self.store().presign_get(&rendition.key(tenant, id), start, ttl.get()).await?;
+                renditions.push(SignedRendition { rendition: rendition.clone(), url });
+            }
+            signed.push(SignedImage { id: id.clone(), renditions, expires_at: start + ttl.get() });
+        }
+        Ok(signed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_must_be_one_second_to_seven_days() {
+        assert!(UrlTtl::parse(Duration::from_secs(1)).is_ok());
+        assert!(UrlTtl::parse(UrlTtl::MAX).is_ok());
+        let error = UrlTtl::parse(UrlTtl::MAX + Duration::from_secs(1)).unwrap_err();
+        assert!(error.contains("7days"), "{error}");
+        assert!(UrlTtl::parse(Duration::from_millis(500)).is_err());
+    }
+
+    #[test]
+    fn signing_time_is_constant_within_half_a_ttl_and_leaves_half_a_ttl() {
+        let ttl = UrlTtl::parse(Duration::from_secs(3600)).unwrap();
+        let base = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let start = ttl.bucket_start(base);
+        for offset in [0, 1, 600, 1799] {
+            let now = base + Duration::from_secs(offset);
+            assert_eq!(ttl.bucket_start(now), start, "offset {offset}");
+            let remaining = (start + ttl.get()).duration_since(now).unwrap();
+            assert!(remaining >= Duration::from_secs(1800), "offset {offset}: {remaining:?}");
+        }
+        assert_ne!(ttl.bucket_start(base + Duration::from_secs(1800)), start);
+    }
+}

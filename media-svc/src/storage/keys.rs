@@ -1,0 +1,73 @@
+//! The bucket layout. Every key starts with the tenant and holds nothing a
+//! client typed: image ids are content hashes, owners are hashed.
+//!
+//! ```text
+//! {tenant}/images/{image_id}/original        the validated upload, never signed
+//! {tenant}/images/{image_id}/{size}.{ext}    renditions
+//! {tenant}/images/{image_id}/manifest.json   written last: the image is complete
+//! {tenant}/images/{image_id}/claims/{owner}  one per owner (hashed owner id)
+//! {tenant}/images/{image_id}/deleting/{janitor}  a janitor is deleting the image
+//! {tenant}/pending/{image_id}                lease of an unclaimed upload (its time)
+//! ```
+
+use accommador_proto::tenant::TenantId;
+use sha2::{Digest, Sha256};
+
+use crate::images::ImageId;
+
+pub fn image_prefix(tenant: &TenantId, image: &ImageId) -> String {
+    format!("{tenant}/images/{image}/")
+}
+
+pub fn original(tenant: &TenantId, image: &ImageId) -> String {
+    format!("{}original", image_prefix(tenant, image))
+}
+
+pub fn rendition(tenant: &TenantId, image: &ImageId, size: u32, extension: &str) -> String {
+    format!("{}{size}.{extension}", image_prefix(tenant, image))
+}
+
+pub fn manifest(tenant: &TenantId, image: &ImageId) -> String {
+    format!("{}manifest.json", image_prefix(tenant, image))
+}
+
+pub fn claims_prefix(tenant: &TenantId, image: &ImageId) -> String {
+    format!("{}claims/", image_prefix(tenant, image))
+}
+
+/// Owner ids come from clients; only their hash enters the key.
+pub fn claim(tenant: &TenantId, image: &ImageId, owner: &str) -> String {
+    let digest = Sha256::digest(owner.as_bytes());
+    format!("{}{}", claims_prefix(tenant, image), hex::encode(&digest[..16]))
+}
+
+pub fn deleting_prefix(tenant: &TenantId, image: &ImageId) -> String {
+    format!("{}deleting/", image_prefix(tenant, image))
+}
+
+pub fn deleting(tenant: &TenantId, image: &ImageId, janitor: &str) -> String {
+    format!("{}{janitor}", deleting_prefix(tenant, image))
+}
+
+pub fn pending_prefix(tenant: &TenantId) -> String {
+    format!("{tenant}/pending/")
+}
+
+pub fn pending(tenant: &TenantId, image: &ImageId) -> String {
+    format!("{}{image}", pending_prefix(tenant))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_start_with_the_tenant_and_hide_owner_ids() {
+        let tenant = TenantId::parse("acme").unwrap();
+        let image = ImageId::parse(&"ab".repeat(32)).unwrap();
+        let key = claim(&tenant, &image, "../../etc/passwd");
+        assert!(key.starts_with("acme/images/"), "{key}");
+        assert!(!key.contains("passwd") && !key.contains(".."), "{key}");
+        assert_eq!(pending(&tenant, &image), format!("acme/pending/{image}"));
+    }
+}

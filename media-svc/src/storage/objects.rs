@@ -1,0 +1,235 @@
+//! The S3 operations media-svc needs, over `aws-sdk-s3`.
+
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_s3::{
+    Client,
+    config::{
+        BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+        http::HttpResponse, retry::RetryConfig, timeout::TimeoutConfig,
+    },
+    error::{DisplayErrorContext, ProvideErrorMetadata, SdkError},
+    presigning::PresigningConfig,
+    primitives::ByteStream,
+};
+
+use super::StorageError;
+
+/// Where the bucket is and how to reach it.
+#[derive(Clone)]
+pub struct S3Settings {
+    /// Endpoint the service talks to, e.g. `http://minio:9000`; `None` is AWS S3.
+    pub endpoint: Option<String>,
+    /// Endpoint that goes into signed URLs, e.g. `http://localhost:9000`: the
+    /// host is part of a SigV4 signature, so URLs must be signed for the
+    /// address browsers use. Defaults to `endpoint`.
+    pub public_endpoint: Option<String>,
+    pub region: String,
+    pub bucket: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    /// `http://host/bucket/key` instead of `http://bucket.host/key`; MinIO and Garage need it.
+    pub force_path_style: bool,
+}
+
+impl std::fmt::Debug for S3Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secret.
+        f.debug_struct("S3Settings")
+            .field("endpoint", &self.endpoint)
+            .field("public_endpoint", &self.public_endpoint)
+            .field("region", &self.region)
+            .field("bucket", &self.bucket)
+            .field("access_key_id", &self.access_key_id)
+            .field("force_path_style", &self.force_path_style)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One object found by a listing.
+#[derive(Debug, Clone)]
+pub struct ListedObject {
+    pub key: String,
+    pub last_modified: Option<SystemTime>,
+}
+
+/// The bucket, through two clients: one for the service's own requests and
+/// one configured with the public endpoint, used only to presign.
+#[derive(Clone, Debug)]
+pub struct ObjectStore {
+    client: Client,
+    presigner: Client,
+    bucket: String,
+}
+
+impl ObjectStore {
+    pub fn new(settings: &S3Settings) -> Self {
+        let public = settings.public_endpoint.as_ref().or(settings.endpoint.as_ref());
+        Self {
+            client: Client::from_conf(client_config(settings, settings.endpoint.as_deref())),
+            presigner: Client::from_conf(client_config(settings, public.map(String::as_str))),
+            bucket: settings.bucket.clone(),
+        }
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// Creates the bucket unless it exists (used for the embedded server).
+    pub async fn create_bucket_if_missing(&self) -> Result<(), StorageError> {
+        if self.check_bucket().await.is_ok() {
+            return Ok(());
+        }
+        match self.client.create_bucket().bucket(&self.bucket).send().await {
+            Ok(_) => Ok(()),
+            Err(error) if matches!(error.code(), Some("BucketAlreadyOwnedByYou" | "BucketAlreadyExists")) => Ok(()),
+            Err(error) => Err(storage_error("create bucket", error)),
+        }
+    }
+
+    /// Succeeds when the bucket answers: the readiness check.
+    pub async fn check_bucket(&self) -> Result<(), StorageError> {
+        self.client.head_bucket().bucket(&self.bucket).send().await.map_err(|e| storage_error("head bucket", e))?;
+        Ok(())
+    }
+
+    pub async fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), StorageError> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|error| storage_error("put object", error))?;
+        Ok(())
+    }
+
+    /// The object's bytes, or `None` when it does not exist.
+    pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+            Ok(output) => {
+                let body = output
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|error| StorageError { message: format!("read object body: {error}"), retryable: true })?;
+                Ok(Some(body.to_vec()))
+            }
+            Err(error) if is_not_found(&error) => Ok(None),
+            Err(error) => Err(storage_error("get object", error)),
+        }
+    }
+
+    pub async fn exists(&self, key: &str) -> Result<bool, StorageError> {
+        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
+            Ok(_) => Ok(true),
+            Err(error) if is_not_found(&error) => Ok(false),
+            Err(error) => Err(storage_error("head object", error)),
+        }
+    }
+
+    /// Deletes an object; deleting a missing object succeeds (as in S3).
+    pub async fn delete(&self, key: &str) -> Result<(), StorageError> {
+        match self.client.delete_object().bucket(&self.bucket).key(key).send().await {
+            Ok(_) => Ok(()),
+            Err(error) if is_not_found(&error) => Ok(()),
+            Err(error) => Err(storage_error("delete object", error)),
+        }
+    }
+
+    /// Every object under `prefix`, following continuation tokens.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<ListedObject>, StorageError> {
+        let mut pages = self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).into_paginator().send();
+        let mut objects = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|error| storage_error("list objects", error))?;
+            objects.extend(page.contents().iter().filter_map(|object| {
+                Some(ListedObject {
+                    key: object.key()?.to_owned(),
+                    last_modified: object.last_modified().and_then(|time| SystemTime::try_from(*time).ok()),
+                })
+            }));
+        }
+        Ok(objects)
+    }
+
+    /// The "directories" one level below `prefix` (common prefixes for `/`).
+    pub async fn list_prefixes(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        let mut pages =
+            self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).delimiter("/").into_paginator().send();
+        let mut prefixes = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|error| storage_error("list prefixes", error))?;
+            prefixes.extend(page.common_prefixes().iter().filter_map(|p| p.prefix().map(str::to_owned)));
+        }
+        Ok(prefixes)
+    }
+
+    /// A GET URL for `key`, valid from `start` for `ttl`, signed for the
+    /// public endpoint. The same inputs give the same URL.
+    pub async fn presign_get(&self, key: &str, start: SystemTime, ttl: Duration) -> Result<String, StorageError> {
+        let config = PresigningConfig::builder()
+            .start_time(start)
+            .expires_in(ttl)
+            .build()
+            .map_err(|error| StorageError { message: format!("presigning config: {error}"), retryable: false })?;
+        let request = self
+            .presigner
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(config)
+            .await
+            .map_err(|error| storage_error("presign", error))?;
+        Ok(request.uri().to_owned())
+    }
+}
+
+fn client_config(settings: &S3Settings, endpoint: Option<&str>) -> aws_sdk_s3::Config {
+    let credentials =
+        Credentials::new(&settings.access_key_id, &settings.secret_access_key, None, None, "media-svc-config");
+    let mut builder = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(settings.region.clone()))
+        .credentials_provider(credentials)
+        .force_path_style(settings.force_path_style)
+        // Many S3-compatible servers reject the checksums the SDK sends by default.
+        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+        .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(3))
+                .operation_attempt_timeout(Duration::from_secs(10))
+                .operation_timeout(Duration::from_secs(30))
+                .build(),
+        )
+        .retry_config(RetryConfig::standard().with_max_attempts(3));
+    if let Some(endpoint) = endpoint {
+        builder = builder.endpoint_url(endpoint);
+    }
+    builder.build()
+}
+
+fn status<E>(error: &SdkError<E, HttpResponse>) -> Option<u16> {
+    error.raw_response().map(|response| response.status().as_u16())
+}
+
+fn is_not_found<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> bool {
+    // HEAD responses have no body, so only the status tells.
+    status(error) == Some(404) || matches!(error.code(), Some("NoSuchKey" | "NotFound"))
+}
+
+fn storage_error<E>(operation: &str, error: SdkError<E, HttpResponse>) -> StorageError
+where
+    E: std::error::Error + ProvideErrorMetadata + 'static,
+{
+    let retryable = match &error {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
+        SdkError::ServiceError(_) => status(&error).is_some_and(|code| code >= 500),
+        _ => false,
+    };
+    StorageError { message: format!("{operation}: {}", DisplayErrorContext(&error)), retryable }
+}

@@ -1,0 +1,201 @@
+//! media-svc as other services see it: the real binary over real gRPC.
+
+use std::time::Duration;
+
+use accommador_proto::{
+    accommador::media::v1::{
+        ClaimImageRequest, ImageFormat, SignImageUrlsRequest, UploadImageRequest, ValidateImageRequest,
+        media_service_client::MediaServiceClient,
+    },
+    status::{error_info, field_violations},
+};
+use accommador_tests::{ServerProcess, start_media, tenant_request};
+use media_svc::samples::{self, JpegOptions, PngOptions};
+use tonic::{Code, transport::Channel};
+
+const MAX_MESSAGE: usize = 16 * 1024 * 1024;
+
+fn client(server: &ServerProcess) -> MediaServiceClient<Channel> {
+    MediaServiceClient::new(server.channel())
+        .max_decoding_message_size(MAX_MESSAGE)
+        .max_encoding_message_size(MAX_MESSAGE)
+}
+
+fn photo() -> Vec<u8> {
+    samples::jpeg(
+        &samples::photo(1024, 768, 7),
+        JpegOptions { exif_orientation: Some(6), gps: true, ..Default::default() },
+    )
+}
+
+fn upload(data: Vec<u8>) -> tonic::Request<UploadImageRequest> {
+    tenant_request("acme", UploadImageRequest { data, request_id: String::new() })
+}
+
+#[tokio::test]
+async fn upload_claim_sign_and_fetch_through_grpc() {
+    let dir = tempfile::tempdir().unwrap();
+    let media = start_media(dir.path(), &[]).await.unwrap();
+    let mut media_client = client(&media);
+
+    let bytes = photo();
+    let info = media_client
+        .validate_image(tenant_request("acme", ValidateImageRequest { data: bytes.clone() }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((info.format(), info.width, info.height, info.exif_orientation), (ImageFormat::Jpeg, 1024, 768, 6));
+    assert_eq!(info.size_bytes, bytes.len() as u64);
+
+    let image = media_client.upload_image(upload(bytes)).await.unwrap().into_inner();
+    assert_eq!(image.image_id.len(), 64);
+    assert!(!image.claimed && image.pending_expire_time.is_some());
+    let sizes: Vec<_> = image.renditions.iter().map(|r| (r.size, r.width, r.content_type.as_str())).collect();
+    assert_eq!(sizes, [(128, 128, "image/jpeg"), (512, 512, "image/jpeg")]);
+
+    let claimed = media_client
+        .claim_image(tenant_request(
+            "acme",
+            ClaimImageRequest { image_id: image.image_id.clone(), owner: "c-1".into() },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(claimed.claimed && claimed.pending_expire_time.is_none());
+
+    let ttl = prost_types::Duration { seconds: 600, nanos: 0 };
+    let request = SignImageUrlsRequest { image_ids: vec![image.image_id.clone()], ttl: Some(ttl) };
+    let signed = media_client.sign_image_urls(tenant_request("acme", request)).await.unwrap().into_inner();
+    let rendition = &signed.images[0].renditions[1];
+    let response = reqwest::get(&rendition.url).await.unwrap();
+    assert_eq!(response.status(), 200, "GET {}", rendition.url);
+    let picture = image::load_from_memory(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!((picture.width(), picture.height()), (512, 512));
+
+    // Another tenant learns nothing about the image.
+    let request = SignImageUrlsRequest { image_ids: vec![image.image_id.clone()], ttl: None };
+    let status = media_client.sign_image_urls(tenant_request("intruder", request)).await.unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+}
+
+#[tokio::test]
+async fn bad_images_get_invalid_argument_with_reason_and_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let media = start_media(dir.path(), &[]).await.unwrap();
+    let mut media_client = client(&media);
+
+    let mut just_too_large = photo();
+    just_too_large.resize(2_621_441, 0);
+    let cases = [
+        (b"GIF89a\x01\x00\x01\x00".to_vec(), "IMAGE_FORMAT_UNSUPPORTED", "only JPEG and PNG"),
+        (Vec::new(), "IMAGE_FORMAT_UNSUPPORTED", "only JPEG and PNG"),
+        (just_too_large, "IMAGE_TOO_LARGE", "the image is 2621441 bytes; the limit is 2621440 bytes (2.5 MiB)"),
+        (samples::png_bomb(65_535, 65_535), "IMAGE_DIMENSIONS_OUT_OF_RANGE", "65535x65535"),
+        (photo()[..5000].to_vec(), "IMAGE_CORRUPT", "corrupt"),
+    ];
+    for (bytes, reason, message) in cases {
+        let status = media_client.upload_image(upload(bytes)).await.unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{reason}: {status:?}");
+        assert!(status.message().contains(message), "{reason}: message {:?}", status.message());
+        let info = error_info(&status).expect("ErrorInfo");
+        assert_eq!((info.reason.as_str(), info.domain.as_str()), (reason, "media.accommador"));
+        let violations = field_violations(&status);
+        assert_eq!(violations.len(), 1, "{reason}: one violation");
+        assert_eq!(violations[0].field, "data");
+    }
+
+    // Far beyond the limit: refused from the length prefix, never buffered.
+    let huge = vec![0xFF; 5 * 1024 * 1024];
+    let status = media_client.upload_image(upload(huge)).await.unwrap_err();
+    assert!(
+        matches!(status.code(), Code::ResourceExhausted | Code::OutOfRange),
+        "a 5 MiB message is refused by the transport: {status:?}"
+    );
+    // The server keeps serving.
+    media_client.upload_image(upload(photo())).await.expect("still serving");
+}
+
+#[tokio::test]
+async fn bad_fields_are_reported_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let media = start_media(dir.path(), &[]).await.unwrap();
+    let mut media_client = client(&media);
+
+    let request = SignImageUrlsRequest {
+        image_ids: vec!["nope".into(), "0".repeat(64)],
+        ttl: Some(prost_types::Duration { seconds: 8 * 24 * 3600, nanos: 0 }),
+    };
+    let status = media_client.sign_image_urls(tenant_request("acme", request)).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let fields: Vec<_> = field_violations(&status).into_iter().map(|v| v.field).collect();
+    assert_eq!(fields, ["image_ids[0]", "ttl"]);
+
+    let request = ClaimImageRequest { image_id: "0".repeat(64), owner: String::new() };
+    let status = media_client.claim_image(tenant_request("acme", request)).await.unwrap_err();
+    assert_eq!((status.code(), field_violations(&status)[0].field.as_str()), (Code::InvalidArgument, "owner"));
+}
+
+#[tokio::test]
+async fn excess_work_fails_fast_with_resource_exhausted() {
+    let dir = tempfile::tempdir().unwrap();
+    let extra = [("MEDIA_WORKERS", "1".to_owned()), ("MEDIA_QUEUE_DEPTH", "1".to_owned())];
+    let media = start_media(dir.path(), &extra).await.unwrap();
+    // Distinct large images so none dedupes onto another.
+    let images: Vec<_> = (0..8)
+        .map(|seed| samples::jpeg(&samples::photo(3000, 2000, seed), JpegOptions { quality: 60, ..Default::default() }))
+        .collect();
+    let calls = images.into_iter().map(|bytes| {
+        let mut media_client = client(&media);
+        async move { media_client.upload_image(upload(bytes)).await }
+    });
+    let results = futures::future::join_all(calls).await;
+    let exhausted: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert!(results.iter().any(Result::is_ok), "some uploads succeed");
+    assert!(!exhausted.is_empty(), "8 concurrent uploads exceed 1 worker + 1 queued");
+    for status in exhausted {
+        assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+        assert_eq!(error_info(status).unwrap().reason, "OVERLOADED");
+    }
+}
+
+#[tokio::test]
+async fn data_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let media = start_media(dir.path(), &[]).await.unwrap();
+    let png = samples::png_rgba(&samples::logo(300, 300), &PngOptions::default());
+    let image = client(&media).upload_image(upload(png)).await.unwrap().into_inner();
+    assert_eq!(image.renditions[1].content_type, "image/png", "a logo with transparency stays PNG");
+    assert!(media.terminate().await.unwrap().success());
+
+    let media = start_media(dir.path(), &[]).await.unwrap();
+    let request = SignImageUrlsRequest { image_ids: vec![image.image_id], ttl: None };
+    let signed = client(&media).sign_image_urls(tenant_request("acme", request)).await.unwrap().into_inner();
+    let response = reqwest::get(&signed.images[0].renditions[0].url).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "image/png");
+    tokio::time::sleep(Duration::from_millis(10)).await;
+}
+
+#[tokio::test]
+async fn process_command_writes_renditions_and_reports_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.jpg");
+    let bad = dir.path().join("bad.png");
+    std::fs::write(&good, photo()).unwrap();
+    std::fs::write(&bad, b"GIF89a not really").unwrap();
+    let out = dir.path().join("out");
+    let output = std::process::Command::new(accommador_tests::binary_path("media-svc"))
+        .args(["process", good.to_str().unwrap(), bad.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "a refused file makes the exit status 1");
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8(output.stdout).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["renditions"][1]["width"], 512);
+    assert_eq!(lines[0]["image"]["orientation"], 6);
+    assert_eq!(lines[1]["error"]["reason"], "IMAGE_FORMAT_UNSUPPORTED");
+    let written = image::open(out.join("good-512.jpg")).unwrap();
+    assert_eq!((written.width(), written.height()), (512, 512));
+    assert!(out.join("good-128.jpg").exists());
+}
