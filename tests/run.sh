@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace: unit tests, storage tests against the
-# embedded S3 server and a real Garage, and the end-to-end tests that start
-# the real binaries. Installs what the tests need when it is missing.
+# Runs every test of the workspace: unit tests; storage tests against the
+# embedded S3 server and a real Garage; contacts tests on SQLite and a real
+# PostgreSQL; end-to-end tests that start the real binaries. Installs what
+# the tests need when it is missing, and stops the servers it started.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -11,14 +12,18 @@ if ! cargo nextest --version >/dev/null 2>&1; then
 fi
 
 scratch=$(mktemp -d)
+# PostgreSQL runs as its own user and must reach its folder.
+chmod 755 "$scratch"
 cleanup() {
   [ -f "$scratch/garage/garage.pid" ] && kill "$(cat "$scratch/garage/garage.pid")" 2>/dev/null || true
+  tests/postgres.sh --stop "$scratch/postgres" || true
   rm -rf "$scratch"
 }
 trap cleanup EXIT
 
-# A real external S3 server for the storage tests' second leg.
+# Real servers for the second legs: an external S3 (Garage) and PostgreSQL.
 eval "$(tests/garage.sh "$scratch/garage")"
+eval "$(tests/postgres.sh "$scratch/postgres")"
 
 # The end-to-end tests run the binaries, so build them first.
 cargo build --workspace --bins

@@ -3,35 +3,115 @@
 use std::collections::HashMap;
 
 use accommador_proto::{
-    status::{ErrorInfo, FieldViolation, with_details},
-    tenant::TenantIdError,
+    status::{ErrorInfo, FieldViolation, error_info, field_violations, with_details},
+    tenant::{TENANT_ID_HEADER, TenantIdError},
 };
 use tonic::{Code, Status};
 
-/// `ErrorInfo.domain` of every error this service returns.
+/// `ErrorInfo.domain` of every error this service decides.
 pub const ERROR_DOMAIN: &str = "contacts.accommador";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
     TenantId(#[from] TenantIdError),
-    #[error("{0} is not implemented yet")]
-    Unimplemented(&'static str),
+    /// Request fields that are wrong, all of them at once.
+    #[error("{}", describe(.0))]
+    InvalidFields(Vec<(String, String)>),
+    #[error("request_id {request_id:?} was already used for a different request")]
+    RequestIdReused { request_id: String },
+    #[error("contact {id} not found")]
+    NotFound { id: String },
+    #[error("contact {id} has no revision {revision}")]
+    RevisionNotFound { id: String, revision: i64 },
+    #[error("contact {id} was already merged into {survivor}")]
+    AlreadyMerged { id: String, survivor: String },
+    /// media-svc refused the request; its status passes through.
+    #[error("media-svc: {}", .0.message())]
+    Media(Status),
+    #[error("media-svc is unavailable: {0}")]
+    MediaUnavailable(String),
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+fn describe(violations: &[(String, String)]) -> String {
+    violations.iter().map(|(field, problem)| format!("{field}: {problem}")).collect::<Vec<_>>().join("; ")
+}
+
+impl Error {
+    pub fn invalid_field(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self::InvalidFields(vec![(field.into(), problem.into())])
+    }
 }
 
 impl From<Error> for Status {
     fn from(error: Error) -> Self {
         let message = error.to_string();
+        let mut metadata = HashMap::new();
+        let mut violations = Vec::new();
         // Exhaustive on purpose: a new variant must decide its code and reason here.
-        let (code, reason, violations) = match &error {
-            Error::TenantId(_) => (
-                Code::InvalidArgument,
-                "TENANT_ID_INVALID",
-                vec![FieldViolation::new(accommador_proto::tenant::TENANT_ID_HEADER, message.clone())],
-            ),
-            Error::Unimplemented(_) => (Code::Unimplemented, "UNIMPLEMENTED", vec![]),
+        let (code, reason) = match error {
+            Error::TenantId(_) => {
+                violations.push(FieldViolation::new(TENANT_ID_HEADER, message.clone()));
+                (Code::InvalidArgument, "TENANT_ID_INVALID")
+            }
+            Error::InvalidFields(fields) => {
+                violations.extend(fields.iter().map(|(field, problem)| FieldViolation::new(field, problem)));
+                (Code::InvalidArgument, "CONTACT_INVALID")
+            }
+            Error::RequestIdReused { request_id } => {
+                metadata.insert("request_id".into(), request_id);
+                violations.push(FieldViolation::new("request_id", message.clone()));
+                (Code::InvalidArgument, "REQUEST_ID_REUSED")
+            }
+            Error::NotFound { id } => {
+                metadata.insert("contact_id".into(), id);
+                (Code::NotFound, "CONTACT_NOT_FOUND")
+            }
+            Error::RevisionNotFound { id, revision } => {
+                metadata.insert("contact_id".into(), id);
+                metadata.insert("revision".into(), revision.to_string());
+                (Code::NotFound, "REVISION_NOT_FOUND")
+            }
+            Error::AlreadyMerged { id, survivor } => {
+                metadata.insert("contact_id".into(), id);
+                metadata.insert("survivor_id".into(), survivor);
+                (Code::FailedPrecondition, "CONTACT_ALREADY_MERGED")
+            }
+            Error::Media(status) => return media_status(status),
+            Error::MediaUnavailable(_) => (Code::Unavailable, "MEDIA_UNAVAILABLE"),
+            Error::Database(ref db) => {
+                tracing::error!(error = %db, "database error");
+                (Code::Internal, "DATABASE_ERROR")
+            }
+            Error::Internal(ref detail) => {
+                tracing::error!(%detail, "internal error");
+                (Code::Internal, "INTERNAL")
+            }
         };
-        let info = ErrorInfo { reason: reason.into(), domain: ERROR_DOMAIN.into(), metadata: HashMap::new() };
+        let info = ErrorInfo { reason: reason.into(), domain: ERROR_DOMAIN.into(), metadata };
         with_details(code, message, info, violations)
     }
+}
+
+/// A media-svc error as the caller of CreateContact should see it: same
+/// code, reason and message, with media's `data` field renamed to the
+/// request field the caller knows, `profile_picture`.
+fn media_status(status: Status) -> Status {
+    let info = error_info(&status).unwrap_or_else(|| ErrorInfo {
+        reason: "MEDIA_ERROR".into(),
+        domain: "media.accommador".into(),
+        metadata: HashMap::new(),
+    });
+    let violations = field_violations(&status)
+        .into_iter()
+        .map(|violation| {
+            let field = if violation.field == "data" { "profile_picture".to_owned() } else { violation.field };
+            FieldViolation::new(field, violation.description)
+        })
+        .collect();
+    with_details(status.code(), format!("profile_picture: {}", status.message()), info, violations)
 }

@@ -2,11 +2,19 @@
 //! the Smart List, batch reads for the inbox, merges and duplicate search.
 //!
 //! - [`config`]: command line and environment.
-//! - [`server`]: binds the port and assembles the gRPC services.
-//! - [`api`]: the tonic `ContactsService` implementation.
+//! - [`server`]: binds the port, connects the database, assembles the services.
+//! - [`api`]: the tonic `ContactsService` implementation: decode, call, encode.
+//! - [`book`]: the use cases (create, read, list, merge, duplicates, claim outbox).
+//! - [`domain`]: what a valid contact is and how contacts merge.
+//! - [`store`]: sea-orm entities, migrations and queries.
+//! - [`media`]: the client of media-svc.
 //! - [`error`]: the service's one error type and its mapping to `tonic::Status`.
 
 pub mod api;
+pub mod book;
 pub mod config;
+pub mod domain;
 pub mod error;
+pub mod media;
 pub mod server;
+pub mod store;

@@ -1,27 +1,39 @@
-//! Binds the listener and assembles the gRPC services and tower layers.
+//! Binds the listener, connects the database and media-svc, and assembles
+//! the gRPC services and the claim outbox.
 
-use std::{future::Future, net::SocketAddr};
+use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use accommador_proto::{
     accommador::contacts::v1::contacts_service_server::{ContactsServiceServer, SERVICE_NAME},
     serve,
 };
+use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
-use crate::{api::ContactsApi, config::ServerConfig};
+use crate::{
+    api::ContactsApi, book::ContactBook, config::ServerConfig, domain::PhoneNormalizer, media::MediaClient,
+    store::Store,
+};
 
 /// A bound, ready-to-run contacts-svc.
 pub struct Application {
     listener: TcpListener,
     config: ServerConfig,
+    book: Arc<ContactBook>,
 }
 
 impl Application {
-    /// Binds the listener; with port 0 the OS picks one, see [`Application::local_addr`].
+    /// Connects and migrates the database and binds the listener; with port
+    /// 0 the OS picks one, see [`Application::local_addr`].
     pub async fn build(config: ServerConfig) -> anyhow::Result<Self> {
+        let default_region = PhoneNormalizer::parse_region(&config.default_phone_region).map_err(anyhow::Error::msg)?;
+        let store = Store::connect(&config.database_url()?).await.context("connect the database")?;
+        tracing::info!(backend = ?store.backend(), "database ready");
+        let media = MediaClient::connect_lazy(&config.media_endpoint, config.media_timeout, config.picture_url_ttl)?;
+        let book = ContactBook::new(store, media, PhoneNormalizer { default_region });
         let listener = TcpListener::bind(config.listen).await?;
-        Ok(Self { listener, config })
+        Ok(Self { listener, config, book: Arc::new(book) })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -30,11 +42,23 @@ impl Application {
 
     /// Serves until `shutdown` resolves, then lets in-flight calls finish.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
-        let contacts = ContactsServiceServer::new(ContactsApi::new())
+        let contacts = ContactsServiceServer::new(ContactsApi::new(self.book.clone()))
             .max_decoding_message_size(self.config.max_message_bytes)
             .max_encoding_message_size(self.config.max_message_bytes);
         let (_health, routes) = serve::introspection_routes(SERVICE_NAME).await;
         let routes = routes.add_service(contacts);
+
+        let (stop_outbox, outbox_stopped) = tokio::sync::oneshot::channel::<()>();
+        let outbox = tokio::spawn({
+            let book = self.book.clone();
+            let interval = self.config.claim_retry_interval;
+            async move {
+                book.run_claim_outbox(interval, async {
+                    let _ = outbox_stopped.await;
+                })
+                .await
+            }
+        });
 
         tracing::info!(address = %self.local_addr(), "contacts-svc listening");
         tonic::transport::Server::builder()
@@ -44,6 +68,8 @@ impl Application {
             .add_routes(routes)
             .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), shutdown)
             .await?;
+        let _ = stop_outbox.send(());
+        let _ = outbox.await;
         tracing::info!("contacts-svc stopped");
         Ok(())
     }

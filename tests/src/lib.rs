@@ -61,6 +61,17 @@ impl ServerProcess {
         log_dir: &Path,
     ) -> anyhow::Result<Self> {
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
+        Self::start_at(binary, listen_env, addr, envs, log_dir).await
+    }
+
+    /// Like [`ServerProcess::start`], on a given address (to restart a server where clients expect it).
+    pub async fn start_at(
+        binary: &str,
+        listen_env: &str,
+        addr: SocketAddr,
+        envs: &[(&str, String)],
+        log_dir: &Path,
+    ) -> anyhow::Result<Self> {
         let log_path = log_dir.join(format!("{binary}-{}.log", addr.port()));
         let stderr = if std::env::var_os("TEST_LOG").is_some() {
             Stdio::inherit()
@@ -171,12 +182,85 @@ pub async fn health_status(channel: Channel, service: &str) -> Option<ServingSta
     ServingStatus::try_from(response.into_inner().status).ok()
 }
 
+fn media_env<'a>(data_dir: &Path, extra: &[(&'a str, String)]) -> Vec<(&'a str, String)> {
+    let mut envs = vec![("DATA_DIR", data_dir.display().to_string()), ("EMBEDDED_S3_LISTEN", "127.0.0.1:0".to_owned())];
+    envs.extend(extra.iter().cloned());
+    envs
+}
+
 /// Starts media-svc with its embedded S3 server on a free port, keeping its
 /// data under `data_dir`; `extra` adds or overrides environment variables.
 pub async fn start_media(data_dir: &Path, extra: &[(&str, String)]) -> anyhow::Result<ServerProcess> {
-    let mut envs = vec![("DATA_DIR", data_dir.display().to_string()), ("EMBEDDED_S3_LISTEN", "127.0.0.1:0".to_owned())];
-    envs.extend(extra.iter().cloned());
-    ServerProcess::start("media-svc", "MEDIA_LISTEN", &envs, data_dir).await
+    ServerProcess::start("media-svc", "MEDIA_LISTEN", &media_env(data_dir, extra), data_dir).await
+}
+
+/// Restarts media-svc where it was, on the same data.
+pub async fn restart_media(
+    addr: SocketAddr,
+    data_dir: &Path,
+    extra: &[(&str, String)],
+) -> anyhow::Result<ServerProcess> {
+    ServerProcess::start_at("media-svc", "MEDIA_LISTEN", addr, &media_env(data_dir, extra), data_dir).await
+}
+
+/// A database for one test: SQLite in the test's folder, or a fresh
+/// PostgreSQL database on the server `TEST_POSTGRES_URL` names (set by
+/// `tests/run.sh`; required when `CI` is set).
+#[derive(Debug, Clone)]
+pub struct TestDatabase {
+    pub name: &'static str,
+    /// `None`: contacts-svc's default, SQLite in its data folder.
+    pub url: Option<String>,
+}
+
+/// Every database the contacts tests must pass on.
+pub async fn databases() -> Vec<TestDatabase> {
+    let mut databases = vec![TestDatabase { name: "sqlite", url: None }];
+    match std::env::var("TEST_POSTGRES_URL") {
+        Ok(admin_url) => {
+            use sea_orm::ConnectionTrait;
+            let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+            let admin = sea_orm::Database::connect(&admin_url).await.expect("connect to the test PostgreSQL");
+            admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create a test database");
+            let (base, _) = admin_url.rsplit_once('/').expect("URL ends with a database name");
+            databases.push(TestDatabase { name: "postgres", url: Some(format!("{base}/{name}")) });
+        }
+        Err(_) if std::env::var_os("CI").is_some() => {
+            panic!("TEST_POSTGRES_URL is not set: CI must run the PostgreSQL leg (tests/run.sh starts PostgreSQL)")
+        }
+        Err(_) => eprintln!("TEST_POSTGRES_URL not set: skipping the PostgreSQL leg (tests/run.sh sets it)"),
+    }
+    databases
+}
+
+/// Both services, wired together, with their data in one temporary folder.
+pub struct Stack {
+    pub media: ServerProcess,
+    pub contacts: ServerProcess,
+    pub dir: tempfile::TempDir,
+}
+
+impl Stack {
+    /// Starts media-svc, then contacts-svc pointed at it and at `database`.
+    pub async fn start(
+        database: &TestDatabase,
+        media_extra: &[(&str, String)],
+        contacts_extra: &[(&str, String)],
+    ) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let media = start_media(dir.path(), media_extra).await?;
+        let mut envs = vec![
+            ("DATA_DIR", dir.path().display().to_string()),
+            ("MEDIA_ENDPOINT", media.endpoint()),
+            ("CLAIM_RETRY_INTERVAL", "500ms".to_owned()),
+        ];
+        if let Some(url) = &database.url {
+            envs.push(("DATABASE_URL", url.clone()));
+        }
+        envs.extend(contacts_extra.iter().cloned());
+        let contacts = ServerProcess::start("contacts-svc", "CONTACTS_LISTEN", &envs, dir.path()).await?;
+        Ok(Self { media, contacts, dir })
+    }
 }
 
 /// Wraps `message` in a request that carries `tenant` in `x-tenant-id`.

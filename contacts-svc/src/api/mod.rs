@@ -1,65 +1,150 @@
-//! The tonic face of contacts-svc: read the request, call the domain, encode
-//! the answer. No SQL and no media calls live here.
+//! The tonic face of contacts-svc: read the request, call the contact book,
+//! encode the answer. No SQL and no media calls live here.
+
+mod convert;
+
+use std::sync::Arc;
 
 use accommador_proto::{
     accommador::contacts::v1::{
-        BatchGetContactsRequest, BatchGetContactsResponse, Contact, CreateContactRequest, FindDuplicateContactsRequest,
-        FindDuplicateContactsResponse, GetContactRequest, ListContactsRequest, ListContactsResponse,
-        MergeContactsRequest, contacts_service_server::ContactsService,
+        BatchGetContactsRequest, BatchGetContactsResponse, Contact, CreateContactRequest, DuplicateMatch,
+        FindDuplicateContactsRequest, FindDuplicateContactsResponse, GetContactRequest, ListContactsRequest,
+        ListContactsResponse, MergeContactsRequest, contacts_service_server::ContactsService,
     },
-    tenant::TenantId,
+    tenant::{TenantId, request_id},
 };
 use tonic::{Request, Response, Status};
 
-use crate::error::Error;
+use crate::{
+    book::{ContactBook, DEFAULT_PAGE_SIZE, MAX_BATCH_IDS, MAX_PAGE_SIZE, MAX_QUERY_LEN},
+    error::Error,
+    media::CallContext,
+};
 
-#[derive(Debug, Default)]
-pub struct ContactsApi {}
+pub struct ContactsApi {
+    book: Arc<ContactBook>,
+}
 
 impl ContactsApi {
-    pub fn new() -> Self {
-        Self {}
+    pub fn new(book: Arc<ContactBook>) -> Self {
+        Self { book }
     }
 }
 
-/// Every RPC answers UNIMPLEMENTED (after checking the tenant) until its issue lands.
-fn unimplemented<T>(rpc: &'static str, metadata: &tonic::metadata::MetadataMap) -> Result<T, Status> {
-    TenantId::from_metadata(metadata).map_err(Error::from)?;
-    Err(Error::Unimplemented(rpc).into())
+/// The tenant and the request id to carry to media-svc: the caller's, or a
+/// fresh one recorded in this RPC's span.
+fn context<T>(request: &Request<T>) -> Result<CallContext, Error> {
+    let tenant = TenantId::from_metadata(request.metadata())?;
+    let request_id = request_id(request.metadata()).map(str::to_owned).unwrap_or_else(|| {
+        let generated = uuid::Uuid::now_v7().to_string();
+        tracing::Span::current().record("request_id", generated.as_str());
+        generated
+    });
+    Ok(CallContext { tenant: tenant.to_string(), request_id })
 }
 
 #[tonic::async_trait]
 impl ContactsService for ContactsApi {
     async fn create_contact(&self, request: Request<CreateContactRequest>) -> Result<Response<Contact>, Status> {
-        unimplemented("CreateContact", request.metadata())
+        let context = context(&request)?;
+        let message = request.into_inner();
+        let idempotency = convert::idempotency(&message.request_id, &message, |m| m.request_id.clear())?;
+        let draft = convert::draft(message.contact);
+        let view = self.book.create(&context, draft, message.profile_picture, idempotency).await?;
+        Ok(Response::new(convert::contact(view)))
     }
 
     async fn get_contact(&self, request: Request<GetContactRequest>) -> Result<Response<Contact>, Status> {
-        unimplemented("GetContact", request.metadata())
+        let context = context(&request)?;
+        let message = request.into_inner();
+        let id = convert::contact_id("id", &message.id)?;
+        if message.revision < 0 {
+            return Err(Error::invalid_field("revision", "revision must be 0 (latest) or a revision number").into());
+        }
+        let view = self.book.get(&context, &id, message.revision).await?;
+        Ok(Response::new(convert::contact(view)))
     }
 
     async fn list_contacts(
         &self,
         request: Request<ListContactsRequest>,
     ) -> Result<Response<ListContactsResponse>, Status> {
-        unimplemented("ListContacts", request.metadata())
+        let context = context(&request)?;
+        let message = request.into_inner();
+        let mut violations = Vec::new();
+        if message.page_size < 0 {
+            violations
+                .push(("page_size".to_owned(), format!("page_size is {}; it must not be negative", message.page_size)));
+        }
+        if message.query.chars().count() > MAX_QUERY_LEN {
+            violations.push((
+                "query".to_owned(),
+                format!("query is {} characters; the limit is {MAX_QUERY_LEN}", message.query.chars().count()),
+            ));
+        }
+        if !violations.is_empty() {
+            return Err(Error::InvalidFields(violations).into());
+        }
+        let page_size = match message.page_size {
+            0 => DEFAULT_PAGE_SIZE,
+            size => (size as usize).min(MAX_PAGE_SIZE),
+        };
+        let (views, next_page_token) = self.book.list(&context, page_size, &message.page_token, &message.query).await?;
+        Ok(Response::new(ListContactsResponse {
+            contacts: views.into_iter().map(convert::contact).collect(),
+            next_page_token,
+        }))
     }
 
     async fn batch_get_contacts(
         &self,
         request: Request<BatchGetContactsRequest>,
     ) -> Result<Response<BatchGetContactsResponse>, Status> {
-        unimplemented("BatchGetContacts", request.metadata())
+        let context = context(&request)?;
+        let ids = convert::batch_ids(&request.get_ref().ids, MAX_BATCH_IDS)?;
+        let views = self.book.batch_get(&context, &ids).await?;
+        Ok(Response::new(BatchGetContactsResponse { contacts: views.into_iter().map(convert::contact).collect() }))
     }
 
     async fn merge_contacts(&self, request: Request<MergeContactsRequest>) -> Result<Response<Contact>, Status> {
-        unimplemented("MergeContacts", request.metadata())
+        let context = context(&request)?;
+        let message = request.into_inner();
+        let idempotency = convert::idempotency(&message.request_id, &message, |m| m.request_id.clear())?;
+        let primary = convert::contact_id("primary_id", &message.primary_id);
+        let duplicate = convert::contact_id("duplicate_id", &message.duplicate_id);
+        let take = convert::merge_fields(&message.take_from_duplicate);
+        let (primary, duplicate, take) = match (primary, duplicate, take) {
+            (Ok(primary), Ok(duplicate), Ok(take)) => (primary, duplicate, take),
+            (primary, duplicate, take) => {
+                let violations = [primary.err(), duplicate.err(), take.err()]
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|error| match error {
+                        Error::InvalidFields(fields) => fields,
+                        other => vec![("request".to_owned(), other.to_string())],
+                    })
+                    .collect();
+                return Err(Error::InvalidFields(violations).into());
+            }
+        };
+        let view = self.book.merge(&context, &primary, &duplicate, take, idempotency).await?;
+        Ok(Response::new(convert::contact(view)))
     }
 
     async fn find_duplicate_contacts(
         &self,
         request: Request<FindDuplicateContactsRequest>,
     ) -> Result<Response<FindDuplicateContactsResponse>, Status> {
-        unimplemented("FindDuplicateContacts", request.metadata())
+        let context = context(&request)?;
+        let id = convert::contact_id("contact_id", &request.get_ref().contact_id)?;
+        let matches = self.book.find_duplicates(&context, &id).await?;
+        let matches = matches
+            .into_iter()
+            .map(|(view, reasons)| DuplicateMatch {
+                contact: Some(convert::contact(view)),
+                reasons: reasons.into_iter().map(|reason| convert::match_reason(reason).into()).collect(),
+            })
+            .collect();
+        Ok(Response::new(FindDuplicateContactsResponse { matches }))
     }
 }

@@ -1,0 +1,138 @@
+//! Conversions between protobuf messages and contacts-svc's domain types:
+//! the only place that knows both.
+
+use accommador_proto::accommador::contacts::v1 as pb;
+use prost::Message;
+use sha2::{Digest, Sha256};
+
+use crate::{
+    book::{ContactView, Idempotency},
+    domain::{ContactDraft, ContactId, MatchReason, MergeField},
+    error::Error,
+};
+
+/// Longest accepted request id (AIP-155).
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+fn timestamp(micros: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: micros.div_euclid(1_000_000),
+        nanos: (micros.rem_euclid(1_000_000) * 1000) as i32,
+    }
+}
+
+pub fn contact(view: ContactView) -> pb::Contact {
+    let ContactView { contact, picture } = view;
+    let fields = contact.fields;
+    pb::Contact {
+        id: contact.id.to_string(),
+        revision: contact.revision,
+        first_name: fields.first_name,
+        last_name: fields.last_name,
+        email: fields.email,
+        phone: fields.phone,
+        company_name: fields.company_name,
+        tags: fields.tags,
+        source: fields.source,
+        additional_emails: fields.additional_emails,
+        additional_phones: fields.additional_phones,
+        profile_picture: picture.map(|signed| pb::ProfilePicture {
+            image_id: signed.image_id,
+            renditions: signed
+                .renditions
+                .into_iter()
+                .map(|r| pb::Rendition {
+                    size: r.size,
+                    width: r.width,
+                    height: r.height,
+                    content_type: r.content_type,
+                    url: r.url,
+                })
+                .collect(),
+            url_expire_time: signed.expire_time,
+        }),
+        create_time: Some(timestamp(contact.create_time_us)),
+        revision_create_time: Some(timestamp(contact.revision_create_time_us)),
+        merged_contact_ids: contact.merged_contact_ids,
+    }
+}
+
+pub fn match_reason(reason: MatchReason) -> pb::MatchReason {
+    match reason {
+        MatchReason::Email => pb::MatchReason::Email,
+        MatchReason::Phone => pb::MatchReason::Phone,
+        MatchReason::FullName => pb::MatchReason::FullName,
+    }
+}
+
+/// The user-editable fields of a CreateContact request; output-only fields are ignored.
+pub fn draft(contact: Option<pb::Contact>) -> ContactDraft {
+    let contact = contact.unwrap_or_default();
+    ContactDraft {
+        first_name: contact.first_name,
+        last_name: contact.last_name,
+        email: contact.email,
+        phone: contact.phone,
+        company_name: contact.company_name,
+        tags: contact.tags,
+        source: contact.source,
+    }
+}
+
+pub fn contact_id(field: &str, raw: &str) -> Result<ContactId, Error> {
+    ContactId::parse(raw).map_err(|problem| Error::invalid_field(field, problem))
+}
+
+/// The idempotency key of a write, with the fingerprint of the request
+/// without its key: the same key with a different request is refused.
+pub fn idempotency<M: Message + Clone>(
+    request_id: &str,
+    message: &M,
+    without_key: impl FnOnce(&mut M),
+) -> Result<Option<Idempotency>, Error> {
+    if request_id.is_empty() {
+        return Ok(None);
+    }
+    if request_id.chars().count() > MAX_REQUEST_ID_LEN {
+        return Err(Error::invalid_field(
+            "request_id",
+            format!("request_id is {} characters; the limit is {MAX_REQUEST_ID_LEN}", request_id.chars().count()),
+        ));
+    }
+    let mut canonical = message.clone();
+    without_key(&mut canonical);
+    let fingerprint = hex::encode(Sha256::digest(canonical.encode_to_vec()));
+    Ok(Some(Idempotency { request_id: request_id.to_owned(), fingerprint }))
+}
+
+/// The fields of a MergeContacts request, with every violation at once.
+pub fn merge_fields(names: &[String]) -> Result<Vec<MergeField>, Error> {
+    let mut fields = Vec::new();
+    let mut violations = Vec::new();
+    for (index, name) in names.iter().enumerate() {
+        match MergeField::parse(name) {
+            Ok(field) => fields.push(field),
+            Err(problem) => violations.push((format!("take_from_duplicate[{index}]"), problem)),
+        }
+    }
+    if violations.is_empty() { Ok(fields) } else { Err(Error::InvalidFields(violations)) }
+}
+
+/// The ids of a BatchGetContacts request, with every violation at once.
+pub fn batch_ids(raw: &[String], limit: usize) -> Result<Vec<ContactId>, Error> {
+    let mut violations = Vec::new();
+    if raw.is_empty() {
+        violations.push(("ids".to_owned(), "at least one id is required".to_owned()));
+    }
+    if raw.len() > limit {
+        violations.push(("ids".to_owned(), format!("{} ids; the limit is {limit} per call", raw.len())));
+    }
+    let mut ids = Vec::with_capacity(raw.len());
+    for (index, id) in raw.iter().enumerate() {
+        match ContactId::parse(id) {
+            Ok(id) => ids.push(id),
+            Err(problem) => violations.push((format!("ids[{index}]"), problem)),
+        }
+    }
+    if violations.is_empty() { Ok(ids) } else { Err(Error::InvalidFields(violations)) }
+}

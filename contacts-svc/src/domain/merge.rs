@@ -1,0 +1,161 @@
+//! The merge policy: which value each field of the survivor takes.
+
+use super::{Contact, ContactFields};
+
+/// Fields a caller may ask to take from the duplicate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MergeField {
+    FirstName,
+    LastName,
+    Email,
+    Phone,
+    CompanyName,
+    Source,
+    ProfilePicture,
+}
+
+impl MergeField {
+    pub const NAMES: &'static [&'static str] =
+        &["first_name", "last_name", "email", "phone", "company_name", "source", "profile_picture"];
+
+    pub fn parse(name: &str) -> Result<Self, String> {
+        Ok(match name {
+            "first_name" => Self::FirstName,
+            "last_name" => Self::LastName,
+            "email" => Self::Email,
+            "phone" => Self::Phone,
+            "company_name" => Self::CompanyName,
+            "source" => Self::Source,
+            "profile_picture" => Self::ProfilePicture,
+            other => return Err(format!("{other:?} is not a mergeable field; use one of {}", Self::NAMES.join(", "))),
+        })
+    }
+}
+
+/// The survivor's fields after merging `duplicate` into `primary`.
+///
+/// Each field keeps the primary's value unless it is empty there, then takes
+/// the duplicate's; a field in `take_from_duplicate` takes the duplicate's
+/// value when the duplicate has one (naming a field never erases it). Tags
+/// are united; emails and phones that do not win are kept as additional.
+pub fn merge(primary: &Contact, duplicate: &Contact, take_from_duplicate: &[MergeField]) -> ContactFields {
+    let (p, d) = (&primary.fields, &duplicate.fields);
+    let pick = |field: MergeField, primary: &String, duplicate: &String| -> String {
+        let prefer_duplicate = take_from_duplicate.contains(&field);
+        match (primary.is_empty(), duplicate.is_empty()) {
+            (_, false) if prefer_duplicate => duplicate.clone(),
+            (true, _) => duplicate.clone(),
+            _ => primary.clone(),
+        }
+    };
+    let email = pick(MergeField::Email, &p.email, &d.email);
+    let phone = pick(MergeField::Phone, &p.phone, &d.phone);
+    let image_id = match (&p.image_id, &d.image_id) {
+        (_, Some(duplicate)) if take_from_duplicate.contains(&MergeField::ProfilePicture) => Some(duplicate.clone()),
+        (None, duplicate) => duplicate.clone(),
+        (primary, _) => primary.clone(),
+    };
+
+    let mut tags = p.tags.clone();
+    tags.extend(d.tags.iter().filter(|tag| !p.tags.contains(tag)).cloned());
+
+    let all_emails = [&p.email].into_iter().chain(&p.additional_emails).chain([&d.email]).chain(&d.additional_emails);
+    let additional_emails = losers(all_emails, &email, |a, b| a.eq_ignore_ascii_case(b));
+    let all_phones = [&p.phone].into_iter().chain(&p.additional_phones).chain([&d.phone]).chain(&d.additional_phones);
+    let additional_phones = losers(all_phones, &phone, |a, b| a == b);
+
+    ContactFields {
+        first_name: pick(MergeField::FirstName, &p.first_name, &d.first_name),
+        last_name: pick(MergeField::LastName, &p.last_name, &d.last_name),
+        email,
+        phone,
+        company_name: pick(MergeField::CompanyName, &p.company_name, &d.company_name),
+        tags,
+        source: pick(MergeField::Source, &p.source, &d.source),
+        additional_emails,
+        additional_phones,
+        image_id,
+    }
+}
+
+/// Every non-empty value except the winner, without duplicates, in order.
+fn losers<'a>(
+    values: impl Iterator<Item = &'a String>,
+    winner: &str,
+    same: impl Fn(&str, &str) -> bool,
+) -> Vec<String> {
+    let mut kept: Vec<String> = Vec::new();
+    for value in values {
+        if !value.is_empty() && !same(value, winner) && !kept.iter().any(|k| same(k, value)) {
+            kept.push(value.clone());
+        }
+    }
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ContactId;
+
+    fn contact(fields: ContactFields) -> Contact {
+        Contact {
+            id: ContactId::generate(),
+            revision: 1,
+            fields,
+            create_time_us: 0,
+            revision_create_time_us: 0,
+            merged_contact_ids: vec![],
+        }
+    }
+
+    fn old() -> Contact {
+        contact(ContactFields {
+            first_name: "Ada".into(),
+            email: "ada@old.example".into(),
+            phone: "+14155552671".into(),
+            tags: vec!["vip".into()],
+            ..Default::default()
+        })
+    }
+
+    fn new_with_picture() -> Contact {
+        contact(ContactFields {
+            first_name: "Ada L.".into(),
+            last_name: "Lovelace".into(),
+            email: "ADA@new.example".into(),
+            tags: vec!["vip".into(), "engineer".into()],
+            image_id: Some("img".into()),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn primary_wins_and_empty_fields_are_filled_from_the_duplicate() {
+        let merged = merge(&old(), &new_with_picture(), &[]);
+        assert_eq!(merged.first_name, "Ada");
+        assert_eq!(merged.last_name, "Lovelace", "empty on the primary");
+        assert_eq!(merged.image_id.as_deref(), Some("img"), "the old contact had no picture");
+        assert_eq!(merged.tags, ["vip", "engineer"]);
+        assert_eq!(merged.additional_emails, ["ADA@new.example"], "the losing email is kept");
+        assert_eq!(merged.phone, "+14155552671");
+    }
+
+    #[test]
+    fn named_fields_come_from_the_duplicate_including_the_picture() {
+        let mut primary = old();
+        primary.fields.image_id = Some("old-picture".into());
+        let take = [MergeField::ProfilePicture, MergeField::Email, MergeField::Phone];
+        let merged = merge(&primary, &new_with_picture(), &take);
+        assert_eq!(merged.image_id.as_deref(), Some("img"));
+        assert_eq!(merged.email, "ADA@new.example");
+        assert_eq!(merged.additional_emails, ["ada@old.example"]);
+        assert_eq!(merged.phone, "+14155552671", "naming a field never erases it");
+    }
+
+    #[test]
+    fn unknown_field_names_are_refused_with_the_list() {
+        let error = MergeField::parse("birthday").unwrap_err();
+        assert!(error.contains("profile_picture"), "{error}");
+    }
+}

@@ -1,0 +1,126 @@
+//! The client side of media-svc: uploads, claims and URL signing, carrying
+//! the tenant and the request id of the call being served.
+
+use std::{collections::HashMap, time::Duration};
+
+use accommador_proto::{
+    accommador::media::v1::{
+        ClaimImageRequest, SignImageUrlsRequest, SignedImage, UploadImageRequest,
+        media_service_client::MediaServiceClient,
+    },
+    status::error_info,
+    tenant::{REQUEST_ID_HEADER, TENANT_ID_HEADER},
+};
+use tonic::{Code, Status, transport::Channel};
+
+use crate::error::Error;
+
+/// Largest message exchanged with media-svc: an image plus framing.
+const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// What every call to media-svc carries.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    pub tenant: String,
+    /// Ties media-svc's logs to the call that caused them.
+    pub request_id: String,
+}
+
+/// An uploaded, still pending image.
+#[derive(Debug, Clone)]
+pub struct UploadedImage {
+    pub image_id: String,
+    /// When media-svc deletes it unless claimed (microseconds since the epoch).
+    pub claim_deadline_us: i64,
+}
+
+#[derive(Clone)]
+pub struct MediaClient {
+    client: MediaServiceClient<Channel>,
+    url_ttl: Duration,
+}
+
+impl MediaClient {
+    /// A client that connects on first use (media-svc may start later).
+    pub fn connect_lazy(endpoint: &str, timeout: Duration, url_ttl: Duration) -> anyhow::Result<Self> {
+        let channel = tonic::transport::Endpoint::from_shared(endpoint.to_owned())?
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(timeout)
+            .http2_adaptive_window(true)
+            .connect_lazy();
+        let client = MediaServiceClient::new(channel)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        Ok(Self { client, url_ttl })
+    }
+
+    pub async fn upload(&self, context: &CallContext, data: Vec<u8>) -> Result<UploadedImage, Error> {
+        let message = UploadImageRequest { data, request_id: context.request_id.clone() };
+        let image =
+            self.client.clone().upload_image(request(context, message)).await.map_err(media_error)?.into_inner();
+        let deadline =
+            image.pending_expire_time.map_or(i64::MAX, |t| t.seconds * 1_000_000 + i64::from(t.nanos) / 1000);
+        Ok(UploadedImage { image_id: image.image_id, claim_deadline_us: deadline })
+    }
+
+    pub async fn claim(&self, context: &CallContext, image_id: &str, owner: &str) -> Result<(), Error> {
+        let message = ClaimImageRequest { image_id: image_id.to_owned(), owner: owner.to_owned() };
+        self.client.clone().claim_image(request(context, message)).await.map_err(media_error)?;
+        Ok(())
+    }
+
+    /// Signed URLs for `image_ids` in one call. Ids media-svc does not know
+    /// are dropped (and logged) rather than failing the whole response.
+    pub async fn sign(
+        &self,
+        context: &CallContext,
+        mut image_ids: Vec<String>,
+    ) -> Result<HashMap<String, SignedImage>, Error> {
+        image_ids.sort();
+        image_ids.dedup();
+        let ttl = prost_types::Duration { seconds: self.url_ttl.as_secs() as i64, nanos: 0 };
+        // A missing image fails the batch (AIP-231); retry without it, a few times at most.
+        for _ in 0..4 {
+            if image_ids.is_empty() {
+                return Ok(HashMap::new());
+            }
+            let message = SignImageUrlsRequest { image_ids: image_ids.clone(), ttl: Some(ttl) };
+            match self.client.clone().sign_image_urls(request(context, message)).await {
+                Ok(response) => {
+                    let images = response.into_inner().images;
+                    return Ok(images.into_iter().map(|image| (image.image_id.clone(), image)).collect());
+                }
+                Err(status) if status.code() == Code::NotFound => {
+                    let missing = error_info(&status).and_then(|info| info.metadata.get("image_id").cloned());
+                    let Some(missing) = missing else { return Err(media_error(status)) };
+                    tracing::error!(image_id = %missing, "a contact's picture is missing from media-svc");
+                    image_ids.retain(|id| id != &missing);
+                }
+                Err(status) => return Err(media_error(status)),
+            }
+        }
+        Err(Error::Internal("too many missing pictures while signing".into()))
+    }
+}
+
+fn request<T>(context: &CallContext, message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    let metadata = request.metadata_mut();
+    if let Ok(tenant) = context.tenant.parse() {
+        metadata.insert(TENANT_ID_HEADER, tenant);
+    }
+    if let Ok(request_id) = context.request_id.parse() {
+        metadata.insert(REQUEST_ID_HEADER, request_id);
+    }
+    request
+}
+
+/// Media errors keep their code; transport failures and timeouts mean media-svc is unavailable.
+fn media_error(status: Status) -> Error {
+    match status.code() {
+        Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Unknown => {
+            Error::MediaUnavailable(status.message().to_owned())
+        }
+        _ => Error::Media(status),
+    }
+}

@@ -1,0 +1,147 @@
+//! Tables. Contact data is append-only: rows of `contact`, `contact_revision`
+//! and `merge` are inserted and never updated or deleted. Times are
+//! microseconds since the epoch (BIGINT), identical on both databases.
+
+/// One row per contact id, written at creation: the anchor merges lock.
+pub mod contact {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "contact")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub create_time_us: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Every revision of every contact.
+pub mod contact_revision {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "contact_revision")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub contact_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub revision: i64,
+        pub first_name: String,
+        pub last_name: String,
+        pub email: String,
+        /// Lowercased email, for matching.
+        pub email_key: String,
+        pub phone: String,
+        pub company_name: String,
+        /// JSON array of strings.
+        #[sea_orm(column_type = "Text")]
+        pub tags: String,
+        pub source: String,
+        /// JSON array of strings.
+        #[sea_orm(column_type = "Text")]
+        pub additional_emails: String,
+        /// JSON array of strings.
+        #[sea_orm(column_type = "Text")]
+        pub additional_phones: String,
+        pub image_id: Option<String>,
+        /// When revision 1 was written (copied into every revision).
+        pub create_time_us: i64,
+        pub revision_create_time_us: i64,
+        /// JSON array of contact ids.
+        #[sea_orm(column_type = "Text")]
+        pub merged_contact_ids: String,
+        /// Lowercased names, email, phone and company, for ListContacts' query.
+        #[sea_orm(column_type = "Text")]
+        pub search_text: String,
+        /// Lowercased "first last" when both are set, for duplicate search.
+        pub full_name_key: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// A duplicate merged into a primary: the duplicate resolves to the primary
+/// for good. The primary key makes a second merge of the same duplicate fail.
+pub mod contact_merge {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "contact_merge")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub duplicate_id: String,
+        pub primary_id: String,
+        /// The primary's revision the merge wrote.
+        pub primary_revision: i64,
+        pub merge_time_us: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// AIP-155 request ids: what a request id produced, to replay it.
+pub mod request_record {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "request_record")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub request_id: String,
+        /// `create` or `merge`.
+        pub operation: String,
+        /// SHA-256 of the request without its request id.
+        pub fingerprint: String,
+        pub contact_id: String,
+        pub revision: i64,
+        pub create_time_us: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Claims owed to media-svc, written in the same transaction as the contact
+/// that needs them and deleted once media-svc acknowledged them.
+pub mod claim_outbox {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "claim_outbox")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub tenant: String,
+        pub image_id: String,
+        pub owner: String,
+        pub create_time_us: i64,
+        /// When media-svc would delete the unclaimed image.
+        pub claim_deadline_us: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -1,0 +1,68 @@
+//! Persistence with sea-orm, on SQLite (default) or PostgreSQL.
+//!
+//! Contact data is append-only (see [`entities`]). Writers are serialized
+//! where it matters: on PostgreSQL a merge locks both `contact` rows
+//! (`SELECT ... FOR UPDATE`); SQLite allows one writer anyway, so a
+//! process-wide lock orders writers instead of failing them with BUSY.
+
+pub mod entities;
+mod migration;
+mod queries;
+mod rows;
+
+use std::{collections::HashMap, time::Duration};
+
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use sea_orm_migration::MigratorTrait;
+use tokio::sync::{Mutex, MutexGuard};
+
+pub use queries::{ClaimEntry, CreateOutcome, ListCursor, MergeOutcome, MergeRequest, RequestRecord};
+
+use crate::error::Error;
+
+pub struct Store {
+    db: DatabaseConnection,
+    /// Held by every write transaction on SQLite; `None` on PostgreSQL.
+    sqlite_writer: Option<Mutex<()>>,
+}
+
+impl Store {
+    /// Connects, and migrates the schema to the current version.
+    pub async fn connect(url: &str) -> Result<Self, Error> {
+        let mut options = ConnectOptions::new(url.to_owned());
+        options
+            .max_connections(16)
+            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(10))
+            .sqlx_logging(false);
+        let db = Database::connect(options).await?;
+        let sqlite = db.get_database_backend() == DbBackend::Sqlite;
+        if sqlite {
+            // WAL lets readers run beside the writer; the timeout waits out
+            // the rare lock instead of failing.
+            db.execute_unprepared("PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000; PRAGMA synchronous=NORMAL;")
+                .await?;
+        }
+        migration::Migrator::up(&db, None).await?;
+        Ok(Self { db, sqlite_writer: sqlite.then(|| Mutex::new(())) })
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    async fn writer(&self) -> Option<MutexGuard<'_, ()>> {
+        match &self.sqlite_writer {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        }
+    }
+
+    /// Checks the database answers: the readiness check.
+    pub async fn ping(&self) -> Result<(), Error> {
+        Ok(self.db.ping().await?)
+    }
+}
+
+/// Latest revisions keyed by contact id.
+pub type LatestRevisions = HashMap<String, crate::domain::Contact>;

@@ -1,0 +1,427 @@
+//! The queries and write transactions of contacts-svc.
+
+use std::collections::{HashMap, HashSet};
+
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, Condition, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
+    TransactionTrait,
+    sea_query::{Expr, ExprTrait, LikeExpr},
+};
+
+use super::{
+    LatestRevisions, Store,
+    entities::{claim_outbox, contact, contact_merge, contact_revision, request_record},
+    rows,
+};
+use crate::{
+    domain::{Contact, ContactFields},
+    error::Error,
+};
+
+/// Most hops followed from a merged-away id to its survivor; chains are
+/// acyclic by construction, this only guards against a corrupt table.
+const MAX_MERGE_HOPS: usize = 64;
+
+/// What a request id produced (AIP-155).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRecord {
+    pub request_id: String,
+    pub operation: String,
+    pub fingerprint: String,
+    pub contact_id: String,
+    pub revision: i64,
+}
+
+/// A claim owed to media-svc.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimEntry {
+    pub id: i64,
+    pub tenant: String,
+    pub image_id: String,
+    pub owner: String,
+    pub create_time_us: i64,
+    pub claim_deadline_us: i64,
+}
+
+pub enum CreateOutcome {
+    Created,
+    /// Another request with the same id won; here is what it produced.
+    RequestIdTaken(RequestRecord),
+}
+
+/// Where a page of the Smart List starts: after this contact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListCursor {
+    pub create_time_us: i64,
+    pub contact_id: String,
+}
+
+pub struct MergeRequest<'a> {
+    pub primary_id: &'a str,
+    pub duplicate_id: &'a str,
+    pub request: Option<RequestRecord>,
+    pub now_us: i64,
+    /// Claim deadline for a picture that moves to the primary.
+    pub claim_deadline_us: i64,
+}
+
+pub enum MergeOutcome {
+    Merged(Box<Contact>),
+    RequestIdTaken(RequestRecord),
+    NotFound(String),
+    AlreadyMerged { id: String, survivor: String },
+}
+
+/// `contact_revision.revision` is the newest revision of its contact.
+fn is_latest() -> Expr {
+    Expr::cust(
+        r#""contact_revision"."revision" = (SELECT MAX(r2."revision") FROM "contact_revision" r2 WHERE r2."tenant" = "contact_revision"."tenant" AND r2."contact_id" = "contact_revision"."contact_id")"#,
+    )
+}
+
+/// The contact was not merged away.
+fn is_not_merged() -> Expr {
+    Expr::cust(
+        r#"NOT EXISTS (SELECT 1 FROM "contact_merge" m WHERE m."tenant" = "contact_revision"."tenant" AND m."duplicate_id" = "contact_revision"."contact_id")"#,
+    )
+}
+
+fn is_unique_violation(error: &DbErr) -> bool {
+    matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+fn request_row(tenant: &str, record: &RequestRecord, now_us: i64) -> request_record::ActiveModel {
+    request_record::ActiveModel {
+        tenant: Set(tenant.to_owned()),
+        request_id: Set(record.request_id.clone()),
+        operation: Set(record.operation.clone()),
+        fingerprint: Set(record.fingerprint.clone()),
+        contact_id: Set(record.contact_id.clone()),
+        revision: Set(record.revision),
+        create_time_us: Set(now_us),
+    }
+}
+
+fn claim_row(tenant: &str, image_id: &str, owner: &str, now_us: i64, deadline_us: i64) -> claim_outbox::ActiveModel {
+    claim_outbox::ActiveModel {
+        id: NotSet,
+        tenant: Set(tenant.to_owned()),
+        image_id: Set(image_id.to_owned()),
+        owner: Set(owner.to_owned()),
+        create_time_us: Set(now_us),
+        claim_deadline_us: Set(deadline_us),
+    }
+}
+
+impl Store {
+    pub async fn find_request(&self, tenant: &str, request_id: &str) -> Result<Option<RequestRecord>, Error> {
+        let row = request_record::Entity::find_by_id((tenant.to_owned(), request_id.to_owned())).one(&self.db).await?;
+        Ok(row.map(|row| RequestRecord {
+            request_id: row.request_id,
+            operation: row.operation,
+            fingerprint: row.fingerprint,
+            contact_id: row.contact_id,
+            revision: row.revision,
+        }))
+    }
+
+    /// Writes a new contact (revision 1) with its request record and the
+    /// claim its picture needs, all in one transaction.
+    pub async fn create(
+        &self,
+        tenant: &str,
+        contact: &Contact,
+        request: Option<RequestRecord>,
+        claim_deadline_us: Option<i64>,
+    ) -> Result<CreateOutcome, Error> {
+        let _writer = self.writer().await;
+        let txn = self.db.begin().await?;
+        if let Some(record) = &request {
+            match request_record::Entity::insert(request_row(tenant, record, contact.create_time_us)).exec(&txn).await {
+                Ok(_) => {}
+                Err(error) if is_unique_violation(&error) => {
+                    txn.rollback().await?;
+                    let winner = self.find_request(tenant, &record.request_id).await?;
+                    return winner
+                        .map(CreateOutcome::RequestIdTaken)
+                        .ok_or_else(|| Error::Internal("request id conflict but no request record".into()));
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        let anchor = contact::ActiveModel {
+            tenant: Set(tenant.to_owned()),
+            id: Set(contact.id.to_string()),
+            create_time_us: Set(contact.create_time_us),
+        };
+        contact::Entity::insert(anchor).exec(&txn).await?;
+        contact_revision::Entity::insert(rows::revision_row(tenant, contact)).exec(&txn).await?;
+        if let (Some(image_id), Some(deadline)) = (&contact.fields.image_id, claim_deadline_us) {
+            let claim = claim_row(tenant, image_id, contact.id.as_str(), contact.create_time_us, deadline);
+            claim_outbox::Entity::insert(claim).exec(&txn).await?;
+        }
+        txn.commit().await?;
+        Ok(CreateOutcome::Created)
+    }
+
+    /// Exactly `revision` of `id`, without following merges.
+    pub async fn revision(&self, tenant: &str, id: &str, revision: i64) -> Result<Option<Contact>, Error> {
+        let row =
+            contact_revision::Entity::find_by_id((tenant.to_owned(), id.to_owned(), revision)).one(&self.db).await?;
+        row.map(rows::contact).transpose()
+    }
+
+    /// The newest revision of each of `ids` that exists.
+    pub async fn latest(&self, tenant: &str, ids: &[String]) -> Result<LatestRevisions, Error> {
+        latest_in(&self.db, tenant, ids).await
+    }
+
+    /// The survivor of each existing id among `ids` (an id that was never
+    /// merged away is its own survivor). Unknown ids are absent.
+    pub async fn resolve(&self, tenant: &str, ids: &[String]) -> Result<HashMap<String, String>, Error> {
+        resolve_in(&self.db, tenant, ids).await
+    }
+
+    /// One page of the Smart List: latest revisions of contacts not merged
+    /// away, newest first, after `cursor`, matching `query` (lowercase).
+    pub async fn list(
+        &self,
+        tenant: &str,
+        query: Option<&str>,
+        cursor: Option<&ListCursor>,
+        limit: u64,
+    ) -> Result<Vec<Contact>, Error> {
+        use contact_revision::Column as C;
+        let mut select =
+            contact_revision::Entity::find().filter(C::Tenant.eq(tenant)).filter(is_latest()).filter(is_not_merged());
+        if let Some(query) = query.filter(|q| !q.is_empty()) {
+            let escaped = query.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            select = select.filter(Expr::col(C::SearchText).like(LikeExpr::new(format!("%{escaped}%")).escape('\\')));
+        }
+        if let Some(cursor) = cursor {
+            select = select.filter(
+                Condition::any().add(C::CreateTimeUs.lt(cursor.create_time_us)).add(
+                    Condition::all()
+                        .add(C::CreateTimeUs.eq(cursor.create_time_us))
+                        .add(C::ContactId.lt(cursor.contact_id.clone())),
+                ),
+            );
+        }
+        let rows = select.order_by_desc(C::CreateTimeUs).order_by_desc(C::ContactId).limit(limit).all(&self.db).await?;
+        rows.into_iter().map(rows::contact).collect()
+    }
+
+    /// Contacts (latest revisions, not merged away, not `contact` itself)
+    /// sharing an email, a phone or the full name with `contact`.
+    pub async fn duplicates_of(&self, tenant: &str, contact: &Contact, limit: u64) -> Result<Vec<Contact>, Error> {
+        use contact_revision::Column as C;
+        let fields = &contact.fields;
+        let emails: Vec<String> = [&fields.email]
+            .into_iter()
+            .chain(&fields.additional_emails)
+            .filter(|e| !e.is_empty())
+            .map(|e| e.to_lowercase())
+            .collect();
+        let phones: Vec<String> =
+            [&fields.phone].into_iter().chain(&fields.additional_phones).filter(|p| !p.is_empty()).cloned().collect();
+        let mut matches = Condition::any();
+        if !emails.is_empty() {
+            matches = matches.add(C::EmailKey.is_in(emails));
+        }
+        if !phones.is_empty() {
+            matches = matches.add(C::Phone.is_in(phones));
+        }
+        if !fields.first_name.is_empty() && !fields.last_name.is_empty() {
+            let key = format!("{} {}", fields.first_name.to_lowercase(), fields.last_name.to_lowercase());
+            matches = matches.add(C::FullNameKey.eq(key));
+        }
+        if matches.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = contact_revision::Entity::find()
+            .filter(C::Tenant.eq(tenant))
+            .filter(C::ContactId.ne(contact.id.as_str()))
+            .filter(matches)
+            .filter(is_latest())
+            .filter(is_not_merged())
+            .order_by_desc(C::CreateTimeUs)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        rows.into_iter().map(rows::contact).collect()
+    }
+
+    /// Merges in one transaction: locks both contacts, checks neither was
+    /// merged away, writes the primary's next revision with the fields
+    /// `policy` computes, records the merge, the claim of a picture that
+    /// moves, and the request id.
+    pub async fn merge(
+        &self,
+        tenant: &str,
+        request: MergeRequest<'_>,
+        policy: impl FnOnce(&Contact, &Contact) -> ContactFields,
+    ) -> Result<MergeOutcome, Error> {
+        let _writer = self.writer().await;
+        let txn = self.db.begin().await?;
+        let outcome = merge_in(&txn, tenant, &request, policy).await?;
+        let MergeOutcome::Merged(merged) = &outcome else {
+            txn.rollback().await?;
+            return Ok(outcome);
+        };
+        if let Some(record) = &request.request {
+            let record = RequestRecord { revision: merged.revision, ..record.clone() };
+            match request_record::Entity::insert(request_row(tenant, &record, request.now_us)).exec(&txn).await {
+                Ok(_) => {}
+                Err(error) if is_unique_violation(&error) => {
+                    txn.rollback().await?;
+                    let winner = self.find_request(tenant, &record.request_id).await?;
+                    return winner
+                        .map(MergeOutcome::RequestIdTaken)
+                        .ok_or_else(|| Error::Internal("request id conflict but no request record".into()));
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        txn.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Claims not yet acknowledged by media-svc, oldest first.
+    pub async fn pending_claims(&self, limit: u64) -> Result<Vec<ClaimEntry>, Error> {
+        let rows =
+            claim_outbox::Entity::find().order_by_asc(claim_outbox::Column::Id).limit(limit).all(&self.db).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| ClaimEntry {
+                id: row.id,
+                tenant: row.tenant,
+                image_id: row.image_id,
+                owner: row.owner,
+                create_time_us: row.create_time_us,
+                claim_deadline_us: row.claim_deadline_us,
+            })
+            .collect())
+    }
+
+    /// Forgets a claim media-svc acknowledged.
+    pub async fn claim_delivered(&self, id: i64) -> Result<(), Error> {
+        let _writer = self.writer().await;
+        claim_outbox::Entity::delete_by_id(id).exec(&self.db).await?;
+        Ok(())
+    }
+}
+
+async fn merge_in(
+    txn: &DatabaseTransaction,
+    tenant: &str,
+    request: &MergeRequest<'_>,
+    policy: impl FnOnce(&Contact, &Contact) -> ContactFields,
+) -> Result<MergeOutcome, Error> {
+    let ids = [request.primary_id.to_owned(), request.duplicate_id.to_owned()];
+    // Row locks on PostgreSQL (a no-op on SQLite, whose writers are serialized):
+    // concurrent merges touching either contact wait here, in id order.
+    let anchors = contact::Entity::find()
+        .filter(contact::Column::Tenant.eq(tenant))
+        .filter(contact::Column::Id.is_in(ids.clone()))
+        .order_by_asc(contact::Column::Id)
+        .lock_exclusive()
+        .all(txn)
+        .await?;
+    for id in &ids {
+        if !anchors.iter().any(|anchor| &anchor.id == id) {
+            return Ok(MergeOutcome::NotFound(id.clone()));
+        }
+    }
+    let survivors = resolve_in(txn, tenant, &ids).await?;
+    for id in &ids {
+        if survivors.get(id) != Some(id) {
+            let survivor = survivors.get(id).cloned().unwrap_or_default();
+            return Ok(MergeOutcome::AlreadyMerged { id: id.clone(), survivor });
+        }
+    }
+    let latest = latest_in(txn, tenant, &ids).await?;
+    let (Some(primary), Some(duplicate)) = (latest.get(request.primary_id), latest.get(request.duplicate_id)) else {
+        return Err(Error::Internal("contact without revisions".into()));
+    };
+    let fields = policy(primary, duplicate);
+    let mut merged_contact_ids = primary.merged_contact_ids.clone();
+    merged_contact_ids.extend(duplicate.merged_contact_ids.iter().cloned());
+    merged_contact_ids.push(duplicate.id.to_string());
+    let merged = Contact {
+        id: primary.id.clone(),
+        revision: primary.revision + 1,
+        fields,
+        create_time_us: primary.create_time_us,
+        revision_create_time_us: request.now_us,
+        merged_contact_ids,
+    };
+    contact_revision::Entity::insert(rows::revision_row(tenant, &merged)).exec(txn).await?;
+    let record = contact_merge::ActiveModel {
+        tenant: Set(tenant.to_owned()),
+        duplicate_id: Set(duplicate.id.to_string()),
+        primary_id: Set(primary.id.to_string()),
+        primary_revision: Set(merged.revision),
+        merge_time_us: Set(request.now_us),
+    };
+    contact_merge::Entity::insert(record).exec(txn).await?;
+    if let Some(image_id) = &merged.fields.image_id
+        && primary.fields.image_id.as_ref() != Some(image_id)
+    {
+        let claim = claim_row(tenant, image_id, primary.id.as_str(), request.now_us, request.claim_deadline_us);
+        claim_outbox::Entity::insert(claim).exec(txn).await?;
+    }
+    Ok(MergeOutcome::Merged(Box::new(merged)))
+}
+
+async fn latest_in(db: &impl sea_orm::ConnectionTrait, tenant: &str, ids: &[String]) -> Result<LatestRevisions, Error> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let unique: Vec<String> = ids.iter().cloned().collect::<HashSet<_>>().into_iter().collect();
+    let rows = contact_revision::Entity::find()
+        .filter(contact_revision::Column::Tenant.eq(tenant))
+        .filter(contact_revision::Column::ContactId.is_in(unique))
+        .filter(is_latest())
+        .all(db)
+        .await?;
+    rows.into_iter().map(|row| rows::contact(row).map(|contact| (contact.id.to_string(), contact))).collect()
+}
+
+async fn resolve_in(
+    db: &impl sea_orm::ConnectionTrait,
+    tenant: &str,
+    ids: &[String],
+) -> Result<HashMap<String, String>, Error> {
+    let unique: Vec<String> = ids.iter().cloned().collect::<HashSet<_>>().into_iter().collect();
+    let existing: HashSet<String> = contact::Entity::find()
+        .filter(contact::Column::Tenant.eq(tenant))
+        .filter(contact::Column::Id.is_in(unique.clone()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|anchor| anchor.id)
+        .collect();
+    let mut survivors: HashMap<String, String> = existing.iter().map(|id| (id.clone(), id.clone())).collect();
+    let mut frontier: Vec<String> = existing.into_iter().collect();
+    for _ in 0..MAX_MERGE_HOPS {
+        if frontier.is_empty() {
+            return Ok(survivors);
+        }
+        let hops: HashMap<String, String> = contact_merge::Entity::find()
+            .filter(contact_merge::Column::Tenant.eq(tenant))
+            .filter(contact_merge::Column::DuplicateId.is_in(frontier.clone()))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|merge| (merge.duplicate_id, merge.primary_id))
+            .collect();
+        for survivor in survivors.values_mut() {
+            if let Some(next) = hops.get(survivor) {
+                *survivor = next.clone();
+            }
+        }
+        frontier = hops.into_values().collect();
+    }
+    Err(Error::Internal(format!("merge chain longer than {MAX_MERGE_HOPS} hops")))
+}

@@ -1,0 +1,74 @@
+//! Rows to domain contacts and back: the only place that knows both.
+
+use sea_orm::ActiveValue::Set;
+
+use super::entities::contact_revision;
+use crate::{
+    domain::{Contact, ContactFields, ContactId},
+    error::Error,
+};
+
+fn json_list(text: &str) -> Result<Vec<String>, Error> {
+    serde_json::from_str(text).map_err(|error| Error::Internal(format!("corrupt list column: {error}")))
+}
+
+fn to_json(list: &[String]) -> String {
+    serde_json::to_string(list).expect("string lists serialize")
+}
+
+pub fn contact(row: contact_revision::Model) -> Result<Contact, Error> {
+    Ok(Contact {
+        id: ContactId::from_trusted(row.contact_id),
+        revision: row.revision,
+        fields: ContactFields {
+            first_name: row.first_name,
+            last_name: row.last_name,
+            email: row.email,
+            phone: row.phone,
+            company_name: row.company_name,
+            tags: json_list(&row.tags)?,
+            source: row.source,
+            additional_emails: json_list(&row.additional_emails)?,
+            additional_phones: json_list(&row.additional_phones)?,
+            image_id: row.image_id,
+        },
+        create_time_us: row.create_time_us,
+        revision_create_time_us: row.revision_create_time_us,
+        merged_contact_ids: json_list(&row.merged_contact_ids)?,
+    })
+}
+
+pub fn revision_row(tenant: &str, contact: &Contact) -> contact_revision::ActiveModel {
+    let fields = &contact.fields;
+    let search_text = [&fields.first_name, &fields.last_name, &fields.email, &fields.phone, &fields.company_name]
+        .iter()
+        .map(|value| value.to_lowercase())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let full_name_key = if fields.first_name.is_empty() || fields.last_name.is_empty() {
+        String::new()
+    } else {
+        format!("{} {}", fields.first_name.to_lowercase(), fields.last_name.to_lowercase())
+    };
+    contact_revision::ActiveModel {
+        tenant: Set(tenant.to_owned()),
+        contact_id: Set(contact.id.to_string()),
+        revision: Set(contact.revision),
+        first_name: Set(fields.first_name.clone()),
+        last_name: Set(fields.last_name.clone()),
+        email: Set(fields.email.clone()),
+        email_key: Set(fields.email.to_lowercase()),
+        phone: Set(fields.phone.clone()),
+        company_name: Set(fields.company_name.clone()),
+        tags: Set(to_json(&fields.tags)),
+        source: Set(fields.source.clone()),
+        additional_emails: Set(to_json(&fields.additional_emails)),
+        additional_phones: Set(to_json(&fields.additional_phones)),
+        image_id: Set(fields.image_id.clone()),
+        create_time_us: Set(contact.create_time_us),
+        revision_create_time_us: Set(contact.revision_create_time_us),
+        merged_contact_ids: Set(to_json(&contact.merged_contact_ids)),
+        search_text: Set(search_text),
+        full_name_key: Set(full_name_key),
+    }
+}
