@@ -126,6 +126,13 @@ impl Store {
         }))
     }
 
+    /// What the request that took `request_id` first produced.
+    async fn request_winner(&self, tenant: &str, request_id: &str) -> Result<RequestRecord, Error> {
+        self.find_request(tenant, request_id)
+            .await?
+            .ok_or_else(|| Error::Internal("request id conflict but no request record".into()))
+    }
+
     /// Writes a new contact (revision 1) with its request record and the
     /// claim its picture needs, all in one transaction.
     pub async fn create(
@@ -137,18 +144,11 @@ impl Store {
     ) -> Result<CreateOutcome, Error> {
         let _writer = self.writer().await;
         let txn = self.db.begin().await?;
-        if let Some(record) = &request {
-            match request_record::Entity::insert(request_row(tenant, record, contact.create_time_us)).exec(&txn).await {
-                Ok(_) => {}
-                Err(error) if is_unique_violation(&error) => {
-                    txn.rollback().await?;
-                    let winner = self.find_request(tenant, &record.request_id).await?;
-                    return winner
-                        .map(CreateOutcome::RequestIdTaken)
-                        .ok_or_else(|| Error::Internal("request id conflict but no request record".into()));
-                }
-                Err(error) => return Err(error.into()),
-            }
+        if let Some(record) = &request
+            && !insert_request_record(&txn, tenant, record, contact.create_time_us).await?
+        {
+            txn.rollback().await?;
+            return Ok(CreateOutcome::RequestIdTaken(self.request_winner(tenant, &record.request_id).await?));
         }
         let anchor = contact::ActiveModel {
             tenant: Set(tenant.to_owned()),
@@ -271,16 +271,9 @@ impl Store {
         };
         if let Some(record) = &request.request {
             let record = RequestRecord { revision: merged.revision, ..record.clone() };
-            match request_record::Entity::insert(request_row(tenant, &record, request.now_us)).exec(&txn).await {
-                Ok(_) => {}
-                Err(error) if is_unique_violation(&error) => {
-                    txn.rollback().await?;
-                    let winner = self.find_request(tenant, &record.request_id).await?;
-                    return winner
-                        .map(MergeOutcome::RequestIdTaken)
-                        .ok_or_else(|| Error::Internal("request id conflict but no request record".into()));
-                }
-                Err(error) => return Err(error.into()),
+            if !insert_request_record(&txn, tenant, &record, request.now_us).await? {
+                txn.rollback().await?;
+                return Ok(MergeOutcome::RequestIdTaken(self.request_winner(tenant, &record.request_id).await?));
             }
         }
         txn.commit().await?;
@@ -309,6 +302,21 @@ impl Store {
         let _writer = self.writer().await;
         claim_outbox::Entity::delete_by_id(id).exec(&self.db).await?;
         Ok(())
+    }
+}
+
+/// Records what a request id produced; `false` when another request
+/// recorded the same id first (on PostgreSQL this waits for that one to commit).
+async fn insert_request_record(
+    txn: &DatabaseTransaction,
+    tenant: &str,
+    record: &RequestRecord,
+    now_us: i64,
+) -> Result<bool, Error> {
+    match request_record::Entity::insert(request_row(tenant, record, now_us)).exec(txn).await {
+        Ok(_) => Ok(true),
+        Err(error) if is_unique_violation(&error) => Ok(false),
+        Err(error) => Err(error.into()),
     }
 }
 
