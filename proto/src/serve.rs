@@ -38,16 +38,20 @@ pub fn init_telemetry(format: LogFormat) {
 }
 
 /// The span every RPC runs in: the method, the tenant and the request id,
-/// so that one user action can be followed across both services.
+/// so that one user action can be followed across both services. A request
+/// id the caller did not send stays empty for the handler to record.
 pub fn rpc_span<B>(request: &http::Request<B>) -> Span {
-    let header =
-        |name: &str| request.headers().get(name).and_then(|value| value.to_str().ok()).unwrap_or("").to_owned();
-    tracing::info_span!(
+    let header = |name: &str| request.headers().get(name).and_then(|value| value.to_str().ok());
+    let span = tracing::info_span!(
         "rpc",
         method = %request.uri().path(),
-        tenant = %header(TENANT_ID_HEADER),
-        request_id = %header(REQUEST_ID_HEADER),
-    )
+        tenant = header(TENANT_ID_HEADER).unwrap_or(""),
+        request_id = tracing::field::Empty,
+    );
+    if let Some(request_id) = header(REQUEST_ID_HEADER) {
+        span.record("request_id", request_id);
+    }
+    span
 }
 
 /// The tower layer returned by [`rpc_trace_layer`].

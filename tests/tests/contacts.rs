@@ -376,9 +376,24 @@ async fn merges_refuse_self_repeat_and_foreign_contacts_and_follow_chains() {
             ("CONTACT_ALREADY_MERGED", a.as_str())
         );
 
+        // A retried merge (same request id) answers the first result and merges nothing more.
+        let d = create(&mut client, "acme", person("D", "", ""), vec![]).await.unwrap().id;
+        let request = MergeContactsRequest {
+            primary_id: c.clone(),
+            duplicate_id: d.clone(),
+            take_from_duplicate: vec![],
+            request_id: "merge-retry-1".into(),
+        };
+        let first = client.merge_contacts(tenant_request("acme", request.clone())).await.unwrap().into_inner();
+        let retried = client.merge_contacts(tenant_request("acme", request.clone())).await.unwrap().into_inner();
+        assert_eq!((retried.id, retried.revision), (first.id, first.revision), "{}", database.name);
+        let reused = MergeContactsRequest { duplicate_id: a.clone(), ..request };
+        let status = client.merge_contacts(tenant_request("acme", reused)).await.unwrap_err();
+        assert_eq!(error_info(&status).unwrap().reason, "REQUEST_ID_REUSED", "{}", database.name);
+
         // A <- B, then C <- A: both resolve to C.
         let survivor = merge(&mut client, "acme", &c, &a, &[]).await.unwrap();
-        assert_eq!(survivor.merged_contact_ids.iter().collect::<HashSet<_>>(), [&a, &b].into_iter().collect());
+        assert_eq!(survivor.merged_contact_ids.iter().collect::<HashSet<_>>(), [&a, &b, &d].into_iter().collect());
         for id in [&a, &b] {
             assert_eq!(get(&mut client, "acme", id, 0).await.unwrap().id, c, "{}: {id} resolves to C", database.name);
         }
