@@ -2,6 +2,12 @@
 # Runs the whole local stack: media-svc (with its embedded S3 server) and
 # contacts-svc (with SQLite), both on loopback, data under .data/ in the
 # repository. Ctrl-C stops everything. No Docker, no external servers.
+#
+# Without credentials both services run open (allowed on loopback only, and
+# logged loudly). To require tokens, set before starting (see the README):
+#   CONTACTS_CREDENTIALS  credentials contacts-svc accepts (tenant keys, services)
+#   MEDIA_CREDENTIALS     credentials media-svc accepts (services only)
+#   MEDIA_TOKEN           the token contacts-svc presents to media-svc
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -21,8 +27,9 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-"$bin_dir/media-svc" & pids+=($!)
-"$bin_dir/contacts-svc" & pids+=($!)
+# Both binaries read CREDENTIALS; each gets its own list here.
+CREDENTIALS="${MEDIA_CREDENTIALS:-}" "$bin_dir/media-svc" & pids+=($!)
+CREDENTIALS="${CONTACTS_CREDENTIALS:-}" "$bin_dir/contacts-svc" & pids+=($!)
 echo "local stack: contacts-svc on 127.0.0.1:50051, media-svc on 127.0.0.1:50052, data in $DATA_DIR (Ctrl-C stops)" >&2
 # Stop everything when either service exits on its own.
 wait -n

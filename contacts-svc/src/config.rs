@@ -3,14 +3,23 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use accommador_proto::serve::LogFormat;
-use clap::{Args, Parser};
+use accommador_proto::{auth::SecurityConfig, serve::LogFormat};
+use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(name = "contacts-svc", version, about = "Write-once CRM contacts with profile pictures")]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     #[command(flatten)]
     pub server: ServerConfig,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Reads a token from stdin and prints the SHA-256 to put in CREDENTIALS.
+    HashToken,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -55,12 +64,48 @@ pub struct ServerConfig {
     #[arg(long, env = "DEFAULT_PHONE_REGION", default_value = "US")]
     pub default_phone_region: String,
 
+    /// Bearer token contacts-svc presents to media-svc (a service credential there).
+    #[arg(long, env = "MEDIA_TOKEN", hide_env_values = true)]
+    pub media_token: Option<String>,
+
+    /// PEM CA certificate to verify media-svc's TLS certificate (use an https:// endpoint).
+    #[arg(long, env = "MEDIA_TLS_CA")]
+    pub media_tls_ca: Option<PathBuf>,
+
+    /// PEM client certificate for mutual TLS with media-svc (needs --media-tls-key).
+    #[arg(long, env = "MEDIA_TLS_CERT", requires = "media_tls_key")]
+    pub media_tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --media-tls-cert.
+    #[arg(long, env = "MEDIA_TLS_KEY", requires = "media_tls_cert")]
+    pub media_tls_key: Option<PathBuf>,
+
+    /// Who may call (tenant API keys and service credentials) and TLS.
+    #[command(flatten)]
+    pub security: SecurityConfig,
+
     /// How often queued picture claims are delivered to media-svc (and failed ones retried).
     #[arg(long, env = "CLAIM_RETRY_INTERVAL", default_value = "2s", value_parser = humantime::parse_duration)]
     pub claim_retry_interval: Duration,
 }
 
 impl ServerConfig {
+    /// TLS settings for the connection to media-svc, when any is configured.
+    pub fn media_tls(&self) -> anyhow::Result<Option<tonic::transport::ClientTlsConfig>> {
+        if self.media_tls_ca.is_none() && self.media_tls_cert.is_none() {
+            return Ok(None);
+        }
+        let read = |path: &PathBuf| std::fs::read(path).map_err(|e| anyhow::anyhow!("read {}: {e}", path.display()));
+        let mut tls = tonic::transport::ClientTlsConfig::new();
+        if let Some(ca) = &self.media_tls_ca {
+            tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(read(ca)?));
+        }
+        if let (Some(cert), Some(key)) = (&self.media_tls_cert, &self.media_tls_key) {
+            tls = tls.identity(tonic::transport::Identity::from_pem(read(cert)?, read(key)?));
+        }
+        Ok(Some(tls))
+    }
+
     /// The database URL: the configured one, or SQLite in the data folder.
     pub fn database_url(&self) -> anyhow::Result<String> {
         if let Some(url) = &self.database_url {

@@ -1,10 +1,17 @@
 use clap::Parser;
-use contacts_svc::config::Cli;
+use contacts_svc::config::{Cli, Command};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Some(Command::HashToken) = cli.command {
+        let mut token = String::new();
+        std::io::stdin().read_line(&mut token)?;
+        println!("{}", accommador_proto::auth::hash_token(&token));
+        return Ok(());
+    }
     accommador_proto::serve::init_telemetry(cli.server.log_format);
+    accommador_proto::serve::install_crypto_provider();
     let app = contacts_svc::server::Application::build(cli.server).await?;
     app.run_until(accommador_proto::serve::shutdown_signal()).await
 }

@@ -8,6 +8,7 @@ use accommador_proto::{
         ClaimImageRequest, SignImageUrlsRequest, SignedImage, UploadImageRequest,
         media_service_client::MediaServiceClient,
     },
+    auth::AUTHORIZATION_HEADER,
     status::error_info,
     tenant::{REQUEST_ID_HEADER, TENANT_ID_HEADER},
 };
@@ -38,26 +39,45 @@ pub struct UploadedImage {
 pub struct MediaClient {
     client: MediaServiceClient<Channel>,
     url_ttl: Duration,
+    /// `Bearer <token>`, presented on every call.
+    authorization: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
 }
 
 impl MediaClient {
     /// A client that connects on first use (media-svc may start later).
-    pub fn connect_lazy(endpoint: &str, timeout: Duration, url_ttl: Duration) -> anyhow::Result<Self> {
-        let channel = tonic::transport::Endpoint::from_shared(endpoint.to_owned())?
+    pub fn connect_lazy(
+        endpoint: &str,
+        timeout: Duration,
+        url_ttl: Duration,
+        token: Option<String>,
+        tls: Option<tonic::transport::ClientTlsConfig>,
+    ) -> anyhow::Result<Self> {
+        let mut endpoint = tonic::transport::Endpoint::from_shared(endpoint.to_owned())?
             .connect_timeout(Duration::from_secs(2))
             .timeout(timeout)
-            .http2_adaptive_window(true)
-            .connect_lazy();
+            .http2_adaptive_window(true);
+        if let Some(tls) = tls {
+            endpoint = endpoint.tls_config(tls)?;
+        }
+        let channel = endpoint.connect_lazy();
+        let mut authorization = None;
+        if let Some(token) = token {
+            let mut value: tonic::metadata::MetadataValue<tonic::metadata::Ascii> = format!("Bearer {}", token.trim())
+                .parse()
+                .map_err(|_| anyhow::anyhow!("MEDIA_TOKEN must be printable ASCII"))?;
+            value.set_sensitive(true);
+            authorization = Some(value);
+        }
         let client = MediaServiceClient::new(channel)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
-        Ok(Self { client, url_ttl })
+        Ok(Self { client, url_ttl, authorization })
     }
 
     pub async fn upload(&self, context: &CallContext, data: Vec<u8>) -> Result<UploadedImage, Error> {
         let message = UploadImageRequest { data, request_id: context.request_id.clone() };
         let image =
-            self.client.clone().upload_image(request(context, message)).await.map_err(media_error)?.into_inner();
+            self.client.clone().upload_image(self.request(context, message)).await.map_err(media_error)?.into_inner();
         let deadline =
             image.pending_expire_time.map_or(i64::MAX, |t| t.seconds * 1_000_000 + i64::from(t.nanos) / 1000);
         Ok(UploadedImage { image_id: image.image_id, claim_deadline_us: deadline })
@@ -65,7 +85,7 @@ impl MediaClient {
 
     pub async fn claim(&self, context: &CallContext, image_id: &str, owner: &str) -> Result<(), Error> {
         let message = ClaimImageRequest { image_id: image_id.to_owned(), owner: owner.to_owned() };
-        self.client.clone().claim_image(request(context, message)).await.map_err(media_error)?;
+        self.client.clone().claim_image(self.request(context, message)).await.map_err(media_error)?;
         Ok(())
     }
 
@@ -85,7 +105,7 @@ impl MediaClient {
                 return Ok(HashMap::new());
             }
             let message = SignImageUrlsRequest { image_ids: image_ids.clone(), ttl: Some(ttl) };
-            match self.client.clone().sign_image_urls(request(context, message)).await {
+            match self.client.clone().sign_image_urls(self.request(context, message)).await {
                 Ok(response) => {
                     let images = response.into_inner().images;
                     return Ok(images.into_iter().map(|image| (image.image_id.clone(), image)).collect());
@@ -103,16 +123,21 @@ impl MediaClient {
     }
 }
 
-fn request<T>(context: &CallContext, message: T) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    let metadata = request.metadata_mut();
-    if let Ok(tenant) = context.tenant.parse() {
-        metadata.insert(TENANT_ID_HEADER, tenant);
+impl MediaClient {
+    fn request<T>(&self, context: &CallContext, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        let metadata = request.metadata_mut();
+        if let Ok(tenant) = context.tenant.parse() {
+            metadata.insert(TENANT_ID_HEADER, tenant);
+        }
+        if let Ok(request_id) = context.request_id.parse() {
+            metadata.insert(REQUEST_ID_HEADER, request_id);
+        }
+        if let Some(authorization) = &self.authorization {
+            metadata.insert(AUTHORIZATION_HEADER, authorization.clone());
+        }
+        request
     }
-    if let Ok(request_id) = context.request_id.parse() {
-        metadata.insert(REQUEST_ID_HEADER, request_id);
-    }
-    request
 }
 
 /// Media errors keep their code; transport failures and timeouts mean media-svc is unavailable.

@@ -5,6 +5,7 @@ use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use accommador_proto::{
     accommador::contacts::v1::contacts_service_server::{ContactsServiceServer, SERVICE_NAME},
+    auth::{Admit, Authenticator, Credentials, check_exposure},
     serve,
 };
 use anyhow::Context;
@@ -12,8 +13,8 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::{
-    api::ContactsApi, book::ContactBook, config::ServerConfig, domain::PhoneNormalizer, media::MediaClient,
-    store::Store,
+    api::ContactsApi, book::ContactBook, config::ServerConfig, domain::PhoneNormalizer, error::ERROR_DOMAIN,
+    media::MediaClient, store::Store,
 };
 
 /// A bound, ready-to-run contacts-svc.
@@ -21,19 +22,28 @@ pub struct Application {
     listener: TcpListener,
     config: ServerConfig,
     book: Arc<ContactBook>,
+    credentials: Credentials,
 }
 
 impl Application {
     /// Connects and migrates the database and binds the listener; with port
     /// 0 the OS picks one, see [`Application::local_addr`].
     pub async fn build(config: ServerConfig) -> anyhow::Result<Self> {
+        let credentials = config.security.load_credentials()?;
+        check_exposure("contacts-svc", config.listen, &credentials).map_err(anyhow::Error::msg)?;
         let default_region = PhoneNormalizer::parse_region(&config.default_phone_region).map_err(anyhow::Error::msg)?;
         let store = Store::connect(&config.database_url()?).await.context("connect the database")?;
         tracing::info!(backend = ?store.backend(), "database ready");
-        let media = MediaClient::connect_lazy(&config.media_endpoint, config.media_timeout, config.picture_url_ttl)?;
+        let media = MediaClient::connect_lazy(
+            &config.media_endpoint,
+            config.media_timeout,
+            config.picture_url_ttl,
+            config.media_token.clone(),
+            config.media_tls()?,
+        )?;
         let book = ContactBook::new(store, media, PhoneNormalizer { default_region });
         let listener = TcpListener::bind(config.listen).await?;
-        Ok(Self { listener, config, book: Arc::new(book) })
+        Ok(Self { listener, config, book: Arc::new(book), credentials })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -45,6 +55,8 @@ impl Application {
         let contacts = ContactsServiceServer::new(ContactsApi::new(self.book.clone()))
             .max_decoding_message_size(self.config.max_message_bytes)
             .max_encoding_message_size(self.config.max_message_bytes);
+        let authenticator = Authenticator::new(self.credentials.clone(), Admit::TenantsAndServices, ERROR_DOMAIN);
+        let contacts = tonic::service::interceptor::InterceptedService::new(contacts, authenticator);
         let (_health, routes) = serve::introspection_routes(SERVICE_NAME).await;
         let routes = routes.add_service(contacts);
 
@@ -60,8 +72,12 @@ impl Application {
             }
         });
 
-        tracing::info!(address = %self.local_addr(), "contacts-svc listening");
-        tonic::transport::Server::builder()
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = self.config.security.server_tls()? {
+            builder = builder.tls_config(tls)?;
+        }
+        tracing::info!(address = %self.local_addr(), tls = self.config.security.tls_cert.is_some(), "contacts-svc listening");
+        builder
             .http2_adaptive_window(Some(true))
             .http2_keepalive_interval(Some(serve::HTTP2_KEEPALIVE_INTERVAL))
             .layer(serve::rpc_trace_layer())

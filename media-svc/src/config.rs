@@ -3,7 +3,7 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use accommador_proto::serve::LogFormat;
+use accommador_proto::{auth::SecurityConfig, serve::LogFormat};
 use clap::{Args, Parser, Subcommand};
 
 use crate::pipeline::Limits;
@@ -24,6 +24,8 @@ pub enum Command {
     /// renditions to --out and prints one JSON line per file (or its error).
     /// Exits non-zero when any file was refused.
     Process(ProcessArgs),
+    /// Reads a token from stdin and prints the SHA-256 to put in CREDENTIALS.
+    HashToken,
 }
 
 #[derive(Debug, Args)]
@@ -59,6 +61,10 @@ pub struct ServerConfig {
 
     #[command(flatten)]
     pub s3: S3Config,
+
+    /// Who may call (service credentials only) and TLS.
+    #[command(flatten)]
+    pub security: SecurityConfig,
 
     /// Images processed at once; default: the number of CPUs.
     #[arg(long, env = "MEDIA_WORKERS")]

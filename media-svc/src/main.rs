@@ -5,7 +5,14 @@ use media_svc::config::{Cli, Command};
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     accommador_proto::serve::init_telemetry(cli.server.log_format);
+    accommador_proto::serve::install_crypto_provider();
     match cli.command {
+        Some(Command::HashToken) => {
+            let mut token = String::new();
+            std::io::stdin().read_line(&mut token)?;
+            println!("{}", accommador_proto::auth::hash_token(&token));
+            Ok(())
+        }
         Some(Command::Process(args)) => {
             let failures = media_svc::process::run(&args)?;
             std::process::exit(i32::from(failures > 0));

@@ -5,6 +5,7 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use accommador_proto::{
     accommador::media::v1::media_service_server::{MediaServiceServer, SERVICE_NAME},
+    auth::{Admit, Authenticator, Credentials, check_exposure},
     serve,
 };
 use tokio::net::TcpListener;
@@ -14,6 +15,7 @@ use tonic_health::{ServingStatus, server::HealthReporter};
 use crate::{
     api::MediaApi,
     config::ServerConfig,
+    error::ERROR_DOMAIN,
     images::{ImageLibrary, LibrarySettings, Processor},
     pipeline::Pipeline,
     storage::{ObjectStore, S3Settings, embedded},
@@ -33,6 +35,7 @@ pub struct Application {
     listener: TcpListener,
     config: ServerConfig,
     library: Arc<ImageLibrary>,
+    credentials: Credentials,
 }
 
 impl Application {
@@ -40,6 +43,8 @@ impl Application {
     /// server when no endpoint is configured). With port 0 the OS picks a
     /// port, see [`Application::local_addr`].
     pub async fn build(config: ServerConfig) -> anyhow::Result<Self> {
+        let credentials = config.security.load_credentials()?;
+        check_exposure("media-svc", config.listen, &credentials).map_err(anyhow::Error::msg)?;
         let store = connect_storage(&config).await?;
         let workers = config.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
         let queue_depth = config.queue_depth.unwrap_or(workers * 2);
@@ -50,7 +55,7 @@ impl Application {
             LibrarySettings { pending_grace: config.pending_grace },
         );
         let listener = TcpListener::bind(config.listen).await?;
-        Ok(Self { listener, config, library: Arc::new(library) })
+        Ok(Self { listener, config, library: Arc::new(library), credentials })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -63,6 +68,8 @@ impl Application {
         let media = MediaServiceServer::new(MediaApi::new(self.library.clone()))
             .max_decoding_message_size(max_message_bytes)
             .max_encoding_message_size(max_message_bytes);
+        let authenticator = Authenticator::new(self.credentials.clone(), Admit::ServicesOnly, ERROR_DOMAIN);
+        let media = tonic::service::interceptor::InterceptedService::new(media, authenticator);
         let (health, routes) = serve::introspection_routes(SERVICE_NAME).await;
         let routes = routes.add_service(media);
 
@@ -79,8 +86,12 @@ impl Application {
         });
         let monitor = tokio::spawn(monitor_storage(self.library.clone(), health, stopped(background_stopped)));
 
-        tracing::info!(address = %self.local_addr(), "media-svc listening");
-        tonic::transport::Server::builder()
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = self.config.security.server_tls()? {
+            builder = builder.tls_config(tls)?;
+        }
+        tracing::info!(address = %self.local_addr(), tls = self.config.security.tls_cert.is_some(), "media-svc listening");
+        builder
             .http2_adaptive_window(Some(true))
             .http2_keepalive_interval(Some(serve::HTTP2_KEEPALIVE_INTERVAL))
             .layer(serve::rpc_trace_layer())

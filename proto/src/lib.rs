@@ -12,6 +12,7 @@
 //! has room for no other), which is why the shared serving plumbing lives
 //! beside the contract instead of in a crate of its own.
 
+pub mod auth;
 pub mod serve;
 pub mod status;
 pub mod tenant;

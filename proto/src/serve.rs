@@ -37,6 +37,14 @@ pub fn init_telemetry(format: LogFormat) {
     };
 }
 
+/// Picks rustls' cryptography (aws-lc-rs) for the whole process. Both
+/// aws-lc-rs and ring end up linked through dependencies, and rustls then
+/// refuses to guess; call this once at startup, before any TLS is set up.
+pub fn install_crypto_provider() {
+    // Err means a provider is installed already, which is just as good.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
 /// The span every RPC runs in: the method, the tenant and the request id,
 /// so that one user action can be followed across both services. A request
 /// id the caller did not send stays empty for the handler to record.

@@ -14,7 +14,7 @@ use std::{
 
 use accommador_proto::tenant::TENANT_ID_HEADER;
 use anyhow::{Context, bail};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
 
 /// How long a server may take to answer its first health check. Generous:
@@ -48,6 +48,8 @@ pub struct ServerProcess {
     child: Option<Child>,
     addr: SocketAddr,
     log_path: PathBuf,
+    /// How to reach a server that serves TLS.
+    tls: Option<ClientTlsConfig>,
 }
 
 impl ServerProcess {
@@ -72,6 +74,29 @@ impl ServerProcess {
         envs: &[(&str, String)],
         log_dir: &Path,
     ) -> anyhow::Result<Self> {
+        Self::launch(binary, listen_env, addr, envs, log_dir, None).await
+    }
+
+    /// Like [`ServerProcess::start`], for a server that serves TLS, reached with `tls`.
+    pub async fn start_tls(
+        binary: &str,
+        listen_env: &str,
+        envs: &[(&str, String)],
+        log_dir: &Path,
+        tls: ClientTlsConfig,
+    ) -> anyhow::Result<Self> {
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
+        Self::launch(binary, listen_env, addr, envs, log_dir, Some(tls)).await
+    }
+
+    async fn launch(
+        binary: &str,
+        listen_env: &str,
+        addr: SocketAddr,
+        envs: &[(&str, String)],
+        log_dir: &Path,
+        tls: Option<ClientTlsConfig>,
+    ) -> anyhow::Result<Self> {
         let log_path = log_dir.join(format!("{binary}-{}.log", addr.port()));
         let stderr = if std::env::var_os("TEST_LOG").is_some() {
             Stdio::inherit()
@@ -87,7 +112,7 @@ impl ServerProcess {
             .stderr(stderr)
             .spawn()
             .with_context(|| format!("start {} (build it with `cargo build --workspace`)", path.display()))?;
-        let mut server = Self { name: binary.to_owned(), child: Some(child), addr, log_path };
+        let mut server = Self { name: binary.to_owned(), child: Some(child), addr, log_path, tls };
         server.wait_until_serving().await?;
         Ok(server)
     }
@@ -97,12 +122,17 @@ impl ServerProcess {
     }
 
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
-    /// A lazily connecting channel to the server.
+    /// A lazily connecting channel to the server (over TLS when it serves TLS).
     pub fn channel(&self) -> Channel {
-        Endpoint::from_shared(self.endpoint()).expect("valid endpoint").connect_lazy()
+        let endpoint = Endpoint::from_shared(self.endpoint()).expect("valid endpoint");
+        match &self.tls {
+            Some(tls) => endpoint.tls_config(tls.clone()).expect("valid TLS config").connect_lazy(),
+            None => endpoint.connect_lazy(),
+        }
     }
 
     /// The server's log so far (empty when `TEST_LOG` sent it to stderr).
