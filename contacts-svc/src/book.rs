@@ -290,12 +290,18 @@ impl ContactBook {
     /// One pass over the claim outbox; returns how many claims were delivered.
     pub async fn deliver_claims(&self) -> Result<usize, Error> {
         let mut delivered = 0;
-        for entry in self.store.pending_claims(100).await? {
+        let pending = self.store.pending_claims(100).await?;
+        let oldest_us = pending.iter().map(|entry| entry.create_time_us).min();
+        metrics::gauge!("contacts_claim_outbox_backlog").set(pending.len() as f64);
+        metrics::gauge!("contacts_claim_outbox_oldest_age_seconds")
+            .set(oldest_us.map_or(0.0, |oldest| (now_us() - oldest) as f64 / 1e6));
+        for entry in pending {
             let context =
                 CallContext { tenant: entry.tenant.clone(), request_id: format!("claim-outbox-{}", entry.id) };
             match self.media.claim(&context, &entry.image_id, &entry.owner).await {
                 Ok(()) => {
                     self.store.claim_delivered(entry.id).await?;
+                    metrics::counter!("contacts_claims_delivered_total").increment(1);
                     delivered += 1;
                 }
                 Err(error) => {

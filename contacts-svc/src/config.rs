@@ -20,6 +20,9 @@ pub struct Cli {
 pub enum Command {
     /// Reads a token from stdin and prints the SHA-256 to put in CREDENTIALS.
     HashToken,
+    /// Asks the running server (at the listen address) for its health; exit
+    /// status 0 when SERVING. For container health checks.
+    Healthcheck,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -31,6 +34,10 @@ pub struct ServerConfig {
     /// Log line format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+
+    /// Address of the Prometheus metrics endpoint (`/metrics`, plain HTTP).
+    #[arg(long, env = "METRICS_LISTEN", default_value = "127.0.0.1:9464")]
+    pub metrics_listen: SocketAddr,
 
     /// Largest gRPC message accepted, in bytes. It bounds CreateContact's
     /// picture: keep it above media-svc's image limit (2.5 MiB) so that a

@@ -10,8 +10,12 @@ async fn main() -> anyhow::Result<()> {
         println!("{}", accommador_proto::auth::hash_token(&token));
         return Ok(());
     }
+    if let Some(Command::Healthcheck) = cli.command {
+        accommador_proto::serve::run_healthcheck(cli.server.listen).await;
+    }
     accommador_proto::serve::init_telemetry(cli.server.log_format);
     accommador_proto::serve::install_crypto_provider();
+    accommador_proto::metrics::install(cli.server.metrics_listen)?;
     let app = contacts_svc::server::Application::build(cli.server).await?;
     app.run_until(accommador_proto::serve::shutdown_signal()).await
 }

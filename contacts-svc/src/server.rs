@@ -81,6 +81,7 @@ impl Application {
             .http2_adaptive_window(Some(true))
             .http2_keepalive_interval(Some(serve::HTTP2_KEEPALIVE_INTERVAL))
             .layer(serve::rpc_trace_layer())
+            .layer(accommador_proto::metrics::RpcMetricsLayer)
             .add_routes(routes)
             .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), shutdown)
             .await?;

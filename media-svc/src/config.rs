@@ -26,6 +26,9 @@ pub enum Command {
     Process(ProcessArgs),
     /// Reads a token from stdin and prints the SHA-256 to put in CREDENTIALS.
     HashToken,
+    /// Asks the running server (at the listen address) for its health; exit
+    /// status 0 when SERVING. For container health checks.
+    Healthcheck,
 }
 
 #[derive(Debug, Args)]
@@ -51,6 +54,10 @@ pub struct ServerConfig {
     /// Log line format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+
+    /// Address of the Prometheus metrics endpoint (`/metrics`, plain HTTP).
+    #[arg(long, env = "METRICS_LISTEN", default_value = "127.0.0.1:9465")]
+    pub metrics_listen: SocketAddr,
 
     /// Folder for local data: the embedded S3 server's objects and credentials.
     #[arg(long, env = "DATA_DIR", default_value = ".data")]

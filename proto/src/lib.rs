@@ -13,6 +13,7 @@
 //! beside the contract instead of in a crate of its own.
 
 pub mod auth;
+pub mod metrics;
 pub mod serve;
 pub mod status;
 pub mod tenant;

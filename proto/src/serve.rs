@@ -132,3 +132,48 @@ pub async fn shutdown_signal() {
 /// HTTP/2 keepalive and window settings shared by servers and clients: a
 /// 2.5 MiB image would need dozens of round trips with the 64 KiB default window.
 pub const HTTP2_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Asks the server at `address` for its overall health, over plaintext gRPC:
+/// what the `healthcheck` subcommands (container health checks) run.
+pub async fn probe_health(address: std::net::SocketAddr) -> anyhow::Result<tonic_health::ServingStatus> {
+    use tonic_health::pb::{
+        HealthCheckRequest, health_check_response::ServingStatus as Wire, health_client::HealthClient,
+    };
+    // A server listening on every interface is probed on loopback.
+    let address = if address.ip().is_unspecified() {
+        std::net::SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), address.port())
+    } else {
+        address
+    };
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))?
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(3))
+        .connect()
+        .await?;
+    let response = HealthClient::new(channel).check(HealthCheckRequest { service: String::new() }).await?;
+    Ok(match Wire::try_from(response.into_inner().status) {
+        Ok(Wire::Serving) => tonic_health::ServingStatus::Serving,
+        Ok(Wire::NotServing) => tonic_health::ServingStatus::NotServing,
+        _ => tonic_health::ServingStatus::Unknown,
+    })
+}
+
+/// Runs the `healthcheck` subcommand: prints the status, and exits with 0
+/// only when SERVING.
+pub async fn run_healthcheck(address: std::net::SocketAddr) -> ! {
+    let serving = match probe_health(address).await {
+        Ok(tonic_health::ServingStatus::Serving) => {
+            println!("SERVING");
+            true
+        }
+        Ok(status) => {
+            println!("{status:?}");
+            false
+        }
+        Err(error) => {
+            println!("unreachable: {error}");
+            false
+        }
+    };
+    std::process::exit(if serving { 0 } else { 1 })
+}

@@ -50,6 +50,8 @@ pub struct ServerProcess {
     log_path: PathBuf,
     /// How to reach a server that serves TLS.
     tls: Option<ClientTlsConfig>,
+    /// Where it serves Prometheus metrics.
+    metrics_addr: SocketAddr,
 }
 
 impl ServerProcess {
@@ -104,21 +106,28 @@ impl ServerProcess {
             Stdio::from(std::fs::File::create(&log_path)?)
         };
         let path = binary_path(binary);
+        let metrics_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
         let child = Command::new(&path)
             .env(listen_env, addr.to_string())
+            .env("METRICS_LISTEN", metrics_addr.to_string())
             .envs(envs.iter().map(|(key, value)| (key, value)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()
             .with_context(|| format!("start {} (build it with `cargo build --workspace`)", path.display()))?;
-        let mut server = Self { name: binary.to_owned(), child: Some(child), addr, log_path, tls };
+        let mut server = Self { name: binary.to_owned(), child: Some(child), addr, log_path, tls, metrics_addr };
         server.wait_until_serving().await?;
         Ok(server)
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The server's Prometheus metrics, as text.
+    pub async fn metrics(&self) -> anyhow::Result<String> {
+        Ok(reqwest::get(format!("http://{}/metrics", self.metrics_addr)).await?.text().await?)
     }
 
     pub fn endpoint(&self) -> String {

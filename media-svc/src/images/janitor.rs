@@ -38,6 +38,8 @@ impl ImageLibrary {
             }
             match self.sweep(janitor_id).await {
                 Ok(report) if report.deleted > 0 || report.kept > 0 => {
+                    metrics::counter!("media_janitor_deleted_total").increment(report.deleted as u64);
+                    metrics::counter!("media_janitor_kept_total").increment(report.kept as u64);
                     tracing::info!(deleted = report.deleted, kept = report.kept, "janitor swept pending images");
                 }
                 Ok(_) => tracing::debug!("janitor found nothing to delete"),

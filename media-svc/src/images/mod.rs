@@ -89,15 +89,19 @@ impl ImageLibrary {
     /// Checks the bytes completely (decoding them) and stores nothing.
     pub async fn validate(&self, bytes: Bytes) -> Result<ImageInfo, Error> {
         // Header checks are cheap: refuse obvious junk without taking a worker.
-        self.pipeline.inspect(&bytes)?;
+        self.pipeline.inspect(&bytes).inspect_err(count_rejection)?;
         let pipeline = self.pipeline;
-        Ok(self.processor.run(move || pipeline.validate(&bytes)).await??)
+        let started = std::time::Instant::now();
+        let info = self.processor.run(move || pipeline.validate(&bytes)).await?.inspect_err(count_rejection)?;
+        metrics::histogram!("media_pipeline_seconds", "stage" => "validate", "format" => info.format.extension())
+            .record(started.elapsed().as_secs_f64());
+        Ok(info)
     }
 
     /// Validates, normalizes and stores `bytes` as a pending image, or
     /// returns the image already stored for the same bytes.
     pub async fn upload(&self, tenant: &TenantId, bytes: Bytes) -> Result<StoredImage, Error> {
-        self.pipeline.inspect(&bytes)?;
+        self.pipeline.inspect(&bytes).inspect_err(count_rejection)?;
         let id = ImageId::of(tenant, &bytes);
         for _ in 0..DELETION_WAIT_ATTEMPTS {
             self.wait_for_deletions(tenant, &id).await?;
@@ -148,8 +152,10 @@ impl ImageLibrary {
     /// The manifest of a stored image, from cache when possible.
     pub async fn manifest(&self, tenant: &TenantId, id: &ImageId) -> Result<Option<Arc<Manifest>>, Error> {
         if let Some(manifest) = self.manifests.get(tenant, id) {
+            metrics::counter!("media_manifest_cache_total", "result" => "hit").increment(1);
             return Ok(Some(manifest));
         }
+        metrics::counter!("media_manifest_cache_total", "result" => "miss").increment(1);
         let Some(bytes) = self.store.get(&keys::manifest(tenant, id)).await? else {
             return Ok(None);
         };
@@ -175,7 +181,11 @@ impl ImageLibrary {
     async fn store_new(&self, tenant: &TenantId, id: &ImageId, bytes: Bytes) -> Result<Arc<Manifest>, Error> {
         let pipeline = self.pipeline;
         let processing_input = bytes.clone();
-        let normalized = self.processor.run(move || pipeline.normalize(&processing_input)).await??;
+        let started = std::time::Instant::now();
+        let normalized =
+            self.processor.run(move || pipeline.normalize(&processing_input)).await?.inspect_err(count_rejection)?;
+        metrics::histogram!("media_pipeline_seconds", "stage" => "normalize", "format" => normalized.info.format.extension())
+            .record(started.elapsed().as_secs_f64());
         let manifest = Arc::new(Manifest::of(&normalized));
         let original_key = keys::original(tenant, id);
         let original = self.store.put(&original_key, bytes.to_vec(), normalized.info.format.content_type());
@@ -217,6 +227,11 @@ impl ImageLibrary {
         }
         Err(Error::CleanupInProgress { image_id: id.to_string() })
     }
+}
+
+/// Counts refused images by reason, for dashboards and alerts.
+fn count_rejection(rejection: &crate::pipeline::Rejection) {
+    metrics::counter!("media_images_rejected_total", "reason" => rejection.reason()).increment(1);
 }
 
 fn is_stale(last_modified: Option<SystemTime>, now: SystemTime) -> bool {

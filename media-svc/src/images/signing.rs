@@ -86,6 +86,7 @@ impl ImageLibrary {
                 let url = self.store().presign_get(&rendition.key(tenant, id), start, ttl.get()).await?;
                 renditions.push(SignedRendition { rendition: rendition.clone(), url });
             }
+            metrics::counter!("media_signed_urls_total").increment(renditions.len() as u64);
             signed.push(SignedImage { id: id.clone(), renditions, expires_at: start + ttl.get() });
         }
         Ok(signed)
