@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace: unit tests; storage tests against the
 # embedded S3 server and a real Garage; contacts tests on SQLite and a real
-# PostgreSQL; end-to-end tests that start the real binaries. Installs what
+# PostgreSQL; end-to-end tests that start the real binaries; checks of the
+# compose file, Dockerfile and Kubernetes manifests. Installs what
 # the tests need when it is missing, and stops the servers it started.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,4 +28,9 @@ eval "$(tests/postgres.sh "$scratch/postgres")"
 
 # The end-to-end tests run the binaries, so build them first.
 cargo build --workspace --bins
+bin_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug
+
+# The deployment files must agree with the binaries (no Docker engine needed).
+deploy/check.sh "$bin_dir"
+
 cargo nextest run --workspace --no-fail-fast "$@"
