@@ -296,8 +296,11 @@ impl ContactBook {
         metrics::gauge!("contacts_claim_outbox_oldest_age_seconds")
             .set(oldest_us.map_or(0.0, |oldest| (now_us() - oldest) as f64 / 1e6));
         for entry in pending {
-            let context =
-                CallContext { tenant: entry.tenant.clone(), request_id: format!("claim-outbox-{}", entry.id) };
+            let context = CallContext {
+                tenant: entry.tenant.clone(),
+                request_id: format!("claim-outbox-{}", entry.id),
+                deadline: None,
+            };
             match self.media.claim(&context, &entry.image_id, &entry.owner).await {
                 Ok(()) => {
                     self.store.claim_delivered(entry.id).await?;

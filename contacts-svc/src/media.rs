@@ -25,6 +25,8 @@ pub struct CallContext {
     pub tenant: String,
     /// Ties media-svc's logs to the call that caused them.
     pub request_id: String,
+    /// When the caller stops waiting: media-svc gets only what is left of it.
+    pub deadline: Option<std::time::Instant>,
 }
 
 /// An uploaded, still pending image.
@@ -135,6 +137,11 @@ impl MediaClient {
         }
         if let Some(authorization) = &self.authorization {
             metadata.insert(AUTHORIZATION_HEADER, authorization.clone());
+        }
+        // Propagate the caller's deadline: media-svc stops working for a
+        // caller that has given up (the channel's own timeout still caps it).
+        if let Some(deadline) = context.deadline {
+            request.set_timeout(deadline.saturating_duration_since(std::time::Instant::now()));
         }
         request
     }

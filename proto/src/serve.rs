@@ -30,7 +30,14 @@ pub fn init_telemetry(format: LogFormat) {
     let registry = tracing_subscriber::registry().with(filter);
     // try_init: a second call (tests starting several servers in one process) is harmless.
     let _ = match format {
-        LogFormat::Text => registry.with(fmt::layer().with_writer(std::io::stderr)).try_init(),
+        // Colours only for a person at a terminal, never into files or collectors.
+        LogFormat::Text => registry
+            .with(
+                fmt::layer()
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                    .with_writer(std::io::stderr),
+            )
+            .try_init(),
         LogFormat::Json => registry
             .with(fmt::layer().json().flatten_event(true).with_current_span(true).with_writer(std::io::stderr))
             .try_init(),
@@ -55,6 +62,8 @@ pub fn rpc_span<B>(request: &http::Request<B>) -> Span {
         method = %request.uri().path(),
         tenant = header(TENANT_ID_HEADER).unwrap_or(""),
         request_id = tracing::field::Empty,
+        // The caller's remaining budget as sent (`grpc-timeout`, e.g. 950m).
+        deadline = header(crate::tenant::GRPC_TIMEOUT_HEADER).unwrap_or(""),
     );
     if let Some(request_id) = header(REQUEST_ID_HEADER) {
         span.record("request_id", request_id);

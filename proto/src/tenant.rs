@@ -82,6 +82,30 @@ impl fmt::Display for TenantId {
     }
 }
 
+/// Metadata key of the caller's deadline (gRPC over HTTP/2: an integer of at
+/// most 8 digits and a unit, e.g. `250m` for 250 milliseconds).
+pub const GRPC_TIMEOUT_HEADER: &str = "grpc-timeout";
+
+/// The time the caller allows for a call, when it set a deadline.
+pub fn grpc_timeout(metadata: &MetadataMap) -> Option<std::time::Duration> {
+    let raw = metadata.get(GRPC_TIMEOUT_HEADER)?.to_str().ok()?;
+    let (digits, unit) = raw.split_at(raw.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 {
+        return None;
+    }
+    let value: u64 = digits.parse().ok()?;
+    use std::time::Duration;
+    Some(match unit {
+        "H" => Duration::from_secs(value * 3600),
+        "M" => Duration::from_secs(value * 60),
+        "S" => Duration::from_secs(value),
+        "m" => Duration::from_millis(value),
+        "u" => Duration::from_micros(value),
+        "n" => Duration::from_nanos(value),
+        _ => return None,
+    })
+}
+
 /// The request id of a call, when the caller sent a printable one.
 pub fn request_id(metadata: &MetadataMap) -> Option<&str> {
     metadata.get(REQUEST_ID_HEADER).and_then(|value| value.to_str().ok()).filter(|id| !id.is_empty() && id.len() <= 128)
@@ -103,6 +127,24 @@ mod tests {
         assert_eq!(TenantId::parse(&"a".repeat(65)), Err(TenantIdError::TooLong(65)));
         assert_eq!(TenantId::parse("a/b"), Err(TenantIdError::BadCharacter('/')));
         assert_eq!(TenantId::parse("ä"), Err(TenantIdError::BadCharacter('ä')));
+    }
+
+    #[test]
+    fn reads_grpc_timeouts_in_every_unit_and_ignores_malformed_ones() {
+        use std::time::Duration;
+        let timeout = |raw: &str| {
+            let mut metadata = MetadataMap::new();
+            metadata.insert(GRPC_TIMEOUT_HEADER, raw.parse().unwrap());
+            grpc_timeout(&metadata)
+        };
+        assert_eq!(timeout("250m"), Some(Duration::from_millis(250)));
+        assert_eq!(timeout("2S"), Some(Duration::from_secs(2)));
+        assert_eq!(timeout("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(timeout("5n"), Some(Duration::from_nanos(5)));
+        assert_eq!(timeout("123456789m"), None, "at most 8 digits");
+        assert_eq!(timeout("10x"), None);
+        assert_eq!(timeout("S"), None);
+        assert_eq!(grpc_timeout(&MetadataMap::new()), None);
     }
 
     #[test]

@@ -188,6 +188,16 @@ impl ServerProcess {
         }
     }
 
+    /// Freezes the process (SIGSTOP): it keeps its sockets but answers nothing, like a hung server.
+    pub fn pause(&self) -> anyhow::Result<()> {
+        signal(self.child.as_ref().context("stopped")?, nix::sys::signal::Signal::SIGSTOP)
+    }
+
+    /// Lets a paused process run again (SIGCONT).
+    pub fn resume(&self) -> anyhow::Result<()> {
+        signal(self.child.as_ref().context("stopped")?, nix::sys::signal::Signal::SIGCONT)
+    }
+
     /// Kills the process at once (SIGKILL), as a crash would.
     pub fn kill(mut self) -> anyhow::Result<()> {
         if let Some(mut child) = self.child.take() {

@@ -11,7 +11,7 @@ use accommador_proto::{
         FindDuplicateContactsRequest, FindDuplicateContactsResponse, GetContactRequest, ListContactsRequest,
         ListContactsResponse, MergeContactsRequest, contacts_service_server::ContactsService,
     },
-    tenant::{TenantId, request_id},
+    tenant::{TenantId, grpc_timeout, request_id},
 };
 use tonic::{Request, Response, Status};
 
@@ -40,7 +40,8 @@ fn context<T>(request: &Request<T>) -> Result<CallContext, Error> {
         tracing::Span::current().record("request_id", generated.as_str());
         generated
     });
-    Ok(CallContext { tenant: tenant.to_string(), request_id })
+    let deadline = grpc_timeout(request.metadata()).map(|timeout| std::time::Instant::now() + timeout);
+    Ok(CallContext { tenant: tenant.to_string(), request_id, deadline })
 }
 
 #[tonic::async_trait]
