@@ -246,3 +246,104 @@ pub fn jpeg_bomb(width: u16, height: u16) -> Vec<u8> {
     bytes[sof + 7..sof + 9].copy_from_slice(&width.to_be_bytes());
     bytes
 }
+
+/// What the pipeline must do with a corpus entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected {
+    /// Valid: normalized into metadata-free renditions.
+    Accepted,
+    /// Refused with this `ErrorInfo.reason`.
+    Refused(&'static str),
+}
+
+/// One file of the hostile-image corpus.
+#[derive(Debug, Clone)]
+pub struct CorpusEntry {
+    pub name: String,
+    pub bytes: Vec<u8>,
+    pub expected: Expected,
+}
+
+/// The hostile-image corpus, made by code: decompression and text bombs,
+/// truncations at many offsets, bad checksums, foreign formats with image
+/// names, an oversized file, polyglots, and EXIF with GPS in every
+/// orientation. (An empty file is not here: to CreateContact, no bytes means
+/// no picture; media-svc's own tests refuse it.)
+pub fn hostile_corpus() -> Vec<CorpusEntry> {
+    let mut corpus = Vec::new();
+    let mut add = |name: String, bytes: Vec<u8>, expected: Expected| corpus.push(CorpusEntry { name, bytes, expected });
+    const FORMAT: &str = "IMAGE_FORMAT_UNSUPPORTED";
+    const CORRUPT: &str = "IMAGE_CORRUPT";
+
+    add(
+        "png-bomb-65535x65535.png".into(),
+        png_bomb(65_535, 65_535),
+        Expected::Refused("IMAGE_DIMENSIONS_OUT_OF_RANGE"),
+    );
+    add("jpeg-bomb-100mp.jpg".into(), jpeg_bomb(10_000, 10_000), Expected::Refused("IMAGE_DIMENSIONS_OUT_OF_RANGE"));
+    let text_bomb = PngOptions { ztxt_bytes: 32 << 20, ..PngOptions::default() };
+    add("ztxt-bomb.png".into(), png_rgb(&photo(200, 200, 1), &text_bomb), Expected::Accepted);
+    add("itxt-bomb.png".into(), png_with_itxt_bomb(), Expected::Accepted);
+
+    let jpeg_source = jpeg(&photo(320, 240, 2), JpegOptions::default());
+    let png_source = png_rgb(&photo(320, 240, 3), &PngOptions::default());
+    for (label, source) in [("jpeg", &jpeg_source), ("png", &png_source)] {
+        for step in 1..=12 {
+            let cut = 100 + (source.len() - 101) * step / 12;
+            if cut < source.len() {
+                add(format!("truncated-{label}-at-{cut}.{label}"), source[..cut].to_vec(), Expected::Refused(CORRUPT));
+            }
+        }
+    }
+    let mut bad_crc = png_source.clone();
+    let idat = bad_crc.windows(4).position(|w| w == b"IDAT").expect("IDAT");
+    bad_crc[idat + 10] ^= 0xA5;
+    add("bad-crc.png".into(), bad_crc, Expected::Refused(CORRUPT));
+
+    let foreign: [(&str, &[u8]); 8] = [
+        ("gif-named.jpg", b"GIF89a\x20\x00\x20\x00\x80\x00\x00"),
+        ("webp-named.png", b"RIFF\x24\x00\x00\x00WEBPVP8 \x18\x00\x00\x00"),
+        ("tiff-named.jpg", b"II*\x00\x08\x00\x00\x00"),
+        ("bmp-named.png", b"BM\x46\x00\x00\x00\x00\x00\x00\x00\x36\x00"),
+        ("svg-named.png", b"<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>"),
+        ("html-named.jpg", b"<!doctype html><html><script>alert(1)</script></html>"),
+        ("pdf-named.jpg", b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n"),
+        ("heic-named.jpg", b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic"),
+    ];
+    for (name, bytes) in foreign {
+        add(name.into(), bytes.to_vec(), Expected::Refused(FORMAT));
+    }
+    let mut oversized = jpeg_source.clone();
+    oversized.resize(2_621_441, 0);
+    add("oversized-by-one-byte.jpg".into(), oversized, Expected::Refused("IMAGE_TOO_LARGE"));
+
+    let mut jpeg_zip = jpeg(&photo(300, 300, 4), JpegOptions::default());
+    jpeg_zip.extend_from_slice(b"PK\x03\x04\x14\x00\x00\x00\x08\x00payload.html<script>alert(1)</script>");
+    add("polyglot-jpeg-zip.jpg".into(), jpeg_zip, Expected::Accepted);
+    let mut png_html = png_rgb(&photo(300, 300, 5), &PngOptions::default());
+    png_html.extend_from_slice(b"<html><script>alert(1)</script></html>");
+    add("polyglot-png-html.png".into(), png_html, Expected::Accepted);
+
+    for orientation in 1..=8u8 {
+        let options = JpegOptions { exif_orientation: Some(orientation), gps: true, ..JpegOptions::default() };
+        add(
+            format!("exif-gps-orientation-{orientation}.jpg"),
+            jpeg(&photo(400, 300, 10 + u32::from(orientation)), options),
+            Expected::Accepted,
+        );
+    }
+    corpus
+}
+
+/// A PNG whose iTXt chunk inflates to 32 MiB (compression flag set).
+fn png_with_itxt_bomb() -> Vec<u8> {
+    use png::text_metadata::{EncodableTextChunk, ITXtChunk};
+    let mut chunk = ITXtChunk::new("Comment", "a".repeat(32 << 20));
+    chunk.compressed = true;
+    let mut encoded = Vec::new();
+    chunk.encode(&mut encoded).expect("iTXt chunk");
+    let mut bytes = png_rgb(&photo(64, 64, 6), &PngOptions::default());
+    // Right after the signature (8 bytes) and the IHDR chunk (25 bytes).
+    bytes.splice(33..33, encoded);
+    bytes
+}

@@ -188,6 +188,15 @@ impl ServerProcess {
         }
     }
 
+    /// The server's peak resident memory so far (VmHWM), in bytes.
+    pub fn peak_memory_bytes(&self) -> anyhow::Result<u64> {
+        let pid = self.child.as_ref().context("stopped")?.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+        let line = status.lines().find(|line| line.starts_with("VmHWM:")).context("no VmHWM")?;
+        let kib: u64 = line.split_whitespace().nth(1).context("VmHWM value")?.parse()?;
+        Ok(kib * 1024)
+    }
+
     /// Freezes the process (SIGSTOP): it keeps its sockets but answers nothing, like a hung server.
     pub fn pause(&self) -> anyhow::Result<()> {
         signal(self.child.as_ref().context("stopped")?, nix::sys::signal::Signal::SIGSTOP)

@@ -323,3 +323,21 @@ fn reports_what_the_header_declares() {
         }
     );
 }
+
+#[test]
+fn the_hostile_corpus_gets_exactly_its_expected_verdicts() {
+    for entry in samples::hostile_corpus() {
+        match (pipeline().normalize(&entry.bytes), entry.expected) {
+            (Ok(normalized), samples::Expected::Accepted) => {
+                for rendition in &normalized.renditions {
+                    assert!(!contains(&rendition.bytes, b"Exif"), "{}: metadata survived", entry.name);
+                    assert!(!contains(&rendition.bytes, b"<script>"), "{}: payload survived", entry.name);
+                }
+            }
+            (Err(rejection), samples::Expected::Refused(reason)) => {
+                assert_eq!(rejection.reason(), reason, "{}: {rejection}", entry.name);
+            }
+            (outcome, expected) => panic!("{}: expected {expected:?}, got {outcome:?}", entry.name),
+        }
+    }
+}
