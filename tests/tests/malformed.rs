@@ -1,0 +1,83 @@
+//! Oversized and malformed requests get clear errors, and the server keeps serving.
+
+use accommador_proto::{
+    accommador::contacts::v1::{
+        Contact, CreateContactRequest, ListContactsRequest, contacts_service_client::ContactsServiceClient,
+    },
+    status::{error_info, field_violations},
+};
+use accommador_tests::{Stack, TestDatabase, tenant_request};
+use tonic::{Code, transport::Channel};
+
+/// CreateContactRequest as it travels, but with the contact's first name as
+/// raw bytes, so a test can send what no well-behaved client would.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RawCreateContactRequest {
+    #[prost(message, optional, tag = "1")]
+    contact: Option<RawContact>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct RawContact {
+    #[prost(bytes = "vec", tag = "3")]
+    first_name: Vec<u8>,
+}
+
+async fn still_serving(client: &mut ContactsServiceClient<Channel>) {
+    let request = tenant_request("acme", ListContactsRequest::default());
+    client.list_contacts(request).await.expect("the server keeps serving");
+}
+
+async fn create(client: &mut ContactsServiceClient<Channel>, contact: Contact) -> tonic::Status {
+    let request = CreateContactRequest { contact: Some(contact), ..Default::default() };
+    client.create_contact(tenant_request("acme", request)).await.expect_err("refused")
+}
+
+#[tokio::test]
+async fn oversized_and_malformed_requests_are_refused_clearly() {
+    let stack = Stack::start(&TestDatabase { name: "sqlite", url: None }, &[], &[]).await.unwrap();
+    let channel = stack.contacts.channel();
+    let mut client = ContactsServiceClient::new(channel.clone()).max_encoding_message_size(16 << 20);
+
+    // A 5 MB message: refused from its length prefix by the transport.
+    let request = CreateContactRequest {
+        contact: Some(Contact { first_name: "Ada".into(), ..Default::default() }),
+        profile_picture: vec![0xFF; 5_000_000],
+        request_id: String::new(),
+    };
+    let status = client.create_contact(tenant_request("acme", request)).await.unwrap_err();
+    assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
+    assert!(status.message().contains("too large"), "{}", status.message());
+    still_serving(&mut client).await;
+
+    // A 1 MB name and 10,000 tags: one BadRequest naming both limits.
+    let status = create(
+        &mut client,
+        Contact { first_name: "n".repeat(1 << 20), tags: vec!["tag".into(); 10_000], ..Default::default() },
+    )
+    .await;
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(error_info(&status).unwrap().reason, "CONTACT_INVALID");
+    let violations = field_violations(&status);
+    let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+    assert_eq!(fields, ["contact.first_name", "contact.tags"]);
+    assert!(
+        violations[0].description.contains("1048576 characters; the limit is 100"),
+        "{}",
+        violations[0].description
+    );
+    assert!(violations[1].description.contains("10000 tags; the limit is 50"), "{}", violations[1].description);
+    assert!(status.message().len() < 1000, "the error does not echo the 1 MB name: {} bytes", status.message().len());
+    still_serving(&mut client).await;
+
+    // Invalid UTF-8 where a string is expected: refused while decoding.
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    let raw = RawCreateContactRequest { contact: Some(RawContact { first_name: vec![0xC3, 0x28, 0xFF] }) };
+    let path = http::uri::PathAndQuery::from_static("/accommador.contacts.v1.ContactsService/CreateContact");
+    let codec = tonic_prost::ProstCodec::<RawCreateContactRequest, Contact>::default();
+    let status = grpc.unary(tenant_request("acme", raw), path, codec).await.unwrap_err();
+    assert!(status.message().contains("UTF-8"), "names the problem: {status:?}");
+    assert_ne!(status.code(), Code::Ok);
+    still_serving(&mut client).await;
+}

@@ -1,0 +1,68 @@
+//! SIGTERM under load: calls in flight complete, new ones are refused, the
+//! process exits in time, and no acknowledged write is lost.
+
+use std::{path::Path, time::Duration};
+
+use accommador_proto::accommador::contacts::v1::{
+    Contact, CreateContactRequest, GetContactRequest, contacts_service_client::ContactsServiceClient,
+};
+use accommador_tests::{ServerProcess, Stack, TestDatabase, databases, tenant_request};
+use media_svc::samples::{self, JpegOptions};
+use tonic::Code;
+
+/// contacts-svc again, on the same data and media-svc.
+async fn restart_contacts(dir: &Path, media: &ServerProcess, database: &TestDatabase) -> ServerProcess {
+    let mut envs = vec![("DATA_DIR", dir.display().to_string()), ("MEDIA_ENDPOINT", media.endpoint())];
+    if let Some(url) = &database.url {
+        envs.push(("DATABASE_URL", url.clone()));
+    }
+    ServerProcess::start("contacts-svc", "CONTACTS_LISTEN", &envs, dir).await.unwrap()
+}
+
+#[tokio::test]
+async fn sigterm_under_load_loses_no_acknowledged_write() {
+    for database in databases().await {
+        let Stack { media, contacts, dir } = Stack::start(&database, &[], &[]).await.unwrap();
+        let client = ContactsServiceClient::new(contacts.channel()).max_encoding_message_size(8 << 20);
+        let pictures: Vec<Vec<u8>> =
+            (0..24).map(|seed| samples::jpeg(&samples::photo(1200, 900, 100 + seed), JpegOptions::default())).collect();
+        let calls = pictures.into_iter().enumerate().map(|(n, picture)| {
+            let mut client = client.clone();
+            async move {
+                // Spread the calls so some arrive after the signal.
+                tokio::time::sleep(Duration::from_millis(20 * n as u64)).await;
+                let request = CreateContactRequest {
+                    contact: Some(Contact { first_name: format!("Load{n}"), ..Default::default() }),
+                    profile_picture: picture,
+                    request_id: format!("shutdown-{n}"),
+                };
+                client.create_contact(tenant_request("acme", request)).await.map(|r| r.into_inner().id)
+            }
+        });
+        let load = tokio::spawn(futures::future::join_all(calls));
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let exit = contacts.terminate().await.unwrap();
+        assert!(exit.success(), "{}: graceful exit, got {exit}", database.name);
+        let results = load.await.unwrap();
+
+        let acknowledged: Vec<String> = results.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
+        assert!(!acknowledged.is_empty(), "{}: calls in flight completed", database.name);
+        for status in results.iter().filter_map(|r| r.as_ref().err()) {
+            assert!(
+                matches!(status.code(), Code::Unavailable | Code::Cancelled | Code::Unknown | Code::ResourceExhausted),
+                "{}: refused, not failed: {status:?}",
+                database.name
+            );
+        }
+
+        let contacts = restart_contacts(dir.path(), &media, &database).await;
+        let mut client = ContactsServiceClient::new(contacts.channel());
+        for id in &acknowledged {
+            let request = GetContactRequest { id: id.clone(), revision: 0 };
+            client
+                .get_contact(tenant_request("acme", request))
+                .await
+                .unwrap_or_else(|status| panic!("{}: acknowledged contact {id} lost: {status:?}", database.name));
+        }
+    }
+}
