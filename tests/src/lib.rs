@@ -5,6 +5,8 @@
 //! Set `TEST_LOG=1` to see the servers' logs on stderr; otherwise each
 //! server's log goes to a file whose tail is shown when a start fails.
 
+pub mod proxy;
+
 use std::{
     net::{SocketAddr, TcpListener},
     path::{Path, PathBuf},
