@@ -19,11 +19,15 @@ pub fn quadrants(width: u32, height: u32) -> RgbImage {
 
 /// A photo-like image: smooth gradients plus fine detail, so encoders and
 /// resizers do realistic work (flat colours compress unrealistically well).
+/// Different seeds give different pixels (and so different files).
 pub fn photo(width: u32, height: u32, seed: u32) -> RgbImage {
+    // The seed shifts the gradients, so even tiny images differ by seed.
+    let offset = seed.wrapping_mul(37);
     RgbImage::from_fn(width, height, |x, y| {
         let noise = (x.wrapping_mul(1_103_515_245) ^ y.wrapping_mul(12_345) ^ seed.wrapping_mul(2_654_435_761)) >> 27;
-        let channel = |base: u32, scale: u32| ((base * 255 / scale.max(1)) as u8).wrapping_add(noise as u8);
-        Rgb([channel(x, width), channel(y, height), channel((x + y) / 2, (width + height) / 2)])
+        let channel = |base: u32, scale: u32| ((base % scale.max(1)) * 255 / scale.max(1)) as u8;
+        let shifted = |base: u32, scale: u32| channel(base.wrapping_add(offset), scale).wrapping_add(noise as u8);
+        Rgb([shifted(x, width), shifted(y, height), shifted((x + y) / 2, (width + height) / 2)])
     })
 }
 

@@ -341,3 +341,10 @@ fn the_hostile_corpus_gets_exactly_its_expected_verdicts() {
         }
     }
 }
+
+#[test]
+fn sample_photos_differ_by_seed() {
+    let files: std::collections::HashSet<Vec<u8>> =
+        (0..64).map(|seed| samples::jpeg(&samples::photo(64, 48, seed), JpegOptions::default())).collect();
+    assert_eq!(files.len(), 64, "64 seeds give 64 different files");
+}
