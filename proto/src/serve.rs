@@ -138,8 +138,10 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// HTTP/2 keepalive and window settings shared by servers and clients: a
-/// 2.5 MiB image would need dozens of round trips with the 64 KiB default window.
+/// How often servers ping idle HTTP/2 connections, so that connections a
+/// load balancer or NAT silently dropped are noticed and closed. (Flow-control
+/// windows are adaptive on both sides: a 2.5 MiB picture would otherwise need
+/// dozens of round trips with HTTP/2's 64 KiB default.)
 pub const HTTP2_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Asks the server at `address` for its overall health, over plaintext gRPC:
