@@ -83,6 +83,10 @@ impl From<Error> for Status {
             }
             Error::Media(status) => return media_status(status),
             Error::MediaUnavailable(_) => (Code::Unavailable, "MEDIA_UNAVAILABLE"),
+            Error::Database(ref db) if is_unreachable(db) => {
+                tracing::error!(error = %db, "database unreachable");
+                (Code::Unavailable, "DATABASE_UNAVAILABLE")
+            }
             Error::Database(ref db) => {
                 tracing::error!(error = %db, "database error");
                 (Code::Internal, "DATABASE_ERROR")
@@ -94,6 +98,21 @@ impl From<Error> for Status {
         };
         let info = ErrorInfo { reason: reason.into(), domain: ERROR_DOMAIN.into(), metadata };
         with_details(code, message, info, violations)
+    }
+}
+
+/// Whether the database could not be reached (worth retrying), as opposed to
+/// a statement that failed.
+fn is_unreachable(error: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr, sqlx};
+    let lost = |runtime: &RuntimeErr| {
+        matches!(runtime, RuntimeErr::SqlxError(error)
+            if matches!(**error, sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed))
+    };
+    match error {
+        DbErr::ConnectionAcquire(_) => true,
+        DbErr::Conn(runtime) | DbErr::Exec(runtime) | DbErr::Query(runtime) => lost(runtime),
+        _ => false,
     }
 }
 
