@@ -1,0 +1,103 @@
+//! media-svc killed (SIGKILL) at random points, again and again, while
+//! contacts are created with pictures and merged: after restarts and the
+//! janitor's grace period, every contact's picture exists, no unclaimed
+//! object is left, and no merge is half-applied.
+
+use std::{collections::HashSet, path::Path, time::Duration};
+
+use accommador_proto::accommador::contacts::v1::{
+    Contact, CreateContactRequest, ListContactsRequest, MergeContactsRequest,
+    contacts_service_client::ContactsServiceClient,
+};
+use accommador_tests::{Stack, TestDatabase, restart_media, tenant_request};
+use media_svc::samples::{self, JpegOptions};
+use tonic::transport::Channel;
+
+const GRACE_SECONDS: u64 = 6;
+const CRASHES: usize = 4;
+
+/// Creates contacts with pictures, merging every third into the previous one
+/// (taking its picture), until `stop` is set. Failures are expected while
+/// media-svc is down.
+async fn workload(mut client: ContactsServiceClient<Channel>, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    let mut previous: Option<String> = None;
+    let mut n = 0u32;
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+        n += 1;
+        let picture = samples::jpeg(&samples::photo(640, 480, 1000 + n), JpegOptions::default());
+        let contact = Contact { first_name: format!("W{n}"), ..Default::default() };
+        let request =
+            CreateContactRequest { contact: Some(contact), profile_picture: picture, request_id: String::new() };
+        let Ok(created) = client.create_contact(tenant_request("acme", request)).await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let id = created.into_inner().id;
+        if n.is_multiple_of(3)
+            && let Some(primary) = previous.take()
+        {
+            let request = MergeContactsRequest {
+                primary_id: primary,
+                duplicate_id: id.clone(),
+                take_from_duplicate: vec!["profile_picture".into()],
+                request_id: String::new(),
+            };
+            let _ = client.merge_contacts(tenant_request("acme", request)).await;
+        }
+        previous = Some(id);
+    }
+}
+
+fn files_under(path: &Path) -> Vec<String> {
+    std::fs::read_dir(path)
+        .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn media_svc_crashes_leave_no_missing_picture_and_no_orphan() {
+    let database = TestDatabase { name: "sqlite", url: None };
+    let media_env =
+        [("MEDIA_PENDING_GRACE", format!("{GRACE_SECONDS}s")), ("MEDIA_JANITOR_INTERVAL", "500ms".to_owned())];
+    let Stack { media, contacts, dir } = Stack::start(&database, &media_env, &[]).await.unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = tokio::spawn(workload(ContactsServiceClient::new(contacts.channel()), stop.clone()));
+
+    let addr = media.addr();
+    let mut media = media;
+    for _ in 0..CRASHES {
+        tokio::time::sleep(Duration::from_millis(300 + (uuid::Uuid::new_v4().as_u128() % 700) as u64)).await;
+        media.kill().unwrap();
+        tokio::time::sleep(Duration::from_millis((uuid::Uuid::new_v4().as_u128() % 400) as u64)).await;
+        media = restart_media(addr, dir.path(), &media_env).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    load.await.unwrap();
+
+    // Past the grace period: the outbox has delivered, the janitor has swept.
+    tokio::time::sleep(Duration::from_secs(GRACE_SECONDS + 3)).await;
+
+    let mut client = ContactsServiceClient::new(contacts.channel());
+    let listed = client
+        .list_contacts(tenant_request("acme", ListContactsRequest { page_size: 200, ..Default::default() }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(listed.contacts.len() >= 3, "the workload created contacts between crashes: {}", listed.contacts.len());
+    let mut referenced = HashSet::new();
+    for contact in &listed.contacts {
+        let picture = contact.profile_picture.as_ref().unwrap_or_else(|| panic!("{} has no picture", contact.id));
+        assert_eq!(picture.renditions.len(), 2, "{}: picture {} is missing", contact.first_name, picture.image_id);
+        let response = reqwest::get(&picture.renditions[1].url).await.unwrap();
+        assert_eq!(response.status(), 200, "{}: picture not fetchable", contact.first_name);
+        referenced.insert(picture.image_id.clone());
+    }
+    // Pictures of merged-away contacts stay claimed too (their ids still resolve to survivors).
+    let objects = dir.path().join("media/objects/accommador-media/acme");
+    let stored: HashSet<String> = files_under(&objects.join("images")).into_iter().collect();
+    assert!(referenced.is_subset(&stored), "every referenced picture is stored");
+    let leases = files_under(&objects.join("pending"));
+    assert!(leases.is_empty(), "no unclaimed upload older than the grace period remains: {leases:?}");
+    let _ = media;
+}
