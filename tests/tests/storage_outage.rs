@@ -1,11 +1,12 @@
-//! S3 unreachable: media-svc answers UNAVAILABLE, its health turns
-//! NOT_SERVING, and it recovers by itself when S3 returns. The S3 server is
-//! the real Garage that tests/run.sh starts, behind a proxy the test cuts.
+//! media-svc on a real external S3 (the Garage that tests/run.sh starts):
+//! when S3 is unreachable it answers UNAVAILABLE, its health turns
+//! NOT_SERVING, and it recovers by itself when S3 returns (a proxy between
+//! them is cut and restored); its data survives its own restarts.
 
 use std::time::{Duration, Instant};
 
 use accommador_proto::{
-    accommador::media::v1::{UploadImageRequest, media_service_client::MediaServiceClient},
+    accommador::media::v1::{SignImageUrlsRequest, UploadImageRequest, media_service_client::MediaServiceClient},
     status::error_info,
 };
 use accommador_tests::{ServerProcess, health_status, proxy::Proxy, tenant_request};
@@ -31,44 +32,71 @@ async fn wait_for_health(media: &ServerProcess, wanted: ServingStatus) -> Durati
     started.elapsed()
 }
 
-#[tokio::test]
-async fn media_svc_reports_and_survives_an_s3_outage() {
+/// Garage's endpoint and a fresh bucket on it, or `None` outside CI when no Garage runs.
+async fn garage_bucket() -> Option<S3Settings> {
     let Ok(garage) = std::env::var("TEST_GARAGE_ENDPOINT") else {
         assert!(std::env::var_os("CI").is_none(), "CI must run this against Garage (tests/run.sh starts it)");
         eprintln!("TEST_GARAGE_ENDPOINT not set: skipping");
-        return;
+        return None;
     };
-    let key_id = std::env::var("TEST_GARAGE_ACCESS_KEY_ID").unwrap();
-    let secret = std::env::var("TEST_GARAGE_SECRET_ACCESS_KEY").unwrap();
-    let bucket = format!("outage-{}", uuid::Uuid::new_v4().simple());
     let settings = S3Settings {
-        endpoint: Some(garage.clone()),
+        endpoint: Some(garage),
         public_endpoint: None,
         region: "garage".into(),
-        bucket: bucket.clone(),
-        access_key_id: key_id.clone(),
-        secret_access_key: secret.clone(),
+        bucket: format!("test-{}", uuid::Uuid::new_v4().simple()),
+        access_key_id: std::env::var("TEST_GARAGE_ACCESS_KEY_ID").unwrap(),
+        secret_access_key: std::env::var("TEST_GARAGE_SECRET_ACCESS_KEY").unwrap(),
         force_path_style: true,
     };
     ObjectStore::new(&settings).create_bucket_if_missing().await.unwrap();
+    Some(settings)
+}
+
+/// media-svc's environment for `settings`, talking to S3 at `endpoint`.
+fn media_env(dir: &std::path::Path, settings: &S3Settings, endpoint: String) -> Vec<(&'static str, String)> {
+    vec![
+        ("DATA_DIR", dir.display().to_string()),
+        ("S3_ENDPOINT", endpoint),
+        ("S3_REGION", settings.region.clone()),
+        ("S3_BUCKET", settings.bucket.clone()),
+        ("S3_ACCESS_KEY_ID", settings.access_key_id.clone()),
+        ("S3_SECRET_ACCESS_KEY", settings.secret_access_key.clone()),
+    ]
+}
+
+fn upload(seed: u32) -> tonic::Request<UploadImageRequest> {
+    let data = samples::jpeg(&samples::photo(300, 300, seed), JpegOptions::default());
+    tenant_request("acme", UploadImageRequest { data, request_id: String::new() })
+}
+
+#[tokio::test]
+async fn data_on_external_s3_survives_media_svc_restarts() {
+    let Some(settings) = garage_bucket().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let envs = media_env(dir.path(), &settings, settings.endpoint.clone().unwrap());
+    let media = ServerProcess::start("media-svc", "MEDIA_LISTEN", &envs, dir.path()).await.unwrap();
+    let image = MediaServiceClient::new(media.channel()).upload_image(upload(7)).await.unwrap().into_inner();
+    assert!(media.terminate().await.unwrap().success());
+
+    let media = ServerProcess::start("media-svc", "MEDIA_LISTEN", &envs, dir.path()).await.unwrap();
+    let request = SignImageUrlsRequest { image_ids: vec![image.image_id], ttl: None };
+    let signed =
+        MediaServiceClient::new(media.channel()).sign_image_urls(tenant_request("acme", request)).await.unwrap();
+    let url = &signed.into_inner().images[0].renditions[1].url;
+    assert_eq!(reqwest::get(url).await.unwrap().status(), 200, "stored before the restart, served after it");
+}
+
+#[tokio::test]
+async fn media_svc_reports_and_survives_an_s3_outage() {
+    let Some(settings) = garage_bucket().await else { return };
+    let garage = settings.endpoint.clone().unwrap();
 
     let target = garage.trim_start_matches("http://").parse().unwrap();
     let proxy = Proxy::start(target).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let envs = [
-        ("DATA_DIR", dir.path().display().to_string()),
-        ("S3_ENDPOINT", format!("http://{}", proxy.addr())),
-        ("S3_REGION", "garage".to_owned()),
-        ("S3_BUCKET", bucket),
-        ("S3_ACCESS_KEY_ID", key_id),
-        ("S3_SECRET_ACCESS_KEY", secret),
-    ];
+    let envs = media_env(dir.path(), &settings, format!("http://{}", proxy.addr()));
     let media = ServerProcess::start("media-svc", "MEDIA_LISTEN", &envs, dir.path()).await.unwrap();
     let mut client = MediaServiceClient::new(media.channel());
-    let upload = |seed| {
-        let data = samples::jpeg(&samples::photo(300, 300, seed), JpegOptions::default());
-        tenant_request("acme", UploadImageRequest { data, request_id: String::new() })
-    };
     client.upload_image(upload(1)).await.expect("S3 reachable");
 
     proxy.cut().await;
