@@ -66,8 +66,29 @@ impl ServerProcess {
         envs: &[(&str, String)],
         log_dir: &Path,
     ) -> anyhow::Result<Self> {
-        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
-        Self::start_at(binary, listen_env, addr, envs, log_dir).await
+        Self::start_on_free_ports(binary, listen_env, envs, log_dir, None).await
+    }
+
+    /// A port found free can be taken by someone else (another test, or an
+    /// outgoing connection's ephemeral port) before the server binds it, so a
+    /// server that dies during startup is retried on fresh ports.
+    async fn start_on_free_ports(
+        binary: &str,
+        listen_env: &str,
+        envs: &[(&str, String)],
+        log_dir: &Path,
+        tls: Option<ClientTlsConfig>,
+    ) -> anyhow::Result<Self> {
+        const ATTEMPTS: usize = 3;
+        let mut failure = None;
+        for _ in 0..ATTEMPTS {
+            let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
+            match Self::launch(binary, listen_env, addr, envs, log_dir, tls.clone()).await {
+                Ok(server) => return Ok(server),
+                Err(error) => failure = Some(error),
+            }
+        }
+        Err(failure.expect("at least one attempt").context(format!("{binary} failed to start {ATTEMPTS} times")))
     }
 
     /// Like [`ServerProcess::start`], on a given address (to restart a server where clients expect it).
@@ -89,8 +110,7 @@ impl ServerProcess {
         log_dir: &Path,
         tls: ClientTlsConfig,
     ) -> anyhow::Result<Self> {
-        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
-        Self::launch(binary, listen_env, addr, envs, log_dir, Some(tls)).await
+        Self::start_on_free_ports(binary, listen_env, envs, log_dir, Some(tls)).await
     }
 
     async fn launch(
@@ -155,7 +175,8 @@ impl ServerProcess {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         loop {
             if let Some(status) = self.child.as_mut().and_then(|child| child.try_wait().ok().flatten()) {
-                bail!("{} exited during startup with {status}; log:\n{}", self.name, self.log_tail());
+                self.child = None;
+                bail!("{} on {} exited during startup with {status}; log:\n{}", self.name, self.addr, self.log_tail());
             }
             if health_status(self.channel(), "").await == Some(ServingStatus::Serving) {
                 return Ok(());

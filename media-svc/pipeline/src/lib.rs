@@ -11,8 +11,11 @@
 //! 5. [`encode`]: fresh JPEG (opaque) or PNG (real transparency) into memory,
 //!    which drops every byte of metadata and anything appended to the file.
 //!
-//! This module knows nothing of gRPC or storage; it is also what
-//! `media-svc process` runs offline.
+//! This crate knows nothing of gRPC or storage; media-svc re-exports it as
+//! `media_svc::pipeline`, and it is also what `media-svc process` runs
+//! offline, the fuzz target drives, and [`samples`] feeds.
+
+pub mod samples;
 
 mod decode;
 mod encode;

@@ -348,3 +348,20 @@ fn sample_photos_differ_by_seed() {
         (0..64).map(|seed| samples::jpeg(&samples::photo(64, 48, seed), JpegOptions::default())).collect();
     assert_eq!(files.len(), 64, "64 seeds give 64 different files");
 }
+
+/// CI replays the fuzz seed corpus (and anything a fuzz run found and was
+/// saved there): no input may panic the pipeline.
+#[test]
+fn the_fuzz_corpus_replays_without_panics() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus");
+    let mut replayed = 0;
+    for folder in std::fs::read_dir(&root).expect("media-svc/fuzz/corpus exists") {
+        for file in std::fs::read_dir(folder.unwrap().path()).unwrap() {
+            let bytes = std::fs::read(file.unwrap().path()).unwrap();
+            let _ = pipeline().validate(&bytes);
+            let _ = pipeline().normalize(&bytes);
+            replayed += 1;
+        }
+    }
+    assert!(replayed >= 14, "the seed corpus is there: {replayed} files");
+}
