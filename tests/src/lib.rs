@@ -314,6 +314,33 @@ pub async fn databases() -> Vec<TestDatabase> {
     databases
 }
 
+/// Starts contacts-svc with its data in `data_dir`, pointed at `media` and
+/// at `database`; `extra` adds or overrides environment variables. Also used
+/// to restart it on the same data.
+pub async fn start_contacts(
+    data_dir: &Path,
+    media: &ServerProcess,
+    database: &TestDatabase,
+    extra: &[(&str, String)],
+) -> anyhow::Result<ServerProcess> {
+    let mut envs = vec![("DATA_DIR", data_dir.display().to_string()), ("MEDIA_ENDPOINT", media.endpoint())];
+    if let Some(url) = &database.url {
+        envs.push(("DATABASE_URL", url.clone()));
+    }
+    envs.extend(extra.iter().cloned());
+    ServerProcess::start("contacts-svc", "CONTACTS_LISTEN", &envs, data_dir).await
+}
+
+/// Names of the objects (or object "folders") the embedded S3 server keeps
+/// under `{tenant}/{folder}/` for media-svc with data in `data_dir`, e.g. the
+/// image ids under `images`, or the pending leases under `pending`.
+pub fn embedded_objects(data_dir: &Path, tenant: &str, folder: &str) -> std::collections::HashSet<String> {
+    let path = data_dir.join("media/objects/accommador-media").join(tenant).join(folder);
+    std::fs::read_dir(path)
+        .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default()
+}
+
 /// Both services, wired together, with their data in one temporary folder.
 pub struct Stack {
     pub media: ServerProcess,
@@ -330,16 +357,9 @@ impl Stack {
     ) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let media = start_media(dir.path(), media_extra).await?;
-        let mut envs = vec![
-            ("DATA_DIR", dir.path().display().to_string()),
-            ("MEDIA_ENDPOINT", media.endpoint()),
-            ("CLAIM_RETRY_INTERVAL", "500ms".to_owned()),
-        ];
-        if let Some(url) = &database.url {
-            envs.push(("DATABASE_URL", url.clone()));
-        }
-        envs.extend(contacts_extra.iter().cloned());
-        let contacts = ServerProcess::start("contacts-svc", "CONTACTS_LISTEN", &envs, dir.path()).await?;
+        let mut extra = vec![("CLAIM_RETRY_INTERVAL", "500ms".to_owned())];
+        extra.extend(contacts_extra.iter().cloned());
+        let contacts = start_contacts(dir.path(), &media, database, &extra).await?;
         Ok(Self { media, contacts, dir })
     }
 }

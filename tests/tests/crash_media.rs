@@ -3,13 +3,13 @@
 //! janitor's grace period, every contact's picture exists, no unclaimed
 //! object is left, and no merge is half-applied.
 
-use std::{collections::HashSet, path::Path, time::Duration};
+use std::{collections::HashSet, time::Duration};
 
 use accommador_proto::accommador::contacts::v1::{
     Contact, CreateContactRequest, ListContactsRequest, MergeContactsRequest,
     contacts_service_client::ContactsServiceClient,
 };
-use accommador_tests::{Stack, TestDatabase, restart_media, tenant_request};
+use accommador_tests::{Stack, TestDatabase, embedded_objects, restart_media, tenant_request};
 use media_svc::samples::{self, JpegOptions};
 use tonic::transport::Channel;
 
@@ -46,12 +46,6 @@ async fn workload(mut client: ContactsServiceClient<Channel>, stop: std::sync::A
         }
         previous = Some(id);
     }
-}
-
-fn files_under(path: &Path) -> Vec<String> {
-    std::fs::read_dir(path)
-        .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
-        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -94,10 +88,9 @@ async fn media_svc_crashes_leave_no_missing_picture_and_no_orphan() {
         referenced.insert(picture.image_id.clone());
     }
     // Pictures of merged-away contacts stay claimed too (their ids still resolve to survivors).
-    let objects = dir.path().join("media/objects/accommador-media/acme");
-    let stored: HashSet<String> = files_under(&objects.join("images")).into_iter().collect();
+    let stored = embedded_objects(dir.path(), "acme", "images");
     assert!(referenced.is_subset(&stored), "every referenced picture is stored");
-    let leases = files_under(&objects.join("pending"));
+    let leases = embedded_objects(dir.path(), "acme", "pending");
     assert!(leases.is_empty(), "no unclaimed upload older than the grace period remains: {leases:?}");
     let _ = media;
 }

@@ -1,25 +1,17 @@
 //! contacts-svc killed (SIGKILL) in the middle of merging, again and again:
 //! after each restart no merge is half-applied.
 
-use std::{collections::HashSet, path::Path, time::Duration};
+use std::{collections::HashSet, time::Duration};
 
 use accommador_proto::accommador::contacts::v1::{
     Contact, CreateContactRequest, GetContactRequest, ListContactsRequest, MergeContactsRequest,
     contacts_service_client::ContactsServiceClient,
 };
-use accommador_tests::{ServerProcess, Stack, TestDatabase, databases, tenant_request};
+use accommador_tests::{Stack, databases, start_contacts, tenant_request};
 use tonic::transport::Channel;
 
 const CONTACTS: usize = 24;
 const CRASHES: usize = 4;
-
-async fn start_contacts(dir: &Path, media: &ServerProcess, database: &TestDatabase) -> ServerProcess {
-    let mut envs = vec![("DATA_DIR", dir.display().to_string()), ("MEDIA_ENDPOINT", media.endpoint())];
-    if let Some(url) = &database.url {
-        envs.push(("DATABASE_URL", url.clone()));
-    }
-    ServerProcess::start("contacts-svc", "CONTACTS_LISTEN", &envs, dir).await.unwrap()
-}
 
 /// Merges random pairs until the server goes away.
 async fn merge_until_killed(mut client: ContactsServiceClient<Channel>, ids: Vec<String>) {
@@ -56,7 +48,7 @@ async fn merges_interrupted_by_sigkill_are_all_or_nothing() {
             tokio::time::sleep(Duration::from_millis(delay)).await;
             contacts.kill().unwrap();
             merging.await.unwrap();
-            contacts = start_contacts(dir.path(), &media, &database).await;
+            contacts = start_contacts(dir.path(), &media, &database, &[]).await.unwrap();
         }
 
         let mut client = ContactsServiceClient::new(contacts.channel());

@@ -3,7 +3,7 @@
 //! its reason and leaves no contact and no object behind; every valid one
 //! gives correct renditions without metadata; media-svc's memory stays bounded.
 
-use std::{collections::HashSet, path::Path};
+use std::collections::HashSet;
 
 use accommador_proto::{
     accommador::contacts::v1::{
@@ -11,7 +11,7 @@ use accommador_proto::{
     },
     status::error_info,
 };
-use accommador_tests::{Stack, TestDatabase, tenant_request};
+use accommador_tests::{Stack, TestDatabase, embedded_objects, tenant_request};
 use media_svc::samples::{EXIF_MARKER, Expected, hostile_corpus};
 use tonic::Code;
 
@@ -20,14 +20,6 @@ const PEAK_MEMORY_BOUND: u64 = 256 * 1024 * 1024;
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|window| window == needle)
-}
-
-/// Image ids that have objects in the embedded S3 server's folder.
-fn stored_images(data_dir: &Path) -> HashSet<String> {
-    let images = data_dir.join("media/objects/accommador-media/acme/images");
-    std::fs::read_dir(images)
-        .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
-        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -80,7 +72,11 @@ async fn every_hostile_image_gets_its_verdict_through_create_contact() {
         .unwrap()
         .into_inner();
     assert_eq!(listed.contacts.len(), accepted_contacts, "refused pictures created no contact");
-    assert_eq!(stored_images(stack.dir.path()), accepted_images, "refused pictures left no object behind");
+    assert_eq!(
+        embedded_objects(stack.dir.path(), "acme", "images"),
+        accepted_images,
+        "refused pictures left no object behind"
+    );
 
     let peak = stack.media.peak_memory_bytes().unwrap();
     println!(

@@ -5,7 +5,7 @@
 use std::process::Command;
 
 use accommador_proto::accommador::contacts::v1::{ListContactsRequest, contacts_service_client::ContactsServiceClient};
-use accommador_tests::{Stack, TestDatabase, binary_path, tenant_request};
+use accommador_tests::{Stack, TestDatabase, binary_path, embedded_objects, tenant_request};
 
 /// media-svc's peak resident memory under this load must stay below this.
 const PEAK_MEMORY_BOUND: u64 = 256 * 1024 * 1024;
@@ -39,8 +39,7 @@ async fn twice_the_capacity_fails_fast_and_reconciles_exactly() {
         .unwrap()
         .into_inner();
     assert_eq!(listed.contacts.len() as u64, ok, "contacts created = successful responses");
-    let stored =
-        std::fs::read_dir(stack.dir.path().join("media/objects/accommador-media/acme/images")).unwrap().count();
+    let stored = embedded_objects(stack.dir.path(), "acme", "images").len();
     assert_eq!(
         stored as u64,
         report["distinct_images"].as_u64().unwrap(),

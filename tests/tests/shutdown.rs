@@ -1,23 +1,14 @@
 //! SIGTERM under load: calls in flight complete, new ones are refused, the
 //! process exits in time, and no acknowledged write is lost.
 
-use std::{path::Path, time::Duration};
+use std::time::Duration;
 
 use accommador_proto::accommador::contacts::v1::{
     Contact, CreateContactRequest, GetContactRequest, contacts_service_client::ContactsServiceClient,
 };
-use accommador_tests::{ServerProcess, Stack, TestDatabase, databases, tenant_request};
+use accommador_tests::{Stack, databases, start_contacts, tenant_request};
 use media_svc::samples::{self, JpegOptions};
 use tonic::Code;
-
-/// contacts-svc again, on the same data and media-svc.
-async fn restart_contacts(dir: &Path, media: &ServerProcess, database: &TestDatabase) -> ServerProcess {
-    let mut envs = vec![("DATA_DIR", dir.display().to_string()), ("MEDIA_ENDPOINT", media.endpoint())];
-    if let Some(url) = &database.url {
-        envs.push(("DATABASE_URL", url.clone()));
-    }
-    ServerProcess::start("contacts-svc", "CONTACTS_LISTEN", &envs, dir).await.unwrap()
-}
 
 #[tokio::test]
 async fn sigterm_under_load_loses_no_acknowledged_write() {
@@ -55,7 +46,7 @@ async fn sigterm_under_load_loses_no_acknowledged_write() {
             );
         }
 
-        let contacts = restart_contacts(dir.path(), &media, &database).await;
+        let contacts = start_contacts(dir.path(), &media, &database, &[]).await.unwrap();
         let mut client = ContactsServiceClient::new(contacts.channel());
         for id in &acknowledged {
             let request = GetContactRequest { id: id.clone(), revision: 0 };
