@@ -12,6 +12,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 
+deploy/build-deps.sh
 # --workspace keeps feature unification (and so the build cache) the same as the tests.
 cargo build --workspace --bins
 bin_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug

@@ -131,7 +131,7 @@ async fn connect_storage(config: &ServerConfig) -> anyhow::Result<ObjectStore> {
             }
         }
     };
-    let store = ObjectStore::new(&settings);
+    let store = ObjectStore::new(&settings)?;
     if s3.s3_endpoint.is_none() {
         store.create_bucket_if_missing().await?;
     } else if let Err(error) = store.check_bucket().await {

@@ -48,7 +48,7 @@ async fn garage_bucket() -> Option<S3Settings> {
         secret_access_key: std::env::var("TEST_GARAGE_SECRET_ACCESS_KEY").unwrap(),
         force_path_style: true,
     };
-    ObjectStore::new(&settings).create_bucket_if_missing().await.unwrap();
+    ObjectStore::new(&settings).unwrap().create_bucket_if_missing().await.unwrap();
     Some(settings)
 }
 

@@ -1,4 +1,5 @@
-//! Pixel decoding: JPEG DCT-scaled to the pixels we need, PNG in full.
+//! Pixel decoding: JPEG DCT-scaled to the pixels we need (libjpeg-turbo),
+//! PNG in full.
 
 use super::{Format, ImageInfo, Limits, Rejection, header::png_reader};
 
@@ -24,64 +25,78 @@ pub struct Decoded {
 
 pub fn decode(info: &ImageInfo, bytes: &[u8], limits: Limits, target: Target) -> Result<Decoded, Rejection> {
     match info.format {
-        Format::Jpeg => jpeg(info, bytes, limits, target),
+        Format::Jpeg => jpeg(info, bytes, target),
         Format::Png => png(info, bytes, limits),
     }
 }
 
-fn jpeg(info: &ImageInfo, bytes: &[u8], limits: Limits, target: Target) -> Result<Decoded, Rejection> {
-    let corrupt = |detail: String| Rejection::Corrupt { format: Format::Jpeg, detail };
-    let mut decoder = jpeg_decoder::Decoder::new(bytes);
-    // The header was checked against the limits already; this caps what the
-    // decoder may allocate in case it disagrees with itself.
-    decoder.set_max_decoding_buffer_size(usize::try_from(limits.max_pixels * 4).unwrap_or(usize::MAX));
+/// Most progressive scans a JPEG may have. Real encoders write about ten;
+/// thousands of tiny scans make a small file cost seconds of CPU (the
+/// "progressive JPEG" denial of service libjpeg-turbo documents).
+const MAX_PROGRESSIVE_SCANS: u32 = 100;
+
+/// libjpeg-turbo (SIMD) decoding in the DCT domain to the smallest scale
+/// M/8 that still leaves `target` pixels on the short side: for a 12 MP
+/// photo and 512 px renditions that is 2/8, a sixteenth of the IDCT,
+/// upsampling and colour-conversion work of a full decode.
+fn jpeg(info: &ImageInfo, bytes: &[u8], target: Target) -> Result<Decoded, Rejection> {
+    let corrupt = |error: turbojpeg::Error| Rejection::Corrupt { format: Format::Jpeg, detail: error.to_string() };
+    let mut decompressor = turbojpeg::Decompressor::new().map_err(corrupt)?;
+    decompressor.set_scan_limit(MAX_PROGRESSIVE_SCANS).map_err(corrupt)?;
+    let header = decompressor.read_header(bytes).map_err(corrupt)?;
+    let short_side = info.width.min(info.height) as usize;
     let wanted = match target {
         Target::ValidateOnly => 1,
-        Target::ShortSide(side) => side,
+        Target::ShortSide(side) => side as usize,
     };
-    // jpeg-decoder picks the smallest of 1/8, 1/4, 1/2, 1 that reaches the
-    // request on at least one axis: ask only on the shorter one.
-    let wanted = u16::try_from(wanted).unwrap_or(u16::MAX);
-    let (request_width, request_height) =
-        if info.width <= info.height { (wanted, u16::MAX) } else { (u16::MAX, wanted) };
-    let (width, height) = decoder.scale(request_width, request_height).map_err(|error| corrupt(error.to_string()))?;
-    let raw = decoder.decode().map_err(|error| corrupt(error.to_string()))?;
-    // jpeg-decoder fills a truncated scan with grey instead of failing; a
-    // complete file has its end-of-image marker after the scans.
-    if !has_end_of_image(bytes) {
-        return Err(corrupt("the file ends before its end-of-image marker (truncated)".into()));
-    }
-    let pixel_format = decoder.info().ok_or_else(|| corrupt("no frame header".into()))?.pixel_format;
-    let (width, height) = (u32::from(width), u32::from(height));
-    let pixel_count = width as usize * height as usize;
-    let pixels = match pixel_format {
-        jpeg_decoder::PixelFormat::RGB24 => raw,
-        jpeg_decoder::PixelFormat::L8 => raw.iter().flat_map(|&luma| [luma, luma, luma]).collect(),
-        jpeg_decoder::PixelFormat::L16 => raw.chunks_exact(2).flat_map(|luma| [luma[0], luma[0], luma[0]]).collect(),
-        // The decoder has already undone Adobe's inversion: plain CMYK.
-        jpeg_decoder::PixelFormat::CMYK32 => raw
-            .chunks_exact(4)
-            .flat_map(|cmyk| {
-                let key = 255 - u32::from(cmyk[3]);
-                let channel = |ink: u8| ((255 - u32::from(ink)) * key / 255) as u8;
-                [channel(cmyk[0]), channel(cmyk[1]), channel(cmyk[2])]
-            })
-            .collect(),
+    // Lossless JPEGs have no DCT to scale in.
+    let scale = if header.is_lossless { turbojpeg::ScalingFactor::ONE } else { smallest_scale(short_side, wanted) };
+    decompressor.set_scaling_factor(scale).map_err(corrupt)?;
+    let scaled = header.scaled(scale);
+    // CMYK cannot be converted to RGB inside libjpeg: take it raw.
+    let cmyk = matches!(header.colorspace, turbojpeg::Colorspace::CMYK | turbojpeg::Colorspace::YCCK);
+    let (format, channels) = if cmyk { (turbojpeg::PixelFormat::CMYK, 4) } else { (turbojpeg::PixelFormat::RGB, 3) };
+    let mut image = turbojpeg::Image {
+        pixels: vec![0; scaled.width * scaled.height * channels],
+        width: scaled.width,
+        pitch: scaled.width * channels,
+        height: scaled.height,
+        format,
     };
-    if pixels.len() != pixel_count * 3 {
-        return Err(corrupt(format!("decoded {} bytes for {width}x{height} pixels", pixels.len())));
-    }
+    // TurboJPEG fails on libjpeg's warnings too, so a truncated file (which
+    // libjpeg would pad with grey) or corrupt entropy data is an error.
+    decompressor.decompress(bytes, image.as_deref_mut()).map_err(corrupt)?;
+    let pixels = if cmyk { cmyk_to_rgb(&image.pixels) } else { image.pixels };
+    let (width, height) = (dimension(scaled.width), dimension(scaled.height));
     Ok(Decoded { width, height, pixels, has_transparency: false })
 }
 
-/// Whether an EOI marker (FF D9) follows the first start-of-scan (FF DA).
-/// Markers cannot occur inside entropy-coded data (FF is stuffed as FF 00),
-/// and an EXIF thumbnail's own EOI sits before the first scan.
-fn has_end_of_image(bytes: &[u8]) -> bool {
-    let Some(scan_start) = bytes.windows(2).position(|pair| pair == [0xFF, 0xDA]) else {
-        return false;
-    };
-    bytes[scan_start..].windows(2).any(|pair| pair == [0xFF, 0xD9])
+/// The smallest scaling factor libjpeg-turbo supports that keeps at least
+/// `wanted` pixels on a side of `side` pixels (or the whole side when it is
+/// shorter than that).
+fn smallest_scale(side: usize, wanted: usize) -> turbojpeg::ScalingFactor {
+    let mut factors: Vec<_> = turbojpeg::Decompressor::supported_scaling_factors()
+        .into_iter()
+        .filter(|factor| factor.num() <= factor.denom())
+        .collect();
+    factors.sort_by_key(|factor| factor.scale(side));
+    factors.into_iter().find(|factor| factor.scale(side) >= wanted.min(side)).unwrap_or(turbojpeg::ScalingFactor::ONE)
+}
+
+/// Adobe applications (and jpeg-encoder) store CMYK inverted, which is what
+/// libjpeg hands back: 255 means no ink.
+fn cmyk_to_rgb(cmyk: &[u8]) -> Vec<u8> {
+    cmyk.chunks_exact(4)
+        .flat_map(|pixel| {
+            let key = u32::from(pixel[3]);
+            let channel = |ink: u8| (u32::from(ink) * key / 255) as u8;
+            [channel(pixel[0]), channel(pixel[1]), channel(pixel[2])]
+        })
+        .collect()
+}
+
+fn dimension(value: usize) -> u32 {
+    u32::try_from(value).expect("scaled dimensions are at most the checked header's")
 }
 
 fn png(info: &ImageInfo, bytes: &[u8], limits: Limits) -> Result<Decoded, Rejection> {

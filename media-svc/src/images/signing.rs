@@ -83,7 +83,7 @@ impl ImageLibrary {
         for (id, manifest) in ids.iter().zip(manifests) {
             let mut renditions = Vec::with_capacity(manifest.renditions.len());
             for rendition in &manifest.renditions {
-                let url = self.store().presign_get(&rendition.key(tenant, id), start, ttl.get()).await?;
+                let url = self.store().presign_get(&rendition.key(tenant, id), start, ttl.get())?;
                 renditions.push(SignedRendition { rendition: rendition.clone(), url });
             }
             metrics::counter!("media_signed_urls_total").increment(renditions.len() as u64);

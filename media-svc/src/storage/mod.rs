@@ -1,15 +1,18 @@
 //! Object storage: every byte goes through `aws-sdk-s3`, whatever the server
 //! (MinIO, Garage, AWS S3, or the embedded one started by [`embedded`]).
 //!
-//! - [`objects`]: the S3 operations media-svc needs, and presigning.
+//! - [`objects`]: the S3 operations media-svc needs.
+//! - [`presign`]: signed GET URLs, computed locally with SigV4.
 //! - [`embedded`]: an S3-compatible server in-process, for the local stack.
 //! - [`keys`]: where each object lives in the bucket.
 
 pub mod embedded;
 pub mod keys;
 pub mod objects;
+pub mod presign;
 
 pub use objects::{ObjectStore, S3Settings};
+pub use presign::UrlSigner;
 
 /// A storage failure. `retryable` failures (network, timeouts, 5xx) become
 /// UNAVAILABLE: the caller should retry; others are internal errors.

@@ -9,11 +9,10 @@ use aws_sdk_s3::{
         http::HttpResponse, retry::RetryConfig, timeout::TimeoutConfig,
     },
     error::{DisplayErrorContext, ProvideErrorMetadata, SdkError},
-    presigning::PresigningConfig,
     primitives::ByteStream,
 };
 
-use super::StorageError;
+use super::{StorageError, UrlSigner};
 
 /// Where the bucket is and how to reach it.
 #[derive(Clone)]
@@ -53,23 +52,23 @@ pub struct ListedObject {
     pub last_modified: Option<SystemTime>,
 }
 
-/// The bucket, through two clients: one for the service's own requests and
-/// one configured with the public endpoint, used only to presign.
+/// The bucket: an SDK client for the service's own requests, and a
+/// [`UrlSigner`] for URLs at the public endpoint.
 #[derive(Clone, Debug)]
 pub struct ObjectStore {
     client: Client,
-    presigner: Client,
+    signer: UrlSigner,
     bucket: String,
 }
 
 impl ObjectStore {
-    pub fn new(settings: &S3Settings) -> Self {
-        let public = settings.public_endpoint.as_ref().or(settings.endpoint.as_ref());
-        Self {
+    /// Fails only when an endpoint is not a URL.
+    pub fn new(settings: &S3Settings) -> Result<Self, StorageError> {
+        Ok(Self {
             client: Client::from_conf(client_config(settings, settings.endpoint.as_deref())),
-            presigner: Client::from_conf(client_config(settings, public.map(String::as_str))),
+            signer: UrlSigner::new(settings)?,
             bucket: settings.bucket.clone(),
-        }
+        })
     }
 
     pub fn bucket(&self) -> &str {
@@ -170,21 +169,8 @@ impl ObjectStore {
 
     /// A GET URL for `key`, valid from `start` for `ttl`, signed for the
     /// public endpoint. The same inputs give the same URL.
-    pub async fn presign_get(&self, key: &str, start: SystemTime, ttl: Duration) -> Result<String, StorageError> {
-        let config = PresigningConfig::builder()
-            .start_time(start)
-            .expires_in(ttl)
-            .build()
-            .map_err(|error| StorageError { message: format!("presigning config: {error}"), retryable: false })?;
-        let request = self
-            .presigner
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .presigned(config)
-            .await
-            .map_err(|error| storage_error("presign", error))?;
-        Ok(request.uri().to_owned())
+    pub fn presign_get(&self, key: &str, start: SystemTime, ttl: Duration) -> Result<String, StorageError> {
+        self.signer.presign_get(key, start, ttl)
     }
 }
 

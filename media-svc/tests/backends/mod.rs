@@ -20,7 +20,7 @@ pub struct Backend {
 
 impl Backend {
     pub fn store(&self) -> ObjectStore {
-        ObjectStore::new(&self.settings)
+        ObjectStore::new(&self.settings).expect("valid endpoints")
     }
 
     pub fn library(&self, pending_grace: Duration) -> Arc<ImageLibrary> {

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Benchmarks 1 and 2 of the README: media-svc's pipeline against
+# vipsthumbnail (one thread) and Pillow on the code-made corpus, CPU time,
+# wall time and peak memory per format. Installs the peers when missing.
+#
+#   bench/avatars.sh [--rounds N] [--json FILE]
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+
+deploy/build-deps.sh
+command -v vipsthumbnail >/dev/null 2>&1 || {
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -q && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q libvips-tools
+}
+python3 -c 'import PIL' 2>/dev/null || python3 -m pip install --quiet Pillow
+
+cargo build --release --bin media-svc --bin corpus
+release=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release
+corpus="$release/bench-corpus"
+# Regenerated whenever the generator was rebuilt (the corpus is made by code).
+if [ ! -f "$corpus/.made" ] || [ "$release/corpus" -nt "$corpus/.made" ]; then
+  rm -rf "$corpus" && "$release/corpus" --out "$corpus" && touch "$corpus/.made"
+fi
+python3 bench/avatars.py --corpus "$corpus" --media-svc "$release/media-svc" "$@"
