@@ -10,7 +10,6 @@ use accommador_proto::{
 };
 use anyhow::Context;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::{
     api::ContactsApi, book::ContactBook, config::ServerConfig, domain::PhoneNormalizer, error::ERROR_DOMAIN,
@@ -83,7 +82,7 @@ impl Application {
             .layer(serve::rpc_trace_layer())
             .layer(accommador_proto::metrics::RpcMetricsLayer)
             .add_routes(routes)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), shutdown)
+            .serve_with_incoming_shutdown(accommador_proto::serve::incoming(self.listener), shutdown)
             .await?;
         let _ = stop_outbox.send(());
         let _ = outbox.await;

@@ -9,7 +9,6 @@ use accommador_proto::{
     serve,
 };
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic_health::{ServingStatus, server::HealthReporter};
 
 use crate::{
@@ -97,7 +96,7 @@ impl Application {
             .layer(serve::rpc_trace_layer())
             .layer(accommador_proto::metrics::RpcMetricsLayer)
             .add_routes(routes)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), shutdown)
+            .serve_with_incoming_shutdown(accommador_proto::serve::incoming(self.listener), shutdown)
             .await?;
         let _ = stop_background.send(true);
         let _ = tokio::join!(janitor, monitor);

@@ -183,6 +183,29 @@ impl Store {
         resolve_in(&self.db, tenant, ids).await
     }
 
+    /// Writes already-validated contacts (revision 1, no picture claims, no
+    /// request ids) in one transaction, in batches: a bulk import, used to
+    /// load a tenant from another system and by the list-scale benchmark.
+    pub async fn import(&self, tenant: &str, contacts: &[Contact]) -> Result<(), Error> {
+        // Each batch stays under SQLite's 32,766 bound parameters per statement.
+        const BATCH: usize = 1_000;
+        let _writer = self.writer().await;
+        let txn = self.db.begin().await?;
+        for batch in contacts.chunks(BATCH) {
+            let anchors = batch.iter().map(|contact| contact::ActiveModel {
+                tenant: Set(tenant.to_owned()),
+                id: Set(contact.id.to_string()),
+                create_time_us: Set(contact.create_time_us),
+            });
+            contact::Entity::insert_many(anchors).exec(&txn).await?;
+            contact_revision::Entity::insert_many(batch.iter().map(|contact| rows::revision_row(tenant, contact)))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
     /// One page of the Smart List: latest revisions of contacts not merged
     /// away, newest first, after `cursor`, matching `query` (lowercase).
     pub async fn list(
@@ -200,12 +223,12 @@ impl Store {
             select = select.filter(Expr::col(C::SearchText).like(LikeExpr::new(format!("%{escaped}%")).escape('\\')));
         }
         if let Some(cursor) = cursor {
+            // A row-value comparison, not `t < ? OR (t = ? AND id < ?)`: both
+            // PostgreSQL and SQLite seek the list index to the cursor with
+            // it, where the OR form makes them read every newer row first.
             select = select.filter(
-                Condition::any().add(C::CreateTimeUs.lt(cursor.create_time_us)).add(
-                    Condition::all()
-                        .add(C::CreateTimeUs.eq(cursor.create_time_us))
-                        .add(C::ContactId.lt(cursor.contact_id.clone())),
-                ),
+                Expr::tuple([Expr::col(C::CreateTimeUs).into(), Expr::col(C::ContactId).into()])
+                    .lt(Expr::tuple([cursor.create_time_us.into(), cursor.contact_id.clone().into()])),
             );
         }
         let rows = select.order_by_desc(C::CreateTimeUs).order_by_desc(C::ContactId).limit(limit).all(&self.db).await?;

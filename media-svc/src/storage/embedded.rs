@@ -54,6 +54,10 @@ pub async fn start(data_dir: &Path, listen: SocketAddr) -> anyhow::Result<Embedd
                     continue;
                 }
             };
+            // Small responses must not wait for the client's delayed ACK.
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::debug!(%error, "embedded S3 could not disable Nagle's algorithm");
+            }
             let service = service.clone();
             tokio::spawn(async move {
                 let connection = ConnectionBuilder::new(TokioExecutor::new());

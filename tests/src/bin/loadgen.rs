@@ -56,6 +56,18 @@ struct Args {
     /// Picture size, WIDTHxHEIGHT pixels.
     #[arg(long, default_value = "1600x1200")]
     picture_size: String,
+    /// Upload the files of this directory (e.g. the benchmark corpus)
+    /// instead of generated pictures.
+    #[arg(long)]
+    pictures: Option<std::path::PathBuf>,
+    /// Create contacts without a picture.
+    #[arg(long, conflicts_with = "pictures")]
+    without_pictures: bool,
+    /// Create in tenant `TENANT-PASS` for each pass over the pictures, so that
+    /// every upload is new to media-svc (it stores identical bytes of a
+    /// tenant once and skips the pipeline for them).
+    #[arg(long)]
+    tenant_per_pass: bool,
     /// Print one JSON object per operation instead of a table.
     #[arg(long)]
     json: bool,
@@ -69,9 +81,9 @@ struct Outcome {
     image_id: Option<String>,
 }
 
-fn request<T>(args: &Args, message: T) -> tonic::Request<T> {
+fn request<T>(args: &Args, tenant: &str, message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert("x-tenant-id", args.tenant.parse().expect("tenant is valid metadata"));
+    request.metadata_mut().insert("x-tenant-id", tenant.parse().expect("tenant is valid metadata"));
     if let Some(token) = &args.token {
         request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().expect("token is ASCII"));
     }
@@ -90,26 +102,32 @@ async fn call(
     let started = Instant::now();
     let (code, image_id) = match operation {
         Operation::Create => {
+            let profile_picture = if args.without_pictures { Vec::new() } else { pictures[n % pictures.len()].clone() };
             let message = CreateContactRequest {
                 contact: Some(person(format!("load-{n}"))),
-                profile_picture: pictures[n % pictures.len()].clone(),
+                profile_picture,
                 request_id: String::new(),
             };
-            match client.create_contact(request(args, message)).await {
+            let tenant = if args.tenant_per_pass {
+                format!("{}-{}", args.tenant, n / pictures.len())
+            } else {
+                args.tenant.clone()
+            };
+            match client.create_contact(request(args, &tenant, message)).await {
                 Ok(response) => (0, response.into_inner().profile_picture.map(|picture| picture.image_id)),
                 Err(status) => (status.code() as i32, None),
             }
         }
         Operation::List => {
             let message = ListContactsRequest { page_size: 50, ..Default::default() };
-            (code(client.list_contacts(request(args, message)).await.map(drop)), None)
+            (code(client.list_contacts(request(args, &args.tenant, message)).await.map(drop)), None)
         }
         Operation::Merge => {
             let mut ids = Vec::new();
             for side in ["a", "b"] {
                 let message =
                     CreateContactRequest { contact: Some(person(format!("merge-{n}-{side}"))), ..Default::default() };
-                match client.create_contact(request(args, message)).await {
+                match client.create_contact(request(args, &args.tenant, message)).await {
                     Ok(response) => ids.push(response.into_inner().id),
                     Err(status) => {
                         return Outcome { latency: started.elapsed(), code: status.code() as i32, image_id: None };
@@ -119,7 +137,7 @@ async fn call(
             let started = Instant::now();
             let message =
                 MergeContactsRequest { primary_id: ids[0].clone(), duplicate_id: ids[1].clone(), ..Default::default() };
-            let result = code(client.merge_contacts(request(args, message)).await.map(drop));
+            let result = code(client.merge_contacts(request(args, &args.tenant, message)).await.map(drop));
             return Outcome { latency: started.elapsed(), code: result, image_id: None };
         }
     };
@@ -140,13 +158,23 @@ async fn main() -> anyhow::Result<()> {
     let (width, height) =
         args.picture_size.split_once('x').ok_or_else(|| anyhow::anyhow!("--picture-size is WIDTHxHEIGHT"))?;
     let (width, height): (u32, u32) = (width.parse()?, height.parse()?);
-    let pictures: Arc<Vec<Vec<u8>>> = Arc::new(
-        (0..args.distinct_pictures.max(1))
+    let pictures: Arc<Vec<Vec<u8>>> = Arc::new(match &args.pictures {
+        Some(directory) => {
+            let mut paths: Vec<_> =
+                std::fs::read_dir(directory)?.map(|entry| entry.map(|e| e.path())).collect::<Result<_, _>>()?;
+            paths.retain(|path| {
+                path.is_file() && !path.file_name().is_some_and(|name| name.to_string_lossy().starts_with('.'))
+            });
+            paths.sort();
+            anyhow::ensure!(!paths.is_empty(), "no files in {}", directory.display());
+            paths.iter().map(std::fs::read).collect::<Result<_, _>>()?
+        }
+        None => (0..args.distinct_pictures.max(1))
             .map(|seed| {
                 samples::jpeg(&samples::photo(width, height, seed), JpegOptions { quality: 85, ..Default::default() })
             })
             .collect(),
-    );
+    });
     let channel = tonic::transport::Endpoint::from_shared(args.endpoint.clone())?.connect().await?;
     for &operation in &args.operation {
         let next = Arc::new(Mutex::new(0usize));

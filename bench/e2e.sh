@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Benchmark 3 of the README: CreateContact with a picture through both
+# services and storage (embedded S3; SQLite, or PostgreSQL when DATABASE_URL
+# is set) at concurrency 1 and 2 x cores, against the pipeline alone; and
+# ListContacts pages of 50 with pictures against the same pages without.
+#
+#   bench/e2e.sh            # prints JSON lines, then a summary table
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+
+deploy/build-deps.sh
+cargo build --release --bin media-svc --bin contacts-svc --bin loadgen --bin corpus --bin pipeline
+release=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release
+corpus="$release/bench-corpus"
+if [ ! -f "$corpus/.made" ] || [ "$release/corpus" -nt "$corpus/.made" ]; then
+  rm -rf "$corpus" && "$release/corpus" --out "$corpus" && touch "$corpus/.made"
+fi
+
+cores=$(nproc)
+concurrency=$((2 * cores))
+scratch=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$scratch"
+}
+trap cleanup EXIT
+
+# Ports away from the local stack's defaults, so both can run at once.
+export MEDIA_LISTEN=127.0.0.1:51052 EMBEDDED_S3_LISTEN=127.0.0.1:51053 CONTACTS_LISTEN=127.0.0.1:51051
+export MEDIA_ENDPOINT=http://127.0.0.1:51052 DATA_DIR="$scratch" LOG_FORMAT=json RUST_LOG=warn
+METRICS_LISTEN=127.0.0.1:51065 "$release/media-svc" >"$scratch/media.log" 2>&1 & pids+=($!)
+METRICS_LISTEN=127.0.0.1:51064 "$release/contacts-svc" >"$scratch/contacts.log" 2>&1 & pids+=($!)
+for service in media-svc contacts-svc; do
+  for _ in $(seq 100); do
+    "$release/$service" healthcheck >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  "$release/$service" healthcheck >/dev/null || { tail -n 20 "$scratch"/*.log; exit 1; }
+done
+
+results="$scratch/results.jsonl"
+loadgen() { "$release/loadgen" --endpoint http://127.0.0.1:51051 --json "$@" | tee -a "$results"; }
+pictures=$(ls "$corpus/jpeg" | wc -l)
+
+echo "pipeline alone (JPEG corpus, in-process):" >&2
+for threads in 1 "$concurrency"; do
+  "$release/pipeline" --corpus "$corpus/jpeg" --threads "$threads" --passes 2 | sed 's/^{/{"operation":"pipeline",/' | tee -a "$results"
+done
+echo "CreateContact with a picture (every upload new to media-svc):" >&2
+loadgen --operation create --tenant-per-pass --tenant warmup --pictures "$corpus/jpeg" --concurrency "$concurrency" --requests "$pictures" >/dev/null
+for c in 1 "$concurrency"; do
+  loadgen --operation create --tenant-per-pass --tenant "create-c$c" --pictures "$corpus/jpeg" --concurrency "$c" --requests $((2 * pictures))
+done
+echo "ListContacts, pages of 50, with and without pictures:" >&2
+"$release/loadgen" --endpoint http://127.0.0.1:51051 --operation create --tenant with-pictures --pictures "$corpus/jpeg" --concurrency "$concurrency" --requests 50 >/dev/null
+"$release/loadgen" --endpoint http://127.0.0.1:51051 --operation create --tenant without-pictures --without-pictures --concurrency "$concurrency" --requests 50 >/dev/null
+for c in 1 "$concurrency"; do
+  for tenant in without-pictures with-pictures; do
+    "$release/loadgen" --endpoint http://127.0.0.1:51051 --json --operation list --tenant "$tenant" --concurrency "$c" --requests 2000 |
+      sed "s/^{/{\"tenant\":\"$tenant\",/" | tee -a "$results"
+  done
+done
+
+python3 - "$results" "$concurrency" <<'PY'
+import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+concurrency = int(sys.argv[2])
+pipeline = {r["threads"]: r["avatars_per_second"] for r in rows if r.get("operation") == "pipeline"}
+create = {r["concurrency"]: r for r in rows if r.get("operation") == "create"}
+print("\n| measure | concurrency | value | vs |")
+print("|---|---|---|---|")
+for c in (1, concurrency):
+    e2e = create[c]["throughput_per_second"]
+    print(f"| CreateContact with picture | {c} | {e2e:.1f}/s, p50 {create[c]['p50_ms']:.1f} ms | {e2e / pipeline[c]:.0%} of pipeline alone ({pipeline[c]:.1f}/s) |")
+lists = {(r["tenant"], r["concurrency"]): r for r in rows if r.get("operation") == "list"}
+for c in (1, concurrency):
+    plain, pictured = lists[("without-pictures", c)], lists[("with-pictures", c)]
+    print(f"| ListContacts 50, no pictures | {c} | p50 {plain['p50_ms']:.2f} ms, {plain['throughput_per_second']:.0f}/s | |")
+    print(f"| ListContacts 50, with pictures | {c} | p50 {pictured['p50_ms']:.2f} ms, {pictured['throughput_per_second']:.0f}/s | "
+          f"{pictured['p50_ms'] / plain['p50_ms']:.2f}x the p50 without |")
+PY

@@ -1,0 +1,159 @@
+//! ListContacts latency as a tenant grows: the first page, a page from the
+//! middle of the list and a query, at each size. Imports contacts straight
+//! into the database (the store's bulk import), then calls a running
+//! contacts-svc over gRPC.
+//!
+//!   scale --database-url URL --endpoint http://127.0.0.1:51051 --sizes 10000,100000,1000000
+
+use std::time::{Duration, Instant};
+
+use accommador_proto::accommador::contacts::v1::{ListContactsRequest, contacts_service_client::ContactsServiceClient};
+use clap::Parser;
+use contacts_svc::{
+    domain::{Contact, ContactFields, ContactId},
+    store::Store,
+};
+use sea_orm::ConnectionTrait;
+use tonic::transport::Channel;
+
+#[derive(Debug, Parser)]
+#[command(about = "Measures ListContacts at growing tenant sizes")]
+struct Args {
+    /// The database contacts-svc runs on.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: String,
+    /// contacts-svc's gRPC endpoint.
+    #[arg(long, default_value = "http://127.0.0.1:51051")]
+    endpoint: String,
+    /// Tenant sizes to measure at, ascending.
+    #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000")]
+    sizes: Vec<usize>,
+    /// Calls per measurement; the median and 95th percentile are reported.
+    #[arg(long, default_value_t = 200)]
+    calls: usize,
+    #[arg(long, default_value = "scale")]
+    tenant: String,
+}
+
+/// The query: one contact's email fragment, matching one contact at any size,
+/// as a person searching for someone does.
+const QUERY: &str = "u4242x";
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let store = Store::connect(&args.database_url).await?;
+    let database = sea_orm::Database::connect(&args.database_url).await?;
+    let channel = tonic::transport::Endpoint::from_shared(args.endpoint.clone())?.connect().await?;
+    let mut client = ContactsServiceClient::new(channel);
+
+    let backend = format!("{:?}", store.backend()).to_lowercase();
+    let mut imported = 0;
+    println!("| database | contacts | first page p50 / p95 ms | middle page p50 / p95 ms | query p50 / p95 ms |");
+    println!("|---|---|---|---|---|");
+    for &size in &args.sizes {
+        let started = Instant::now();
+        while imported < size {
+            let batch: Vec<Contact> = (imported..size.min(imported + 50_000)).map(synthetic_contact).collect();
+            store.import(&args.tenant, &batch).await?;
+            imported += batch.len();
+        }
+        database.execute_unprepared("ANALYZE").await?;
+        eprintln!("{backend}: {size} contacts imported in {:.1}s", started.elapsed().as_secs_f64());
+
+        let first = measure(args.calls, || list(client.clone(), &args.tenant, "", String::new())).await?;
+        let middle_token = token_at(&mut client, &args.tenant, size / 2).await?;
+        let middle = measure(args.calls, || list(client.clone(), &args.tenant, "", middle_token.clone())).await?;
+        let query = measure(args.calls, || list(client.clone(), &args.tenant, QUERY, String::new())).await?;
+        println!(
+            "| {backend} | {size} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} / {:.2} |",
+            first.0, first.1, middle.0, middle.1, query.0, query.1
+        );
+    }
+    Ok(())
+}
+
+fn synthetic_contact(index: usize) -> Contact {
+    const FIRST: [&str; 8] = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken"];
+    const LAST: [&str; 8] = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson"];
+    // Spread over the last ~30 years, one second apart, oldest first.
+    let create_time_us = 1_000_000_000_000_000 + index as i64 * 1_000_000;
+    Contact {
+        id: ContactId::generate(),
+        revision: 1,
+        fields: ContactFields {
+            first_name: FIRST[index % FIRST.len()].into(),
+            last_name: LAST[index / FIRST.len() % LAST.len()].into(),
+            email: format!("u{index}x@example.com"),
+            phone: format!("+1415555{:04}", index % 10_000),
+            company_name: format!("Company {}", index % 1_000),
+            tags: Vec::new(),
+            source: "import".into(),
+            additional_emails: Vec::new(),
+            additional_phones: Vec::new(),
+            image_id: None,
+        },
+        create_time_us,
+        revision_create_time_us: create_time_us,
+        merged_contact_ids: Vec::new(),
+    }
+}
+
+async fn list(
+    mut client: ContactsServiceClient<Channel>,
+    tenant: &str,
+    query: &str,
+    page_token: String,
+) -> anyhow::Result<(usize, String)> {
+    let mut request = tonic::Request::new(ListContactsRequest {
+        page_size: 50,
+        page_token,
+        query: query.into(),
+        ..Default::default()
+    });
+    request.metadata_mut().insert("x-tenant-id", tenant.parse()?);
+    let response = client.list_contacts(request).await?.into_inner();
+    Ok((response.contacts.len(), response.next_page_token))
+}
+
+/// The page token after `position` contacts, by walking pages of 200.
+async fn token_at(
+    client: &mut ContactsServiceClient<Channel>,
+    tenant: &str,
+    position: usize,
+) -> anyhow::Result<String> {
+    let mut token = String::new();
+    let mut walked = 0;
+    while walked < position {
+        let mut request = tonic::Request::new(ListContactsRequest {
+            page_size: 200.min((position - walked) as i32),
+            page_token: token,
+            ..Default::default()
+        });
+        request.metadata_mut().insert("x-tenant-id", tenant.parse()?);
+        let response = client.list_contacts(request).await?.into_inner();
+        walked += response.contacts.len();
+        token = response.next_page_token;
+        anyhow::ensure!(!token.is_empty(), "the list ended after {walked} contacts");
+    }
+    Ok(token)
+}
+
+/// Median and 95th percentile latency in milliseconds, after a warm-up call.
+async fn measure<F, Fut>(calls: usize, mut call: F) -> anyhow::Result<(f64, f64)>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<(usize, String)>>,
+{
+    let (count, _) = call().await?;
+    anyhow::ensure!(count > 0, "the page is empty");
+    let mut latencies: Vec<Duration> = Vec::with_capacity(calls);
+    for _ in 0..calls {
+        let started = Instant::now();
+        call().await?;
+        latencies.push(started.elapsed());
+    }
+    latencies.sort();
+    let at = |fraction: f64| latencies[((latencies.len() - 1) as f64 * fraction).round() as usize].as_secs_f64() * 1e3;
+    Ok((at(0.5), at(0.95)))
+}
