@@ -227,7 +227,7 @@ impl Store {
             // PostgreSQL and SQLite seek the list index to the cursor with
             // it, where the OR form makes them read every newer row first.
             select = select.filter(
-                Expr::tuple([Expr::col(C::CreateTimeUs).into(), Expr::col(C::ContactId).into()])
+                Expr::tuple([Expr::col(C::CreateTimeUs), Expr::col(C::ContactId)])
                     .lt(Expr::tuple([cursor.create_time_us.into(), cursor.contact_id.clone().into()])),
             );
         }
