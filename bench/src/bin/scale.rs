@@ -105,12 +105,7 @@ async fn list(
     query: &str,
     page_token: String,
 ) -> anyhow::Result<(usize, String)> {
-    let mut request = tonic::Request::new(ListContactsRequest {
-        page_size: 50,
-        page_token,
-        query: query.into(),
-        ..Default::default()
-    });
+    let mut request = tonic::Request::new(ListContactsRequest { page_size: 50, page_token, query: query.into() });
     request.metadata_mut().insert("x-tenant-id", tenant.parse()?);
     let response = client.list_contacts(request).await?.into_inner();
     Ok((response.contacts.len(), response.next_page_token))
