@@ -71,11 +71,19 @@ pub struct ImageLibrary {
     processor: Processor,
     settings: LibrarySettings,
     manifests: manifest::ManifestCache,
+    urls: signing::UrlCache,
 }
 
 impl ImageLibrary {
     pub fn new(store: ObjectStore, pipeline: Pipeline, processor: Processor, settings: LibrarySettings) -> Self {
-        Self { store, pipeline, processor, settings, manifests: manifest::ManifestCache::default() }
+        Self {
+            store,
+            pipeline,
+            processor,
+            settings,
+            manifests: manifest::ManifestCache::default(),
+            urls: signing::UrlCache::default(),
+        }
     }
 
     pub fn store(&self) -> &ObjectStore {

@@ -2,7 +2,11 @@
 //! image and TTL sign to byte-identical URLs, and each URL handed out stays
 //! valid for at least TTL/2.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::{
+    collections::HashMap,
+    sync::Mutex,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
 
 use accommador_proto::tenant::TenantId;
 
@@ -64,6 +68,41 @@ pub struct SignedImage {
     pub expires_at: SystemTime,
 }
 
+/// URLs already signed in the current time buckets. Within a bucket the
+/// same object and TTL sign to the same URL, so a list page shown again
+/// (the common case: the inbox refreshes, people page back) costs a map
+/// lookup per URL instead of a SigV4 signature (about 6 µs).
+#[derive(Default)]
+pub struct UrlCache {
+    entries: Mutex<HashMap<(String, SystemTime, Duration), String>>,
+}
+
+/// Enough for every picture of a busy replica's hour; beyond it the cache
+/// starts over (old buckets' entries are never hit again anyway).
+const URL_CACHE_CAPACITY: usize = 200_000;
+
+impl UrlCache {
+    fn get_or_sign(
+        &self,
+        key: String,
+        start: SystemTime,
+        ttl: Duration,
+        sign: impl FnOnce(&str) -> Result<String, Error>,
+    ) -> Result<String, Error> {
+        let cache_key = (key, start, ttl);
+        if let Some(url) = self.entries.lock().expect("URL cache lock").get(&cache_key) {
+            return Ok(url.clone());
+        }
+        let url = sign(&cache_key.0)?;
+        let mut entries = self.entries.lock().expect("URL cache lock");
+        if entries.len() >= URL_CACHE_CAPACITY {
+            entries.clear();
+        }
+        entries.insert(cache_key, url.clone());
+        Ok(url)
+    }
+}
+
 /// Manifest reads in flight at once for one signing call.
 const PARALLEL_MANIFEST_READS: usize = 16;
 
@@ -83,7 +122,9 @@ impl ImageLibrary {
         for (id, manifest) in ids.iter().zip(manifests) {
             let mut renditions = Vec::with_capacity(manifest.renditions.len());
             for rendition in &manifest.renditions {
-                let url = self.store().presign_get(&rendition.key(tenant, id), start, ttl.get())?;
+                let url = self.urls.get_or_sign(rendition.key(tenant, id), start, ttl.get(), |key| {
+                    Ok(self.store().presign_get(key, start, ttl.get())?)
+                })?;
                 renditions.push(SignedRendition { rendition: rendition.clone(), url });
             }
             metrics::counter!("media_signed_urls_total").increment(renditions.len() as u64);
@@ -118,5 +159,24 @@ mod tests {
             assert!(remaining >= Duration::from_secs(1800), "offset {offset}: {remaining:?}");
         }
         assert_ne!(ttl.bucket_start(base + Duration::from_secs(1800)), start);
+    }
+
+    #[test]
+    fn url_cache_signs_each_object_once_per_bucket_and_ttl() {
+        let cache = UrlCache::default();
+        let signatures = std::cell::Cell::new(0);
+        let sign = |key: &str| {
+            signatures.set(signatures.get() + 1);
+            Ok(format!("signed-{key}-{}", signatures.get()))
+        };
+        let (start, ttl) = (UNIX_EPOCH + Duration::from_secs(1_800_000_000), Duration::from_secs(3600));
+        for _ in 0..3 {
+            assert_eq!(cache.get_or_sign("a".into(), start, ttl, sign).unwrap(), "signed-a-1");
+        }
+        assert_eq!(signatures.get(), 1);
+        cache.get_or_sign("b".into(), start, ttl, sign).unwrap();
+        cache.get_or_sign("a".into(), start + Duration::from_secs(1800), ttl, sign).unwrap();
+        cache.get_or_sign("a".into(), start, Duration::from_secs(60), sign).unwrap();
+        assert_eq!(signatures.get(), 4, "another object, bucket or TTL is signed anew");
     }
 }
