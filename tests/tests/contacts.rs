@@ -168,17 +168,29 @@ async fn the_documented_workflow_gives_the_old_contact_the_new_picture() {
 async fn assert_contact_data_never_updated(url: &str) {
     use sea_orm::{ConnectionTrait, Statement};
     let db = sea_orm::Database::connect(url).await.unwrap();
-    // Statistics are flushed by the server's backends shortly after their transactions.
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let sql = "SELECT relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables \
                WHERE relname IN ('contact', 'contact_revision', 'contact_merge')";
-    let rows = db.query_all_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
-    assert_eq!(rows.len(), 3, "statistics for the three contact tables");
-    for row in rows {
-        let table: String = row.try_get("", "relname").unwrap();
-        let inserted: i64 = row.try_get("", "n_tup_ins").unwrap();
-        let updated: i64 = row.try_get("", "n_tup_upd").unwrap();
-        let deleted: i64 = row.try_get("", "n_tup_del").unwrap();
+    // A backend flushes its statistics at most once a second while busy and
+    // within about ten seconds once idle: wait until every table shows the
+    // inserts this test made, so that updates and deletes would show too.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let counts = loop {
+        let rows = db.query_all_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
+        let counts: Vec<(String, i64, i64, i64)> = rows
+            .iter()
+            .map(|row| {
+                let count = |column: &str| row.try_get::<i64>("", column).unwrap();
+                (row.try_get("", "relname").unwrap(), count("n_tup_ins"), count("n_tup_upd"), count("n_tup_del"))
+            })
+            .collect();
+        let live = counts.len() == 3 && counts.iter().all(|(_, inserted, _, _)| *inserted > 0);
+        if live || std::time::Instant::now() > deadline {
+            break counts;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    };
+    assert_eq!(counts.len(), 3, "statistics for the three contact tables");
+    for (table, inserted, updated, deleted) in counts {
         assert!(inserted > 0, "{table}: statistics are live ({inserted} inserts)");
         assert_eq!((updated, deleted), (0, 0), "{table}: contact data is write-once");
     }
