@@ -33,16 +33,8 @@ pub struct RequestRecord {
     pub revision: i64,
 }
 
-/// A claim owed to media-svc.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClaimEntry {
-    pub id: i64,
-    pub tenant: String,
-    pub image_id: String,
-    pub owner: String,
-    pub create_time_us: i64,
-    pub claim_deadline_us: i64,
-}
+/// A claim owed to media-svc: an outbox row as stored.
+pub use super::entities::claim_outbox::Model as ClaimEntry;
 
 pub enum CreateOutcome {
     Created,
@@ -305,19 +297,7 @@ impl Store {
 
     /// Claims not yet acknowledged by media-svc, oldest first.
     pub async fn pending_claims(&self, limit: u64) -> Result<Vec<ClaimEntry>, Error> {
-        let rows =
-            claim_outbox::Entity::find().order_by_asc(claim_outbox::Column::Id).limit(limit).all(&self.db).await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| ClaimEntry {
-                id: row.id,
-                tenant: row.tenant,
-                image_id: row.image_id,
-                owner: row.owner,
-                create_time_us: row.create_time_us,
-                claim_deadline_us: row.claim_deadline_us,
-            })
-            .collect())
+        Ok(claim_outbox::Entity::find().order_by_asc(claim_outbox::Column::Id).limit(limit).all(&self.db).await?)
     }
 
     /// Forgets a claim media-svc acknowledged.
