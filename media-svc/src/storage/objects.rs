@@ -65,7 +65,7 @@ impl ObjectStore {
     /// Fails only when an endpoint is not a URL.
     pub fn new(settings: &S3Settings) -> Result<Self, StorageError> {
         Ok(Self {
-            client: Client::from_conf(client_config(settings, settings.endpoint.as_deref())),
+            client: Client::from_conf(client_config(settings)),
             signer: UrlSigner::new(settings)?,
             bucket: settings.bucket.clone(),
         })
@@ -174,7 +174,7 @@ impl ObjectStore {
     }
 }
 
-fn client_config(settings: &S3Settings, endpoint: Option<&str>) -> aws_sdk_s3::Config {
+fn client_config(settings: &S3Settings) -> aws_sdk_s3::Config {
     let credentials =
         Credentials::new(&settings.access_key_id, &settings.secret_access_key, None, None, "media-svc-config");
     let mut builder = aws_sdk_s3::Config::builder()
@@ -193,7 +193,7 @@ fn client_config(settings: &S3Settings, endpoint: Option<&str>) -> aws_sdk_s3::C
                 .build(),
         )
         .retry_config(RetryConfig::standard().with_max_attempts(3));
-    if let Some(endpoint) = endpoint {
+    if let Some(endpoint) = &settings.endpoint {
         builder = builder.endpoint_url(endpoint);
     }
     builder.build()
