@@ -44,7 +44,18 @@ fn jpeg(info: &ImageInfo, bytes: &[u8], target: Target) -> Result<Decoded, Rejec
     let mut decompressor = turbojpeg::Decompressor::new().map_err(corrupt)?;
     decompressor.set_scan_limit(MAX_PROGRESSIVE_SCANS).map_err(corrupt)?;
     let header = decompressor.read_header(bytes).map_err(corrupt)?;
-    let short_side = info.width.min(info.height) as usize;
+    // The buffer below is sized from libjpeg's reading of the header, the
+    // limits were checked on ours: they must agree.
+    if (header.width, header.height) != (info.width as usize, info.height as usize) {
+        return Err(Rejection::Corrupt {
+            format: Format::Jpeg,
+            detail: format!(
+                "the frame header declares {}x{} pixels to one reader and {}x{} to another",
+                info.width, info.height, header.width, header.height
+            ),
+        });
+    }
+    let short_side = header.width.min(header.height);
     let wanted = match target {
         Target::ValidateOnly => 1,
         Target::ShortSide(side) => side as usize,
