@@ -7,6 +7,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
+. bench/lib.sh
 
 deploy/build-deps.sh
 command -v vipsthumbnail >/dev/null 2>&1 || {
@@ -16,10 +17,6 @@ command -v vipsthumbnail >/dev/null 2>&1 || {
 python3 -c 'import PIL' 2>/dev/null || python3 -m pip install --quiet Pillow
 
 cargo build --release --bin media-svc --bin corpus
-release=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release
-corpus="$release/bench-corpus"
-# Regenerated whenever the generator was rebuilt (the corpus is made by code).
-if [ ! -f "$corpus/.made" ] || [ "$release/corpus" -nt "$corpus/.made" ]; then
-  rm -rf "$corpus" && "$release/corpus" --out "$corpus" && touch "$corpus/.made"
-fi
+release=$(release_dir)
+corpus=$(ensure_corpus "$release")
 python3 bench/avatars.py --corpus "$corpus" --media-svc "$release/media-svc" "$@"

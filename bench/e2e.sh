@@ -8,14 +8,12 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
+. bench/lib.sh
 
 deploy/build-deps.sh
 cargo build --release --bin media-svc --bin contacts-svc --bin loadgen --bin corpus --bin pipeline
-release=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release
-corpus="$release/bench-corpus"
-if [ ! -f "$corpus/.made" ] || [ "$release/corpus" -nt "$corpus/.made" ]; then
-  rm -rf "$corpus" && "$release/corpus" --out "$corpus" && touch "$corpus/.made"
-fi
+release=$(release_dir)
+corpus=$(ensure_corpus "$release")
 
 cores=$(nproc)
 concurrency=$((2 * cores))
@@ -33,13 +31,8 @@ export MEDIA_LISTEN=127.0.0.1:51052 EMBEDDED_S3_LISTEN=127.0.0.1:51053 CONTACTS_
 export MEDIA_ENDPOINT=http://127.0.0.1:51052 DATA_DIR="$scratch" LOG_FORMAT=json RUST_LOG=warn
 METRICS_LISTEN=127.0.0.1:51065 "$release/media-svc" >"$scratch/media.log" 2>&1 & pids+=($!)
 METRICS_LISTEN=127.0.0.1:51064 "$release/contacts-svc" >"$scratch/contacts.log" 2>&1 & pids+=($!)
-for service in media-svc contacts-svc; do
-  for _ in $(seq 100); do
-    "$release/$service" healthcheck >/dev/null 2>&1 && break
-    sleep 0.2
-  done
-  "$release/$service" healthcheck >/dev/null || { tail -n 20 "$scratch"/*.log; exit 1; }
-done
+wait_healthy "$release/media-svc" "$scratch/media.log"
+wait_healthy "$release/contacts-svc" "$scratch/contacts.log"
 
 results="$scratch/results.jsonl"
 loadgen() { "$release/loadgen" --endpoint http://127.0.0.1:51051 --json "$@" | tee -a "$results"; }

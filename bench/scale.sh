@@ -7,10 +7,11 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
+. bench/lib.sh
 
 deploy/build-deps.sh
 cargo build --release --bin contacts-svc --bin scale
-release=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release
+release=$(release_dir)
 
 scratch=$(mktemp -d)
 chmod 755 "$scratch" # PostgreSQL runs as its own user
@@ -26,11 +27,7 @@ eval "$(tests/postgres.sh "$scratch/postgres")"
 for database in "sqlite://$scratch/scale.db?mode=rwc" "$TEST_POSTGRES_URL"; do
   export DATABASE_URL="$database" CONTACTS_LISTEN=127.0.0.1:51081 METRICS_LISTEN=127.0.0.1:51082 RUST_LOG=warn
   "$release/contacts-svc" >"$scratch/contacts.log" 2>&1 & contacts_pid=$!
-  for _ in $(seq 100); do
-    "$release/contacts-svc" healthcheck >/dev/null 2>&1 && break
-    sleep 0.2
-  done
-  "$release/contacts-svc" healthcheck >/dev/null || { tail -n 20 "$scratch/contacts.log"; exit 1; }
+  wait_healthy "$release/contacts-svc" "$scratch/contacts.log"
   "$release/scale" --endpoint http://127.0.0.1:51081 "$@"
   kill -TERM "$contacts_pid" && wait "$contacts_pid" || true
   contacts_pid=""

@@ -27,7 +27,9 @@ struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
-    media_svc_memory_settings();
+    // media-svc's allocator settings, so the ceiling is measured under the
+    // same conditions.
+    media_svc::memory::retain_decode_buffers();
     let args = Args::parse();
     let mut paths: Vec<PathBuf> =
         std::fs::read_dir(&args.corpus)?.map(|entry| entry.map(|e| e.path())).collect::<Result<_, _>>()?;
@@ -61,10 +63,4 @@ fn main() -> anyhow::Result<()> {
     });
     println!("{report}");
     Ok(())
-}
-
-/// The allocator settings media-svc runs with, so the ceiling is measured
-/// under the same conditions.
-fn media_svc_memory_settings() {
-    media_svc::memory::retain_decode_buffers();
 }

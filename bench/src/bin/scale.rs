@@ -35,17 +35,23 @@ struct Args {
     tenant: String,
 }
 
-/// The query: one contact's email fragment, matching one contact at any size,
-/// as a person searching for someone does.
+/// The query: one contact's email fragment (contact number
+/// [`QUERIED_CONTACT`]), matching that one contact at any size, as a person
+/// searching for someone does.
 const QUERY: &str = "u4242x";
+const QUERIED_CONTACT: usize = 4242;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    anyhow::ensure!(
+        args.sizes.iter().all(|&size| size > QUERIED_CONTACT),
+        "every size must exceed {QUERIED_CONTACT}: the query looks for contact number {QUERIED_CONTACT}"
+    );
     let store = Store::connect(&args.database_url).await?;
     let database = sea_orm::Database::connect(&args.database_url).await?;
     let channel = tonic::transport::Endpoint::from_shared(args.endpoint.clone())?.connect().await?;
-    let mut client = ContactsServiceClient::new(channel);
+    let client = ContactsServiceClient::new(channel);
 
     let backend = format!("{:?}", store.backend()).to_lowercase();
     let mut imported = 0;
@@ -61,10 +67,10 @@ async fn main() -> anyhow::Result<()> {
         database.execute_unprepared("ANALYZE").await?;
         eprintln!("{backend}: {size} contacts imported in {:.1}s", started.elapsed().as_secs_f64());
 
-        let first = measure(args.calls, || list(client.clone(), &args.tenant, "", String::new())).await?;
-        let middle_token = token_at(&mut client, &args.tenant, size / 2).await?;
-        let middle = measure(args.calls, || list(client.clone(), &args.tenant, "", middle_token.clone())).await?;
-        let query = measure(args.calls, || list(client.clone(), &args.tenant, QUERY, String::new())).await?;
+        let first = measure(args.calls, || list(client.clone(), &args.tenant, "", String::new(), 50)).await?;
+        let middle_token = token_at(&client, &args.tenant, size / 2).await?;
+        let middle = measure(args.calls, || list(client.clone(), &args.tenant, "", middle_token.clone(), 50)).await?;
+        let query = measure(args.calls, || list(client.clone(), &args.tenant, QUERY, String::new(), 50)).await?;
         println!(
             "| {backend} | {size} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} / {:.2} |",
             first.0, first.1, middle.0, middle.1, query.0, query.1
@@ -104,31 +110,23 @@ async fn list(
     tenant: &str,
     query: &str,
     page_token: String,
+    page_size: i32,
 ) -> anyhow::Result<(usize, String)> {
-    let mut request = tonic::Request::new(ListContactsRequest { page_size: 50, page_token, query: query.into() });
+    let mut request = tonic::Request::new(ListContactsRequest { page_size, page_token, query: query.into() });
     request.metadata_mut().insert("x-tenant-id", tenant.parse()?);
     let response = client.list_contacts(request).await?.into_inner();
     Ok((response.contacts.len(), response.next_page_token))
 }
 
 /// The page token after `position` contacts, by walking pages of 200.
-async fn token_at(
-    client: &mut ContactsServiceClient<Channel>,
-    tenant: &str,
-    position: usize,
-) -> anyhow::Result<String> {
+async fn token_at(client: &ContactsServiceClient<Channel>, tenant: &str, position: usize) -> anyhow::Result<String> {
     let mut token = String::new();
     let mut walked = 0;
     while walked < position {
-        let mut request = tonic::Request::new(ListContactsRequest {
-            page_size: 200.min((position - walked) as i32),
-            page_token: token,
-            ..Default::default()
-        });
-        request.metadata_mut().insert("x-tenant-id", tenant.parse()?);
-        let response = client.list_contacts(request).await?.into_inner();
-        walked += response.contacts.len();
-        token = response.next_page_token;
+        let page_size = 200.min((position - walked) as i32);
+        let (count, next) = list(client.clone(), tenant, "", token, page_size).await?;
+        walked += count;
+        token = next;
         anyhow::ensure!(!token.is_empty(), "the list ended after {walked} contacts");
     }
     Ok(token)
