@@ -6,6 +6,8 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use accommador_proto::{auth::SecurityConfig, serve::LogFormat};
 use clap::{Args, Parser, Subcommand};
 
+use crate::book::OutboxSettings;
+
 #[derive(Debug, Parser)]
 #[command(name = "contacts-svc", version, about = "Write-once CRM contacts with profile pictures")]
 pub struct Cli {
@@ -23,6 +25,12 @@ pub enum Command {
     /// Asks the running server (at the listen address) for its health; exit
     /// status 0 when SERVING. For container health checks.
     Healthcheck,
+    /// Checks once that media-svc holds every live contact's picture claimed
+    /// for that contact, re-claims what is missing, and prints a JSON report.
+    /// Deletes nothing. Exit status 0, or 2 when some picture is gone from
+    /// media-svc (listed in the report and logged). Uses the server's
+    /// database and media-svc settings; the server may keep running.
+    Reconcile,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -91,12 +99,43 @@ pub struct ServerConfig {
     #[command(flatten)]
     pub security: SecurityConfig,
 
-    /// How often queued picture claims are delivered to media-svc (and failed ones retried).
+    /// How often the claim outbox looks for due picture claims, and the first
+    /// retry delay of a claim that failed (doubled per attempt, with jitter).
     #[arg(long, env = "CLAIM_RETRY_INTERVAL", default_value = "2s", value_parser = humantime::parse_duration)]
     pub claim_retry_interval: Duration,
+
+    /// Longest delay between two attempts of one picture claim.
+    #[arg(long, env = "CLAIM_RETRY_MAX", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub claim_retry_max: Duration,
+
+    /// Picture claims taken per outbox pass (the pass repeats at once while
+    /// whole batches are due).
+    #[arg(long, env = "CLAIM_BATCH", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub claim_batch: u64,
+
+    /// Picture claims delivered to media-svc at once.
+    #[arg(long, env = "CLAIM_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub claim_concurrency: u16,
+
+    /// How often every live contact's picture is checked against media-svc
+    /// (see the `reconcile` subcommand); 0s turns the periodic job off.
+    #[arg(long, env = "RECONCILE_INTERVAL", default_value = "6h", value_parser = humantime::parse_duration)]
+    pub reconcile_interval: Duration,
 }
 
 impl ServerConfig {
+    pub fn outbox(&self) -> OutboxSettings {
+        OutboxSettings {
+            interval: self.claim_retry_interval,
+            max_backoff: self.claim_retry_max.max(self.claim_retry_interval),
+            // Three whole ClaimImage calls: a lease never runs out under a
+            // delivery still in progress.
+            lease: self.media_timeout.saturating_mul(3).max(Duration::from_secs(30)),
+            batch: self.claim_batch,
+            concurrency: usize::from(self.claim_concurrency),
+        }
+    }
+
     /// TLS settings for the connection to media-svc, when any is configured.
     pub fn media_tls(&self) -> anyhow::Result<Option<tonic::transport::ClientTlsConfig>> {
         if self.media_tls_ca.is_none() && self.media_tls_cert.is_none() {

@@ -9,7 +9,6 @@ use accommador_proto::{
         media_service_client::MediaServiceClient,
     },
     auth::AUTHORIZATION_HEADER,
-    status::error_info,
     tenant::{REQUEST_ID_HEADER, TENANT_ID_HEADER},
 };
 use tonic::{Code, Status, transport::Channel};
@@ -85,14 +84,17 @@ impl MediaClient {
         Ok(UploadedImage { image_id: image.image_id, claim_deadline_us: deadline })
     }
 
-    pub async fn claim(&self, context: &CallContext, image_id: &str, owner: &str) -> Result<(), Error> {
+    /// Claims `image_id` for `owner`; `true` when this call wrote the claim
+    /// (it was missing), `false` when the owner held it already.
+    pub async fn claim(&self, context: &CallContext, image_id: &str, owner: &str) -> Result<bool, Error> {
         let message = ClaimImageRequest { image_id: image_id.to_owned(), owner: owner.to_owned() };
-        self.client.clone().claim_image(self.request(context, message)).await.map_err(media_error)?;
-        Ok(())
+        let image = self.client.clone().claim_image(self.request(context, message)).await.map_err(media_error)?;
+        Ok(image.into_inner().owner_claim_created)
     }
 
     /// Signed URLs for `image_ids` in one call. Ids media-svc does not know
-    /// are dropped (and logged) rather than failing the whole response.
+    /// are left out (each logged once) rather than failing the response: a
+    /// page loses only the pictures that are gone.
     pub async fn sign(
         &self,
         context: &CallContext,
@@ -100,28 +102,22 @@ impl MediaClient {
     ) -> Result<HashMap<String, SignedImage>, Error> {
         image_ids.sort();
         image_ids.dedup();
-        let ttl = prost_types::Duration { seconds: self.url_ttl.as_secs() as i64, nanos: 0 };
-        // A missing image fails the batch (AIP-231); retry without it, a few times at most.
-        for _ in 0..4 {
-            if image_ids.is_empty() {
-                return Ok(HashMap::new());
-            }
-            let message = SignImageUrlsRequest { image_ids: image_ids.clone(), ttl: Some(ttl) };
-            match self.client.clone().sign_image_urls(self.request(context, message)).await {
-                Ok(response) => {
-                    let images = response.into_inner().images;
-                    return Ok(images.into_iter().map(|image| (image.image_id.clone(), image)).collect());
-                }
-                Err(status) if status.code() == Code::NotFound => {
-                    let missing = error_info(&status).and_then(|info| info.metadata.get("image_id").cloned());
-                    let Some(missing) = missing else { return Err(media_error(status)) };
-                    tracing::error!(image_id = %missing, "a contact's picture is missing from media-svc");
-                    image_ids.retain(|id| id != &missing);
-                }
-                Err(status) => return Err(media_error(status)),
-            }
+        if image_ids.is_empty() {
+            return Ok(HashMap::new());
         }
-        Err(Error::Internal("too many missing pictures while signing".into()))
+        let ttl = prost_types::Duration { seconds: self.url_ttl.as_secs() as i64, nanos: 0 };
+        let message = SignImageUrlsRequest { image_ids, ttl: Some(ttl), skip_missing: true };
+        let response = self
+            .client
+            .clone()
+            .sign_image_urls(self.request(context, message))
+            .await
+            .map_err(media_error)?
+            .into_inner();
+        for missing in &response.missing_image_ids {
+            tracing::error!(image_id = %missing, "a contact's picture is missing from media-svc");
+        }
+        Ok(response.images.into_iter().map(|image| (image.image_id.clone(), image)).collect())
     }
 }
 

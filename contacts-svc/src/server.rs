@@ -16,6 +16,22 @@ use crate::{
     media::MediaClient, store::Store,
 };
 
+/// The use cases over a migrated database and a (lazily connecting)
+/// media-svc client: what the server serves and `reconcile` runs.
+pub async fn connect_book(config: &ServerConfig) -> anyhow::Result<ContactBook> {
+    let default_region = PhoneNormalizer::parse_region(&config.default_phone_region).map_err(anyhow::Error::msg)?;
+    let store = Store::connect(&config.database_url()?).await.context("connect the database")?;
+    tracing::info!(backend = ?store.backend(), "database ready");
+    let media = MediaClient::connect_lazy(
+        &config.media_endpoint,
+        config.media_timeout,
+        config.picture_url_ttl,
+        config.media_token.clone(),
+        config.media_tls()?,
+    )?;
+    Ok(ContactBook::new(store, media, PhoneNormalizer { default_region }, config.outbox()))
+}
+
 /// A bound, ready-to-run contacts-svc.
 pub struct Application {
     listener: TcpListener,
@@ -30,17 +46,7 @@ impl Application {
     pub async fn build(config: ServerConfig) -> anyhow::Result<Self> {
         let credentials = config.security.load_credentials()?;
         check_exposure("contacts-svc", config.listen, &credentials).map_err(anyhow::Error::msg)?;
-        let default_region = PhoneNormalizer::parse_region(&config.default_phone_region).map_err(anyhow::Error::msg)?;
-        let store = Store::connect(&config.database_url()?).await.context("connect the database")?;
-        tracing::info!(backend = ?store.backend(), "database ready");
-        let media = MediaClient::connect_lazy(
-            &config.media_endpoint,
-            config.media_timeout,
-            config.picture_url_ttl,
-            config.media_token.clone(),
-            config.media_tls()?,
-        )?;
-        let book = ContactBook::new(store, media, PhoneNormalizer { default_region });
+        let book = connect_book(&config).await?;
         let listener = TcpListener::bind(config.listen).await?;
         Ok(Self { listener, config, book: Arc::new(book), credentials })
     }
@@ -59,16 +65,21 @@ impl Application {
         let (_health, routes) = serve::introspection_routes(SERVICE_NAME).await;
         let routes = routes.add_service(contacts);
 
-        let (stop_outbox, outbox_stopped) = tokio::sync::oneshot::channel::<()>();
-        let outbox = tokio::spawn({
-            let book = self.book.clone();
-            let interval = self.config.claim_retry_interval;
+        // Background jobs stop when the server does.
+        let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
+        let stopped = move || {
+            let mut receiver = jobs_stopped.clone();
             async move {
-                book.run_claim_outbox(interval, async {
-                    let _ = outbox_stopped.await;
-                })
-                .await
+                let _ = receiver.wait_for(|stopped| *stopped).await;
             }
+        };
+        let outbox = tokio::spawn({
+            let (book, stopped) = (self.book.clone(), stopped());
+            async move { book.run_claim_outbox(stopped).await }
+        });
+        let reconciliation = (!self.config.reconcile_interval.is_zero()).then(|| {
+            let (book, stopped, interval) = (self.book.clone(), stopped(), self.config.reconcile_interval);
+            tokio::spawn(async move { book.run_reconciliation(interval, stopped).await })
         });
 
         let mut builder = tonic::transport::Server::builder();
@@ -84,8 +95,11 @@ impl Application {
             .add_routes(routes)
             .serve_with_incoming_shutdown(accommador_proto::serve::incoming(self.listener), shutdown)
             .await?;
-        let _ = stop_outbox.send(());
+        let _ = stop_jobs.send(true);
         let _ = outbox.await;
+        if let Some(reconciliation) = reconciliation {
+            let _ = reconciliation.await;
+        }
         tracing::info!("contacts-svc stopped");
         Ok(())
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use accommador_proto::tenant::TenantId;
 use media_svc::{
     error::Error,
-    images::{ImageId, UrlTtl},
+    images::{ImageId, MissingIds, UrlTtl},
     samples::{self, JpegOptions},
     storage::keys,
 };
@@ -41,7 +41,11 @@ async fn uploads_are_fetchable_through_signed_urls_without_metadata() {
         let stored = library.upload(&acme, phone_photo(1).into()).await.expect("upload");
         assert!(!stored.claimed && stored.pending_expires_at.is_some(), "{}: new uploads are pending", backend.name);
 
-        let signed = library.sign(&acme, std::slice::from_ref(&stored.id), UrlTtl::default()).await.unwrap();
+        let signed = library
+            .sign(&acme, std::slice::from_ref(&stored.id), UrlTtl::default(), MissingIds::Fail)
+            .await
+            .unwrap()
+            .images;
         let renditions = &signed[0].renditions;
         assert_eq!(renditions.iter().map(|r| r.rendition.size).collect::<Vec<_>>(), [128, 512], "{}", backend.name);
         for signed in renditions {
@@ -107,7 +111,7 @@ async fn the_bucket_refuses_anonymous_tampered_and_expired_requests() {
         let acme = tenant("acme");
         let stored = library.upload(&acme, phone_photo(4).into()).await.unwrap();
         let ttl = UrlTtl::parse(Duration::from_secs(2)).unwrap();
-        let signed = library.sign(&acme, std::slice::from_ref(&stored.id), ttl).await.unwrap();
+        let signed = library.sign(&acme, std::slice::from_ref(&stored.id), ttl, MissingIds::Fail).await.unwrap().images;
         let url = signed[0].renditions[1].url.clone();
         assert_eq!(fetch(&url).await.0, 200, "{}: the signed URL works", backend.name);
 
@@ -143,8 +147,8 @@ async fn urls_are_identical_within_a_time_bucket() {
         let acme = tenant("acme");
         let stored = library.upload(&acme, phone_photo(5).into()).await.unwrap();
         let ids = [stored.id.clone(), stored.id.clone()];
-        let first = library.sign(&acme, &ids, UrlTtl::default()).await.unwrap();
-        let again = library.sign(&acme, &ids, UrlTtl::default()).await.unwrap();
+        let first = library.sign(&acme, &ids, UrlTtl::default(), MissingIds::Fail).await.unwrap().images;
+        let again = library.sign(&acme, &ids, UrlTtl::default(), MissingIds::Fail).await.unwrap().images;
         // Several calls could straddle a bucket boundary only once every 30 minutes.
         assert_eq!(first[0].renditions[0].url, again[1].renditions[0].url, "{}", backend.name);
         assert_eq!(first[0].expires_at, again[0].expires_at);
@@ -161,7 +165,7 @@ async fn unknown_and_foreign_ids_are_not_found() {
         let unknown = ImageId::of(&tenant("acme"), b"never uploaded");
         for (who, id) in [("other tenant", stored.id.clone()), ("unknown", unknown)] {
             let caller = if who == "other tenant" { tenant("intruder") } else { tenant("acme") };
-            let signed = library.sign(&caller, std::slice::from_ref(&id), UrlTtl::default()).await;
+            let signed = library.sign(&caller, std::slice::from_ref(&id), UrlTtl::default(), MissingIds::Fail).await;
             assert!(matches!(signed, Err(Error::NotFound { .. })), "{}: sign {who}: {signed:?}", backend.name);
             let claimed = library.claim(&caller, &id, "contact-1").await;
             assert!(matches!(claimed, Err(Error::NotFound { .. })), "{}: claim {who}: {claimed:?}", backend.name);
@@ -187,5 +191,30 @@ async fn claims_are_idempotent_and_shared_by_owners() {
         assert_eq!(backend.store().list(&keys::claims_prefix(&acme, &stored.id)).await.unwrap().len(), 2);
         let again = library.upload(&acme, phone_photo(7).into()).await.unwrap();
         assert!(again.claimed && again.pending_expires_at.is_none(), "{}: re-upload sees the claim", backend.name);
+    }
+}
+
+#[tokio::test]
+async fn skip_missing_signs_the_known_ids_in_order_and_lists_the_unknown_once() {
+    for backend in backends::all().await {
+        let library = backend.library(Duration::from_secs(3600));
+        let acme = tenant("acme");
+        let first = library.upload(&acme, phone_photo(8).into()).await.unwrap().id;
+        let second = library.upload(&acme, phone_photo(9).into()).await.unwrap().id;
+        let (gone, also_gone) = (ImageId::of(&acme, b"never uploaded"), ImageId::of(&acme, b"cleaned up"));
+        let ids = [first.clone(), gone.clone(), second.clone(), also_gone.clone()];
+
+        let batch = library.sign(&acme, &ids, UrlTtl::default(), MissingIds::Skip).await.unwrap();
+        let signed: Vec<_> = batch.images.iter().map(|image| image.id.clone()).collect();
+        assert_eq!(signed, [first.clone(), second], "{}: the known ids, signed in request order", backend.name);
+        assert!(batch.images.iter().all(|image| image.renditions.len() == 2), "{}: every rendition", backend.name);
+        assert_eq!(batch.missing, [gone.clone(), also_gone], "{}: the unknown ids, in request order", backend.name);
+
+        let repeated = [gone.clone(), first, gone.clone()];
+        let batch = library.sign(&acme, &repeated, UrlTtl::default(), MissingIds::Skip).await.unwrap();
+        assert_eq!(batch.missing, [gone], "{}: an unknown id asked twice is listed once", backend.name);
+
+        let all_or_nothing = library.sign(&acme, &ids, UrlTtl::default(), MissingIds::Fail).await;
+        assert!(matches!(all_or_nothing, Err(Error::NotFound { .. })), "{}: {all_or_nothing:?}", backend.name);
     }
 }

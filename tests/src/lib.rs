@@ -364,6 +364,39 @@ impl Stack {
     }
 }
 
+impl Stack {
+    /// A client of contacts-svc that takes and sends messages as large as a
+    /// picture request may be.
+    pub fn contacts_client(
+        &self,
+    ) -> accommador_proto::accommador::contacts::v1::contacts_service_client::ContactsServiceClient<Channel> {
+        accommador_proto::accommador::contacts::v1::contacts_service_client::ContactsServiceClient::new(
+            self.contacts.channel(),
+        )
+        .max_decoding_message_size(8 << 20)
+        .max_encoding_message_size(8 << 20)
+    }
+
+    /// The database contacts-svc uses, as a URL: `database`'s, or the SQLite
+    /// file in the stack's folder.
+    pub fn database_url(&self, database: &TestDatabase) -> String {
+        database
+            .url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rw", self.dir.path().join("contacts.sqlite").display()))
+    }
+
+    /// Stops media-svc (SIGTERM) and starts it again where it was, on the
+    /// same data and with `extra` settings: its caches start empty.
+    pub async fn restart_media(self, extra: &[(&str, String)]) -> anyhow::Result<Self> {
+        let Self { media, contacts, dir } = self;
+        let addr = media.addr();
+        media.terminate().await?;
+        let media = restart_media(addr, dir.path(), extra).await?;
+        Ok(Self { media, contacts, dir })
+    }
+}
+
 /// Wraps `message` in a request that carries `tenant` in `x-tenant-id`.
 pub fn tenant_request<T>(tenant: &str, message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);

@@ -17,9 +17,7 @@ use tonic::{Code, Status, transport::Channel};
 type Client = ContactsServiceClient<Channel>;
 
 fn client(stack: &Stack) -> Client {
-    ContactsServiceClient::new(stack.contacts.channel())
-        .max_decoding_message_size(8 << 20)
-        .max_encoding_message_size(8 << 20)
+    stack.contacts_client()
 }
 
 fn picture(seed: u32) -> Vec<u8> {

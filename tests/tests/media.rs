@@ -64,7 +64,7 @@ async fn upload_claim_sign_and_fetch_through_grpc() {
     assert!(claimed.claimed && claimed.pending_expire_time.is_none());
 
     let ttl = prost_types::Duration { seconds: 600, nanos: 0 };
-    let request = SignImageUrlsRequest { image_ids: vec![image.image_id.clone()], ttl: Some(ttl) };
+    let request = SignImageUrlsRequest { image_ids: vec![image.image_id.clone()], ttl: Some(ttl), skip_missing: false };
     let signed = media_client.sign_image_urls(tenant_request("acme", request)).await.unwrap().into_inner();
     let rendition = &signed.images[0].renditions[1];
     let response = reqwest::get(&rendition.url).await.unwrap();
@@ -73,7 +73,7 @@ async fn upload_claim_sign_and_fetch_through_grpc() {
     assert_eq!((picture.width(), picture.height()), (512, 512));
 
     // Another tenant learns nothing about the image.
-    let request = SignImageUrlsRequest { image_ids: vec![image.image_id.clone()], ttl: None };
+    let request = SignImageUrlsRequest { image_ids: vec![image.image_id.clone()], ttl: None, skip_missing: false };
     let status = media_client.sign_image_urls(tenant_request("intruder", request)).await.unwrap_err();
     assert_eq!(status.code(), Code::NotFound, "{status:?}");
 }
@@ -124,6 +124,7 @@ async fn bad_fields_are_reported_together() {
     let request = SignImageUrlsRequest {
         image_ids: vec!["nope".into(), "0".repeat(64)],
         ttl: Some(prost_types::Duration { seconds: 8 * 24 * 3600, nanos: 0 }),
+        skip_missing: false,
     };
     let status = media_client.sign_image_urls(tenant_request("acme", request)).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
@@ -168,7 +169,7 @@ async fn data_survives_a_restart() {
     assert!(media.terminate().await.unwrap().success());
 
     let media = start_media(dir.path(), &[]).await.unwrap();
-    let request = SignImageUrlsRequest { image_ids: vec![image.image_id], ttl: None };
+    let request = SignImageUrlsRequest { image_ids: vec![image.image_id], ttl: None, skip_missing: false };
     let signed = client(&media).sign_image_urls(tenant_request("acme", request)).await.unwrap().into_inner();
     let response = reqwest::get(&signed.images[0].renditions[0].url).await.unwrap();
     assert_eq!(response.status(), 200);

@@ -92,7 +92,7 @@ async fn signed_urls_name_the_public_endpoint_and_work_there() {
     let signed = MediaServiceClient::new(probe.channel())
         .sign_image_urls(tenant_request(
             "acme",
-            SignImageUrlsRequest { image_ids: vec![image.image_id.clone()], ttl: None },
+            SignImageUrlsRequest { image_ids: vec![image.image_id.clone()], ttl: None, skip_missing: false },
         ))
         .await
         .unwrap()
@@ -110,7 +110,10 @@ async fn signed_urls_name_the_public_endpoint_and_work_there() {
     .await
     .unwrap();
     let signed = MediaServiceClient::new(media.channel())
-        .sign_image_urls(tenant_request("acme", SignImageUrlsRequest { image_ids: vec![image.image_id], ttl: None }))
+        .sign_image_urls(tenant_request(
+            "acme",
+            SignImageUrlsRequest { image_ids: vec![image.image_id], ttl: None, skip_missing: false },
+        ))
         .await
         .unwrap()
         .into_inner();

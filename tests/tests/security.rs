@@ -259,7 +259,7 @@ async fn no_tenant_reaches_another_tenants_data_through_any_rpc() {
     // media-svc, even with a service credential, keeps tenants apart.
     let mut media_client = MediaServiceClient::new(media.channel());
     let token = Some(CONTACTS_TO_MEDIA_TOKEN);
-    let sign = SignImageUrlsRequest { image_ids: vec![victim_image.clone()], ttl: None };
+    let sign = SignImageUrlsRequest { image_ids: vec![victim_image.clone()], ttl: None, skip_missing: false };
     let status = media_client.sign_image_urls(call(token, Some("acme"), sign)).await.unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
     let claim = ClaimImageRequest { image_id: victim_image.clone(), owner: a.clone() };

@@ -79,7 +79,7 @@ async fn data_on_external_s3_survives_media_svc_restarts() {
     assert!(media.terminate().await.unwrap().success());
 
     let media = ServerProcess::start("media-svc", "MEDIA_LISTEN", &envs, dir.path()).await.unwrap();
-    let request = SignImageUrlsRequest { image_ids: vec![image.image_id], ttl: None };
+    let request = SignImageUrlsRequest { image_ids: vec![image.image_id], ttl: None, skip_missing: false };
     let signed =
         MediaServiceClient::new(media.channel()).sign_image_urls(tenant_request("acme", request)).await.unwrap();
     let url = &signed.into_inner().images[0].renditions[1].url;

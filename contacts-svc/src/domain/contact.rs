@@ -49,6 +49,11 @@ pub struct Limits {
     pub tag: usize,
 }
 
+/// Most merged-away ids one revision lists (the newest); every merge stays
+/// recorded once in the store. Bounded so that a contact merged thousands of
+/// times still fits in a response.
+pub const MAX_LISTED_MERGED_IDS: usize = 100;
+
 pub const LIMITS: Limits =
     Limits { name: 100, email: 254, phone: 32, company_name: 200, source: 64, tags: 50, tag: 64 };
 

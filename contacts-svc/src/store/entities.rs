@@ -1,6 +1,7 @@
-//! Tables. Contact data is append-only: rows of `contact`, `contact_revision`
-//! and `merge` are inserted and never updated or deleted. Times are
-//! microseconds since the epoch (BIGINT), identical on both databases.
+//! Tables. Contact data is append-only: rows of `contact`, `contact_revision`,
+//! `contact_merge` and the merge groups are inserted and never updated or
+//! deleted. Times are microseconds since the epoch (BIGINT), identical on
+//! both databases.
 
 /// One row per contact id, written at creation: the anchor merges lock.
 pub mod contact {
@@ -123,7 +124,8 @@ pub mod request_record {
 }
 
 /// Claims owed to media-svc, written in the same transaction as the contact
-/// that needs them and deleted once media-svc acknowledged them.
+/// that needs them and deleted once media-svc acknowledged them. Not
+/// contact data: a work queue, so its scheduling columns are updated.
 pub mod claim_outbox {
     use sea_orm::entity::prelude::*;
 
@@ -138,6 +140,102 @@ pub mod claim_outbox {
         pub create_time_us: i64,
         /// When media-svc would delete the unclaimed image.
         pub claim_deadline_us: i64,
+        /// When a worker may take the entry next: its retry time after a
+        /// failure, or the end of the lease of the worker delivering it now,
+        /// so a second replica never delivers it at the same time and a
+        /// worker that dies only delays it by one lease. Defaults (here and
+        /// below) keep the schema of a new database the same as that of one
+        /// the third migration added these columns to.
+        #[sea_orm(default_value = 0)]
+        pub next_attempt_us: i64,
+        /// Delivery attempts so far: the exponent of the backoff.
+        #[sea_orm(default_value = 0)]
+        pub attempts: i32,
+        /// Why the last attempt failed, for operators (no contact data in it).
+        #[sea_orm(column_type = "Text", default_value = "")]
+        pub last_error: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Claims media-svc refused for good (the image is gone, or the request is
+/// one it can never accept): moved out of the outbox so they stop taking
+/// turns, and kept with their last error for an operator to look at.
+pub mod claim_dead_letter {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "claim_dead_letter")]
+    pub struct Model {
+        /// The outbox entry's id.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i64,
+        pub tenant: String,
+        pub image_id: String,
+        pub owner: String,
+        pub create_time_us: i64,
+        pub dead_time_us: i64,
+        pub attempts: i32,
+        #[sea_orm(column_type = "Text")]
+        pub last_error: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Merge groups, for resolving any id to its survivor with one lookup
+/// however long the chain of merges behind it (see `store::merges`).
+/// Append-only: a contact's current group is its row with the highest
+/// `generation`. A contact that never took part in a merge has no row and
+/// is its own group.
+pub mod merge_group_member {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "merge_group_member")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub contact_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub generation: i64,
+        /// The group: the id of one of its members, fixed for the group's life.
+        pub group_id: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// A merge group's survivor and size over time; the current one is the row
+/// with the highest `generation`.
+pub mod merge_group {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "merge_group")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub group_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub generation: i64,
+        /// The one contact of the group not merged away.
+        pub survivor_id: String,
+        /// Members, the survivor included: decides which side of a merge is
+        /// re-pointed (the smaller), which keeps the rows written O(n log n).
+        pub size: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -5,12 +5,18 @@ use sea_orm_migration::prelude::*;
 
 use super::entities::{claim_outbox, contact, contact_merge, contact_revision, request_record};
 
+mod m0003_outbox_schedule_and_merge_groups;
+
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(InitialSchema), Box::new(SearchIndex)]
+        vec![
+            Box::new(InitialSchema),
+            Box::new(SearchIndex),
+            Box::new(m0003_outbox_schedule_and_merge_groups::Migration),
+        ]
     }
 }
 

@@ -6,7 +6,10 @@
 //! process-wide lock orders writers instead of failing them with BUSY.
 
 pub mod entities;
+mod merges;
 mod migration;
+mod outbox;
+mod pictures;
 mod queries;
 mod rows;
 
@@ -16,7 +19,10 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 use sea_orm_migration::MigratorTrait;
 use tokio::sync::{Mutex, MutexGuard};
 
-pub use queries::{ClaimEntry, CreateOutcome, ListCursor, MergeOutcome, MergeRequest, RequestRecord};
+pub use merges::{MergeOutcome, MergeRequest};
+pub use outbox::OutboxBacklog;
+pub use pictures::LivePicture;
+pub use queries::{ClaimEntry, CreateOutcome, ListCursor, RequestRecord};
 
 use crate::error::Error;
 

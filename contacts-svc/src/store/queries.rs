@@ -11,17 +11,10 @@ use sea_orm::{
 
 use super::{
     LatestRevisions, Store,
-    entities::{claim_outbox, contact, contact_merge, contact_revision, request_record},
+    entities::{claim_outbox, contact, contact_revision, request_record},
     rows,
 };
-use crate::{
-    domain::{Contact, ContactFields},
-    error::Error,
-};
-
-/// Most hops followed from a merged-away id to its survivor; chains are
-/// acyclic by construction, this only guards against a corrupt table.
-const MAX_MERGE_HOPS: usize = 64;
+use crate::{domain::Contact, error::Error};
 
 /// What a request id produced (AIP-155).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,37 +42,21 @@ pub struct ListCursor {
     pub contact_id: String,
 }
 
-pub struct MergeRequest<'a> {
-    pub primary_id: &'a str,
-    pub duplicate_id: &'a str,
-    pub request: Option<RequestRecord>,
-    pub now_us: i64,
-    /// Claim deadline for a picture that moves to the primary.
-    pub claim_deadline_us: i64,
-}
-
-pub enum MergeOutcome {
-    Merged(Box<Contact>),
-    RequestIdTaken(RequestRecord),
-    NotFound(String),
-    AlreadyMerged { id: String, survivor: String },
-}
-
 /// `contact_revision.revision` is the newest revision of its contact.
-fn is_latest() -> Expr {
+pub(super) fn is_latest() -> Expr {
     Expr::cust(
         r#""contact_revision"."revision" = (SELECT MAX(r2."revision") FROM "contact_revision" r2 WHERE r2."tenant" = "contact_revision"."tenant" AND r2."contact_id" = "contact_revision"."contact_id")"#,
     )
 }
 
 /// The contact was not merged away.
-fn is_not_merged() -> Expr {
+pub(super) fn is_not_merged() -> Expr {
     Expr::cust(
         r#"NOT EXISTS (SELECT 1 FROM "contact_merge" m WHERE m."tenant" = "contact_revision"."tenant" AND m."duplicate_id" = "contact_revision"."contact_id")"#,
     )
 }
 
-fn is_unique_violation(error: &DbErr) -> bool {
+pub(super) fn is_unique_violation(error: &DbErr) -> bool {
     matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
@@ -95,7 +72,13 @@ fn request_row(tenant: &str, record: &RequestRecord, now_us: i64) -> request_rec
     }
 }
 
-fn claim_row(tenant: &str, image_id: &str, owner: &str, now_us: i64, deadline_us: i64) -> claim_outbox::ActiveModel {
+pub(super) fn claim_row(
+    tenant: &str,
+    image_id: &str,
+    owner: &str,
+    now_us: i64,
+    deadline_us: i64,
+) -> claim_outbox::ActiveModel {
     claim_outbox::ActiveModel {
         id: NotSet,
         tenant: Set(tenant.to_owned()),
@@ -103,23 +86,19 @@ fn claim_row(tenant: &str, image_id: &str, owner: &str, now_us: i64, deadline_us
         owner: Set(owner.to_owned()),
         create_time_us: Set(now_us),
         claim_deadline_us: Set(deadline_us),
+        next_attempt_us: Set(now_us),
+        attempts: Set(0),
+        last_error: Set(String::new()),
     }
 }
 
 impl Store {
     pub async fn find_request(&self, tenant: &str, request_id: &str) -> Result<Option<RequestRecord>, Error> {
-        let row = request_record::Entity::find_by_id((tenant.to_owned(), request_id.to_owned())).one(&self.db).await?;
-        Ok(row.map(|row| RequestRecord {
-            request_id: row.request_id,
-            operation: row.operation,
-            fingerprint: row.fingerprint,
-            contact_id: row.contact_id,
-            revision: row.revision,
-        }))
+        find_request_in(&self.db, tenant, request_id).await
     }
 
     /// What the request that took `request_id` first produced.
-    async fn request_winner(&self, tenant: &str, request_id: &str) -> Result<RequestRecord, Error> {
+    pub(super) async fn request_winner(&self, tenant: &str, request_id: &str) -> Result<RequestRecord, Error> {
         self.find_request(tenant, request_id)
             .await?
             .ok_or_else(|| Error::Internal("request id conflict but no request record".into()))
@@ -172,7 +151,7 @@ impl Store {
     /// The survivor of each existing id among `ids` (an id that was never
     /// merged away is its own survivor). Unknown ids are absent.
     pub async fn resolve(&self, tenant: &str, ids: &[String]) -> Result<HashMap<String, String>, Error> {
-        resolve_in(&self.db, tenant, ids).await
+        super::merges::resolve_in(&self.db, tenant, ids).await
     }
 
     /// Writes already-validated contacts (revision 1, no picture claims, no
@@ -266,51 +245,26 @@ impl Store {
             .await?;
         rows.into_iter().map(rows::contact).collect()
     }
+}
 
-    /// Merges in one transaction: locks both contacts, checks neither was
-    /// merged away, writes the primary's next revision with the fields
-    /// `policy` computes, records the merge, the claim of a picture that
-    /// moves, and the request id.
-    pub async fn merge(
-        &self,
-        tenant: &str,
-        request: MergeRequest<'_>,
-        policy: impl FnOnce(&Contact, &Contact) -> ContactFields,
-    ) -> Result<MergeOutcome, Error> {
-        let _writer = self.writer().await;
-        let txn = self.db.begin().await?;
-        let outcome = merge_in(&txn, tenant, &request, policy).await?;
-        let MergeOutcome::Merged(merged) = &outcome else {
-            txn.rollback().await?;
-            return Ok(outcome);
-        };
-        if let Some(record) = &request.request {
-            let record = RequestRecord { revision: merged.revision, ..record.clone() };
-            if !insert_request_record(&txn, tenant, &record, request.now_us).await? {
-                txn.rollback().await?;
-                return Ok(MergeOutcome::RequestIdTaken(self.request_winner(tenant, &record.request_id).await?));
-            }
-        }
-        txn.commit().await?;
-        Ok(outcome)
-    }
-
-    /// Claims not yet acknowledged by media-svc, oldest first.
-    pub async fn pending_claims(&self, limit: u64) -> Result<Vec<ClaimEntry>, Error> {
-        Ok(claim_outbox::Entity::find().order_by_asc(claim_outbox::Column::Id).limit(limit).all(&self.db).await?)
-    }
-
-    /// Forgets a claim media-svc acknowledged.
-    pub async fn claim_delivered(&self, id: i64) -> Result<(), Error> {
-        let _writer = self.writer().await;
-        claim_outbox::Entity::delete_by_id(id).exec(&self.db).await?;
-        Ok(())
-    }
+pub(super) async fn find_request_in(
+    db: &impl sea_orm::ConnectionTrait,
+    tenant: &str,
+    request_id: &str,
+) -> Result<Option<RequestRecord>, Error> {
+    let row = request_record::Entity::find_by_id((tenant.to_owned(), request_id.to_owned())).one(db).await?;
+    Ok(row.map(|row| RequestRecord {
+        request_id: row.request_id,
+        operation: row.operation,
+        fingerprint: row.fingerprint,
+        contact_id: row.contact_id,
+        revision: row.revision,
+    }))
 }
 
 /// Records what a request id produced; `false` when another request
 /// recorded the same id first (on PostgreSQL this waits for that one to commit).
-async fn insert_request_record(
+pub(super) async fn insert_request_record(
     txn: &DatabaseTransaction,
     tenant: &str,
     record: &RequestRecord,
@@ -323,69 +277,11 @@ async fn insert_request_record(
     }
 }
 
-async fn merge_in(
-    txn: &DatabaseTransaction,
+pub(super) async fn latest_in(
+    db: &impl sea_orm::ConnectionTrait,
     tenant: &str,
-    request: &MergeRequest<'_>,
-    policy: impl FnOnce(&Contact, &Contact) -> ContactFields,
-) -> Result<MergeOutcome, Error> {
-    let ids = [request.primary_id.to_owned(), request.duplicate_id.to_owned()];
-    // Row locks on PostgreSQL (a no-op on SQLite, whose writers are serialized):
-    // concurrent merges touching either contact wait here, in id order.
-    let anchors = contact::Entity::find()
-        .filter(contact::Column::Tenant.eq(tenant))
-        .filter(contact::Column::Id.is_in(ids.clone()))
-        .order_by_asc(contact::Column::Id)
-        .lock_exclusive()
-        .all(txn)
-        .await?;
-    for id in &ids {
-        if !anchors.iter().any(|anchor| &anchor.id == id) {
-            return Ok(MergeOutcome::NotFound(id.clone()));
-        }
-    }
-    let survivors = resolve_in(txn, tenant, &ids).await?;
-    for id in &ids {
-        if survivors.get(id) != Some(id) {
-            let survivor = survivors.get(id).cloned().unwrap_or_default();
-            return Ok(MergeOutcome::AlreadyMerged { id: id.clone(), survivor });
-        }
-    }
-    let latest = latest_in(txn, tenant, &ids).await?;
-    let (Some(primary), Some(duplicate)) = (latest.get(request.primary_id), latest.get(request.duplicate_id)) else {
-        return Err(Error::Internal("contact without revisions".into()));
-    };
-    let fields = policy(primary, duplicate);
-    let mut merged_contact_ids = primary.merged_contact_ids.clone();
-    merged_contact_ids.extend(duplicate.merged_contact_ids.iter().cloned());
-    merged_contact_ids.push(duplicate.id.to_string());
-    let merged = Contact {
-        id: primary.id.clone(),
-        revision: primary.revision + 1,
-        fields,
-        create_time_us: primary.create_time_us,
-        revision_create_time_us: request.now_us,
-        merged_contact_ids,
-    };
-    contact_revision::Entity::insert(rows::revision_row(tenant, &merged)).exec(txn).await?;
-    let record = contact_merge::ActiveModel {
-        tenant: Set(tenant.to_owned()),
-        duplicate_id: Set(duplicate.id.to_string()),
-        primary_id: Set(primary.id.to_string()),
-        primary_revision: Set(merged.revision),
-        merge_time_us: Set(request.now_us),
-    };
-    contact_merge::Entity::insert(record).exec(txn).await?;
-    if let Some(image_id) = &merged.fields.image_id
-        && primary.fields.image_id.as_ref() != Some(image_id)
-    {
-        let claim = claim_row(tenant, image_id, primary.id.as_str(), request.now_us, request.claim_deadline_us);
-        claim_outbox::Entity::insert(claim).exec(txn).await?;
-    }
-    Ok(MergeOutcome::Merged(Box::new(merged)))
-}
-
-async fn latest_in(db: &impl sea_orm::ConnectionTrait, tenant: &str, ids: &[String]) -> Result<LatestRevisions, Error> {
+    ids: &[String],
+) -> Result<LatestRevisions, Error> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
@@ -397,42 +293,4 @@ async fn latest_in(db: &impl sea_orm::ConnectionTrait, tenant: &str, ids: &[Stri
         .all(db)
         .await?;
     rows.into_iter().map(|row| rows::contact(row).map(|contact| (contact.id.to_string(), contact))).collect()
-}
-
-async fn resolve_in(
-    db: &impl sea_orm::ConnectionTrait,
-    tenant: &str,
-    ids: &[String],
-) -> Result<HashMap<String, String>, Error> {
-    let unique: Vec<String> = ids.iter().cloned().collect::<HashSet<_>>().into_iter().collect();
-    let existing: HashSet<String> = contact::Entity::find()
-        .filter(contact::Column::Tenant.eq(tenant))
-        .filter(contact::Column::Id.is_in(unique.clone()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|anchor| anchor.id)
-        .collect();
-    let mut survivors: HashMap<String, String> = existing.iter().map(|id| (id.clone(), id.clone())).collect();
-    let mut frontier: Vec<String> = existing.into_iter().collect();
-    for _ in 0..MAX_MERGE_HOPS {
-        if frontier.is_empty() {
-            return Ok(survivors);
-        }
-        let hops: HashMap<String, String> = contact_merge::Entity::find()
-            .filter(contact_merge::Column::Tenant.eq(tenant))
-            .filter(contact_merge::Column::DuplicateId.is_in(frontier.clone()))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|merge| (merge.duplicate_id, merge.primary_id))
-            .collect();
-        for survivor in survivors.values_mut() {
-            if let Some(next) = hops.get(survivor) {
-                *survivor = next.clone();
-            }
-        }
-        frontier = hops.into_values().collect();
-    }
-    Err(Error::Internal(format!("merge chain longer than {MAX_MERGE_HOPS} hops")))
 }

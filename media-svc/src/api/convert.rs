@@ -7,7 +7,7 @@ use accommador_proto::accommador::media::v1 as pb;
 
 use crate::{
     error::Error,
-    images::{ImageId, RenditionEntry, SignedImage, StoredImage, UrlTtl},
+    images::{ImageId, MissingIds, RenditionEntry, SignedBatch, SignedImage, StoredImage, UrlTtl},
     pipeline::{Format, ImageInfo},
 };
 
@@ -49,10 +49,18 @@ pub fn image(stored: &StoredImage) -> pb::Image {
         renditions: stored.manifest.renditions.iter().map(|entry| rendition(entry, String::new())).collect(),
         pending_expire_time: stored.pending_expires_at.map(timestamp),
         claimed: stored.claimed,
+        owner_claim_created: stored.owner_claim_created,
     }
 }
 
-pub fn signed_image(signed: SignedImage) -> pb::SignedImage {
+pub fn sign_response(batch: SignedBatch) -> pb::SignImageUrlsResponse {
+    pb::SignImageUrlsResponse {
+        images: batch.images.into_iter().map(signed_image).collect(),
+        missing_image_ids: batch.missing.iter().map(ToString::to_string).collect(),
+    }
+}
+
+fn signed_image(signed: SignedImage) -> pb::SignedImage {
     pb::SignedImage {
         image_id: signed.id.to_string(),
         renditions: signed.renditions.into_iter().map(|r| rendition(&r.rendition, r.url)).collect(),
@@ -68,8 +76,9 @@ pub fn image_id(field: &str, raw: &str) -> Result<ImageId, Error> {
     ImageId::parse(raw).map_err(|problem| Error::invalid_field(field, problem))
 }
 
-/// The ids and TTL of a SignImageUrls request, with every violation reported at once.
-pub fn sign_request(request: &pb::SignImageUrlsRequest) -> Result<(Vec<ImageId>, UrlTtl), Error> {
+/// The ids, TTL and missing-id policy of a SignImageUrls request, with every
+/// violation reported at once.
+pub fn sign_request(request: &pb::SignImageUrlsRequest) -> Result<(Vec<ImageId>, UrlTtl, MissingIds), Error> {
     let mut violations = Vec::new();
     if request.image_ids.len() > MAX_SIGN_IDS {
         violations.push((
@@ -91,9 +100,13 @@ pub fn sign_request(request: &pb::SignImageUrlsRequest) -> Result<(Vec<ImageId>,
     };
     let ttl = ttl.map_err(|problem| violations.push(("ttl".to_owned(), problem))).ok();
     match ttl {
-        Some(ttl) if violations.is_empty() => Ok((ids, ttl)),
+        Some(ttl) if violations.is_empty() => Ok((ids, ttl, missing_ids(request.skip_missing))),
         _ => Err(Error::InvalidFields(violations)),
     }
+}
+
+fn missing_ids(skip_missing: bool) -> MissingIds {
+    if skip_missing { MissingIds::Skip } else { MissingIds::Fail }
 }
 
 pub fn owner(raw: &str) -> Result<&str, Error> {

@@ -62,8 +62,8 @@ impl MediaService for MediaApi {
         request: Request<SignImageUrlsRequest>,
     ) -> Result<Response<SignImageUrlsResponse>, Status> {
         let tenant = tenant(&request)?;
-        let (ids, ttl) = convert::sign_request(request.get_ref())?;
-        let signed = self.library.sign(&tenant, &ids, ttl).await?;
-        Ok(Response::new(SignImageUrlsResponse { images: signed.into_iter().map(convert::signed_image).collect() }))
+        let (ids, ttl, missing) = convert::sign_request(request.get_ref())?;
+        let batch = self.library.sign(&tenant, &ids, ttl, missing).await?;
+        Ok(Response::new(convert::sign_response(batch)))
     }
 }

@@ -1,6 +1,11 @@
 //! Deletes pending images nobody claimed within the grace period. Safe when
 //! several janitors (replicas) run at once, and against uploads and claims
 //! of the same image; see the protocol in the parent module.
+//!
+//! One image is deleted in two steps, public so a test can run an upload
+//! between them: [`ImageLibrary::begin_deletion`] writes the marker,
+//! re-reads lease and claims under it and decides; [`Deletion::finish`]
+//! deletes the objects (manifest first) and removes the marker.
 
 use std::{
     future::Future,
@@ -21,9 +26,17 @@ pub struct SweepReport {
     pub kept: usize,
 }
 
-enum Verdict {
-    Deleted,
-    Kept,
+/// An image a janitor decided to delete, its `deleting/` marker written.
+/// Until [`Deletion::finish`], uploads and claims of the image wait; dropped
+/// unfinished, the marker holds them off until it is stale
+/// ([`super::STALE_DELETION_MARKER`]).
+#[must_use = "the marker stays, and uploads and claims wait, until finish() runs"]
+pub struct Deletion<'a> {
+    library: &'a ImageLibrary,
+    tenant: TenantId,
+    id: ImageId,
+    /// Our own marker: removed last, once nothing of the image is left.
+    marker: String,
 }
 
 impl ImageLibrary {
@@ -63,9 +76,12 @@ impl ImageLibrary {
                 if !self.lease_expired(&tenant, &id).await? {
                     continue;
                 }
-                match self.delete_if_unclaimed(&tenant, &id, janitor_id).await? {
-                    Verdict::Deleted => report.deleted += 1,
-                    Verdict::Kept => report.kept += 1,
+                match self.begin_deletion(&tenant, &id, janitor_id).await? {
+                    Some(deletion) => {
+                        deletion.finish().await?;
+                        report.deleted += 1;
+                    }
+                    None => report.kept += 1,
                 }
             }
         }
@@ -85,24 +101,43 @@ impl ImageLibrary {
         Ok(leased_at + self.settings().pending_grace < SystemTime::now())
     }
 
-    async fn delete_if_unclaimed(&self, tenant: &TenantId, id: &ImageId, janitor_id: &str) -> Result<Verdict, Error> {
+    /// First step of deleting one image: writes `janitor_id`'s marker, then
+    /// re-reads the lease and the claims. `Some` when they still allow the
+    /// deletion (the marker stays until [`Deletion::finish`]); `None` when
+    /// the image is kept, its marker already removed.
+    pub async fn begin_deletion(
+        &self,
+        tenant: &TenantId,
+        id: &ImageId,
+        janitor_id: &str,
+    ) -> Result<Option<Deletion<'_>>, Error> {
         let marker = keys::deleting(tenant, id, janitor_id);
         self.store().put(&marker, janitor_id.as_bytes().to_vec(), "text/plain").await?;
-        let verdict = self.delete_under_marker(tenant, id).await;
-        self.store().delete(&marker).await?;
-        verdict
+        match self.may_delete_under_marker(tenant, id).await {
+            Ok(true) => Ok(Some(Deletion { library: self, tenant: tenant.clone(), id: id.clone(), marker })),
+            decided => {
+                self.store().delete(&marker).await?;
+                decided.map(|_| None)
+            }
+        }
     }
 
     /// The marker is written: from here on, uploads and claims wait for us,
     /// and any lease refresh or claim made before it is visible now.
-    async fn delete_under_marker(&self, tenant: &TenantId, id: &ImageId) -> Result<Verdict, Error> {
+    async fn may_delete_under_marker(&self, tenant: &TenantId, id: &ImageId) -> Result<bool, Error> {
         if !self.lease_expired(tenant, id).await? {
-            return Ok(Verdict::Kept);
+            return Ok(false);
         }
         if self.is_claimed(tenant, id).await? {
             self.store().delete(&keys::pending(tenant, id)).await?;
-            return Ok(Verdict::Kept);
+            return Ok(false);
         }
+        Ok(true)
+    }
+
+    /// Deletes every object of the image but live markers (ours included),
+    /// then its lease.
+    async fn delete_objects(&self, tenant: &TenantId, id: &ImageId) -> Result<(), Error> {
         self.manifests.remove(tenant, id);
         // Manifest first: from this moment the image reads as missing.
         self.store().delete(&keys::manifest(tenant, id)).await?;
@@ -115,6 +150,17 @@ impl ImageLibrary {
             }
         }
         self.store().delete(&keys::pending(tenant, id)).await?;
-        Ok(Verdict::Deleted)
+        Ok(())
+    }
+}
+
+impl Deletion<'_> {
+    /// Second step: deletes the image, then removes the marker, also when
+    /// the deletion failed halfway (the manifest goes first, so what is left
+    /// reads as missing, and the lease that remains brings the next sweep back).
+    pub async fn finish(self) -> Result<(), Error> {
+        let deleted = self.library.delete_objects(&self.tenant, &self.id).await;
+        self.library.store().delete(&self.marker).await?;
+        deleted
     }
 }

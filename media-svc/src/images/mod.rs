@@ -5,21 +5,46 @@
 //! number of replicas can share one bucket. Pending uploads carry a lease;
 //! the janitor ([`janitor`]) deletes those whose lease is older than the
 //! grace period and that nobody claimed. Uploads and claims race safely with
-//! janitors without conditional writes:
+//! janitors without conditional writes, because each side writes first and
+//! looks second:
 //!
 //! - a janitor writes its own `deleting/` marker *before* it re-reads the
 //!   lease and the claims, and deletes only if both still allow it;
-//! - an upload refreshes the lease (and a claim writes its claim) *before*
-//!   it looks for `deleting/` markers, and waits them out when it finds one.
+//! - an upload writes the lease (a claim writes its claim) *before* it looks
+//!   for `deleting/` markers, waits out every one it finds, and only *then*
+//!   checks that the image is complete, storing it anew when it is not.
 //!
-//! So whichever comes second sees the other: a janitor that missed a fresh
-//! lease or a claim cannot have been missed by that upload or claim in turn.
+//! So whichever comes second sees the other. A janitor whose marker appears
+//! after our lease or claim reads it and keeps the image. A janitor whose
+//! marker was there before is waited out, and whatever it deleted is missing
+//! when we check. The check must come after the wait: an upload that checked
+//! first could find the image complete, then miss a janitor that deleted it
+//! and removed its marker in between, and answer for an image that is gone.
+//!
+//! Upload, step by step:
+//!
+//! 1. read the claims: a claimed image needs no lease;
+//! 2. write the lease (unclaimed images only);
+//! 3. wait until no live `deleting/` marker is left;
+//! 4. find the image complete (manifest, original, every rendition), or
+//!    store it anew;
+//! 5. answer.
+//!
+//! Claim, step by step:
+//!
+//! 1. refuse an id whose manifest does not exist;
+//! 2. write the owner's claim unless it is there already;
+//! 3. wait until no live `deleting/` marker is left;
+//! 4. find the image complete, and drop its lease;
+//! 5. on NOT_FOUND take back the claim if this call wrote it; on any other
+//!    error leave it (see [`ImageLibrary::claim`]).
 
 mod id;
 pub mod janitor;
 mod manifest;
 mod processor;
 mod signing;
+mod steps;
 
 use std::{
     sync::Arc,
@@ -29,9 +54,11 @@ use std::{
 use accommador_proto::tenant::TenantId;
 use bytes::Bytes;
 pub use id::{IMAGE_ID_LEN, ImageId};
+pub use janitor::Deletion;
 pub use manifest::{Manifest, RenditionEntry};
 pub use processor::Processor;
-pub use signing::{SignedImage, SignedRendition, UrlTtl};
+pub use signing::{MissingIds, SignedBatch, SignedImage, SignedRendition, UrlTtl};
+pub use steps::{ProtocolStep, StepObserver};
 
 use crate::{
     error::Error,
@@ -56,6 +83,10 @@ pub struct StoredImage {
     /// When the janitor may delete it; `None` once claimed.
     pub pending_expires_at: Option<SystemTime>,
     pub claimed: bool,
+    /// Whether this call wrote the owner's claim (claims only; false for
+    /// uploads). A reconciliation that claims again counts what it repaired,
+    /// and a failed claim takes back only a claim it wrote itself.
+    pub owner_claim_created: bool,
 }
 
 /// Library settings that come from configuration.
@@ -72,6 +103,8 @@ pub struct ImageLibrary {
     settings: LibrarySettings,
     manifests: manifest::ManifestCache,
     urls: signing::UrlCache,
+    /// Test hook at the steps of the upload protocol; `None` in production.
+    observer: Option<Arc<dyn StepObserver>>,
 }
 
 impl ImageLibrary {
@@ -83,7 +116,15 @@ impl ImageLibrary {
             settings,
             manifests: manifest::ManifestCache::default(),
             urls: signing::UrlCache::default(),
+            observer: None,
         }
+    }
+
+    /// Calls `observer` at every [`ProtocolStep`], for tests that force an
+    /// interleaving with a janitor.
+    #[doc(hidden)]
+    pub fn with_observer(self, observer: Arc<dyn StepObserver>) -> Self {
+        Self { observer: Some(observer), ..self }
     }
 
     pub fn store(&self) -> &ObjectStore {
@@ -107,37 +148,43 @@ impl ImageLibrary {
     }
 
     /// Validates, normalizes and stores `bytes` as a pending image, or
-    /// returns the image already stored for the same bytes.
+    /// returns the image already stored for the same bytes. The steps and
+    /// their order are the protocol in the module header.
     pub async fn upload(&self, tenant: &TenantId, bytes: Bytes) -> Result<StoredImage, Error> {
         self.pipeline.inspect(&bytes).inspect_err(count_rejection)?;
         let id = ImageId::of(tenant, &bytes);
-        for _ in 0..DELETION_WAIT_ATTEMPTS {
-            self.wait_for_deletions(tenant, &id).await?;
-            let claimed = self.is_claimed(tenant, &id).await?;
-            // The lease goes first, so a janitor that starts from now on sees it.
-            let pending_expires_at = if claimed { None } else { Some(self.write_lease(tenant, &id).await?) };
-            let manifest = match self.complete_manifest(tenant, &id).await? {
-                Some(manifest) => manifest,
-                None => self.store_new(tenant, &id, bytes.clone()).await?,
-            };
-            // A janitor that started before our lease may be deleting what we
-            // just found or wrote: wait it out and make sure again.
-            if self.active_deletions(tenant, &id).await? {
-                continue;
-            }
-            return Ok(StoredImage { id, manifest, pending_expires_at, claimed });
-        }
-        Err(Error::CleanupInProgress { image_id: id.to_string() })
+        let claimed = self.is_claimed(tenant, &id).await?;
+        self.reached(ProtocolStep::UploadBeforeLease).await;
+        // The lease goes first: a janitor whose marker appears from now on reads it and keeps the image.
+        let pending_expires_at = if claimed { None } else { Some(self.write_lease(tenant, &id).await?) };
+        // A janitor whose marker came earlier may have read the old lease: it must be done before we look.
+        self.wait_for_deletions(tenant, &id).await?;
+        let manifest = match self.complete_manifest(tenant, &id).await? {
+            Some(manifest) => manifest,
+            None => self.store_new(tenant, &id, bytes).await?,
+        };
+        self.reached(ProtocolStep::UploadVerified).await;
+        Ok(StoredImage { id, manifest, pending_expires_at, claimed, owner_claim_created: false })
     }
 
     /// Records `owner`'s claim, which makes the image permanent.
+    ///
+    /// A failure takes the claim back only when this call wrote it and the
+    /// image is confirmed gone (NOT_FOUND). A claim an earlier call wrote may
+    /// have been acknowledged, and the janitor never deletes an image whose
+    /// claim it can see, so that image cannot be gone and the claim stays.
+    /// On any other error (storage, a janitor that will not finish) the
+    /// image may well be there: the claim stays for the caller's retry.
     pub async fn claim(&self, tenant: &TenantId, id: &ImageId, owner: &str) -> Result<StoredImage, Error> {
         // Unknown ids (or another tenant's) are refused before anything is written.
         if self.manifest(tenant, id).await?.is_none() {
             return Err(Error::NotFound { image_id: id.to_string() });
         }
         let claim_key = keys::claim(tenant, id, owner);
-        self.store.put(&claim_key, owner.as_bytes().to_vec(), "text/plain").await?;
+        let owner_claim_created = !self.store.exists(&claim_key).await?;
+        if owner_claim_created {
+            self.store.put(&claim_key, owner.as_bytes().to_vec(), "text/plain").await?;
+        }
         let outcome = async {
             self.wait_for_deletions(tenant, id).await?;
             self.complete_manifest(tenant, id).await?.ok_or_else(|| Error::NotFound { image_id: id.to_string() })
@@ -147,13 +194,20 @@ impl ImageLibrary {
             Ok(manifest) => {
                 // No longer a janitor candidate; a lease left behind would only cost a look.
                 self.store.delete(&keys::pending(tenant, id)).await?;
-                Ok(StoredImage { id: id.clone(), manifest, pending_expires_at: None, claimed: true })
+                Ok(StoredImage {
+                    id: id.clone(),
+                    manifest,
+                    pending_expires_at: None,
+                    claimed: true,
+                    owner_claim_created,
+                })
             }
-            Err(error) => {
-                // The image is gone (or still being deleted): take the claim back.
+            Err(error @ Error::NotFound { .. }) if owner_claim_created => {
+                // The image is gone: a claim left behind would keep a later upload of the same bytes forever.
                 self.store.delete(&claim_key).await?;
                 Err(error)
             }
+            Err(error) => Err(error),
         }
     }
 
@@ -224,6 +278,12 @@ impl ImageLibrary {
         let now = SystemTime::now();
         let markers = self.store.list(&keys::deleting_prefix(tenant, id)).await?;
         Ok(markers.iter().any(|marker| !is_stale(marker.last_modified, now)))
+    }
+
+    async fn reached(&self, step: ProtocolStep) {
+        if let Some(observer) = &self.observer {
+            observer.reached(step).await;
+        }
     }
 
     async fn wait_for_deletions(&self, tenant: &TenantId, id: &ImageId) -> Result<(), Error> {

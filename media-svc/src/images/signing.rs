@@ -10,7 +10,7 @@ use std::{
 
 use accommador_proto::tenant::TenantId;
 
-use super::{ImageId, ImageLibrary, RenditionEntry};
+use super::{ImageId, ImageLibrary, Manifest, RenditionEntry};
 use crate::error::Error;
 
 /// A checked URL lifetime.
@@ -68,6 +68,24 @@ pub struct SignedImage {
     pub expires_at: SystemTime,
 }
 
+/// What [`ImageLibrary::sign`] does with an id it does not have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissingIds {
+    /// All or nothing (AIP-231): the first unknown id fails the call with NOT_FOUND.
+    Fail,
+    /// Leave it out and list it: a page of pictures loses only the ones that are gone.
+    Skip,
+}
+
+/// The answer of [`ImageLibrary::sign`].
+#[derive(Debug, Clone, Default)]
+pub struct SignedBatch {
+    /// One per requested id that exists, in request order (duplicates twice).
+    pub images: Vec<SignedImage>,
+    /// With [`MissingIds::Skip`]: the unknown ids, each once, in request order.
+    pub missing: Vec<ImageId>,
+}
+
 /// URLs already signed in the current time buckets. Within a bucket the
 /// same object and TTL sign to the same URL, so a list page shown again
 /// (the common case: the inbox refreshes, people page back) costs a map
@@ -107,30 +125,48 @@ impl UrlCache {
 const PARALLEL_MANIFEST_READS: usize = 16;
 
 impl ImageLibrary {
-    /// Signed URLs of every rendition of `ids`, in order. All or nothing: the
-    /// first unknown id (or another tenant's) fails the call with NOT_FOUND.
-    pub async fn sign(&self, tenant: &TenantId, ids: &[ImageId], ttl: UrlTtl) -> Result<Vec<SignedImage>, Error> {
-        let mut manifests = Vec::with_capacity(ids.len());
+    /// Signed URLs of every rendition of `ids`, in order. An unknown id (or
+    /// another tenant's) fails the call or is skipped, as `missing` says.
+    pub async fn sign(
+        &self,
+        tenant: &TenantId,
+        ids: &[ImageId],
+        ttl: UrlTtl,
+        missing: MissingIds,
+    ) -> Result<SignedBatch, Error> {
+        let mut batch = SignedBatch { images: Vec::with_capacity(ids.len()), missing: Vec::new() };
+        let start = ttl.bucket_start(SystemTime::now());
         for chunk in ids.chunks(PARALLEL_MANIFEST_READS) {
             let found = futures::future::try_join_all(chunk.iter().map(|id| self.manifest(tenant, id))).await?;
             for (id, manifest) in chunk.iter().zip(found) {
-                manifests.push(manifest.ok_or_else(|| Error::NotFound { image_id: id.to_string() })?);
+                match (manifest, missing) {
+                    (Some(manifest), _) => batch.images.push(self.sign_image(tenant, id, &manifest, start, ttl)?),
+                    (None, MissingIds::Fail) => return Err(Error::NotFound { image_id: id.to_string() }),
+                    (None, MissingIds::Skip) if batch.missing.contains(id) => {}
+                    (None, MissingIds::Skip) => batch.missing.push(id.clone()),
+                }
             }
         }
-        let start = ttl.bucket_start(SystemTime::now());
-        let mut signed = Vec::with_capacity(ids.len());
-        for (id, manifest) in ids.iter().zip(manifests) {
-            let mut renditions = Vec::with_capacity(manifest.renditions.len());
-            for rendition in &manifest.renditions {
-                let url = self.urls.get_or_sign(rendition.key(tenant, id), start, ttl.get(), |key| {
-                    Ok(self.store().presign_get(key, start, ttl.get())?)
-                })?;
-                renditions.push(SignedRendition { rendition: rendition.clone(), url });
-            }
-            metrics::counter!("media_signed_urls_total").increment(renditions.len() as u64);
-            signed.push(SignedImage { id: id.clone(), renditions, expires_at: start + ttl.get() });
+        Ok(batch)
+    }
+
+    fn sign_image(
+        &self,
+        tenant: &TenantId,
+        id: &ImageId,
+        manifest: &Manifest,
+        start: SystemTime,
+        ttl: UrlTtl,
+    ) -> Result<SignedImage, Error> {
+        let mut renditions = Vec::with_capacity(manifest.renditions.len());
+        for rendition in &manifest.renditions {
+            let url = self.urls.get_or_sign(rendition.key(tenant, id), start, ttl.get(), |key| {
+                Ok(self.store().presign_get(key, start, ttl.get())?)
+            })?;
+            renditions.push(SignedRendition { rendition: rendition.clone(), url });
         }
-        Ok(signed)
+        metrics::counter!("media_signed_urls_total").increment(renditions.len() as u64);
+        Ok(SignedImage { id: id.clone(), renditions, expires_at: start + ttl.get() })
     }
 }
 

@@ -24,12 +24,13 @@ impl Backend {
     }
 
     pub fn library(&self, pending_grace: Duration) -> Arc<ImageLibrary> {
-        Arc::new(ImageLibrary::new(
-            self.store(),
-            Pipeline::default(),
-            Processor::new(2, 8),
-            LibrarySettings { pending_grace },
-        ))
+        Arc::new(self.image_library(pending_grace))
+    }
+
+    /// A library of its own (another replica, as far as the bucket can
+    /// tell), unshared so a test can still install an observer on it.
+    pub fn image_library(&self, pending_grace: Duration) -> ImageLibrary {
+        ImageLibrary::new(self.store(), Pipeline::default(), Processor::new(2, 8), LibrarySettings { pending_grace })
     }
 }
 

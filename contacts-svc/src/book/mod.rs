@@ -1,11 +1,17 @@
 //! The contact book: the use cases of contacts-svc, over the store and
 //! media-svc. Transport-agnostic: the gRPC layer only converts.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use accommador_proto::accommador::media::v1::SignedImage;
 use base64::Engine;
 use sha2::{Digest, Sha256};
+
+mod outbox;
+mod reconcile;
+
+pub use outbox::OutboxSettings;
+pub use reconcile::{ReconcileReport, UnrepairablePicture};
 
 use crate::{
     domain::{self, Contact, ContactDraft, ContactId, MatchReason, MergeField, PhoneNormalizer},
@@ -39,9 +45,14 @@ pub struct Idempotency {
 }
 
 pub struct ContactBook {
+    /// Where contacts live; every use case goes through it.
     store: Store,
+    /// media-svc: uploads, claims and URL signing.
     media: MediaClient,
+    /// Normalizes phone numbers written without a country code.
     phones: PhoneNormalizer,
+    /// How the claim outbox paces and retries its deliveries.
+    outbox: OutboxSettings,
 }
 
 fn now_us() -> i64 {
@@ -49,8 +60,8 @@ fn now_us() -> i64 {
 }
 
 impl ContactBook {
-    pub fn new(store: Store, media: MediaClient, phones: PhoneNormalizer) -> Self {
-        Self { store, media, phones }
+    pub fn new(store: Store, media: MediaClient, phones: PhoneNormalizer, outbox: OutboxSettings) -> Self {
+        Self { store, media, phones, outbox }
     }
 
     pub fn store(&self) -> &Store {
@@ -269,60 +280,6 @@ impl ContactBook {
                 ContactView { contact, picture }
             })
             .collect()
-    }
-
-    /// Delivers queued claims every `interval` until `shutdown` resolves.
-    /// Claims are not urgent (media-svc keeps pending images for its grace
-    /// period, 24 hours by default), so a steady pace is enough.
-    pub async fn run_claim_outbox(&self, interval: Duration, shutdown: impl std::future::Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        loop {
-            if let Err(error) = self.deliver_claims().await {
-                tracing::warn!(%error, "claim delivery failed; will retry");
-            }
-            tokio::select! {
-                _ = &mut shutdown => return,
-                _ = tokio::time::sleep(interval) => {}
-            }
-        }
-    }
-
-    /// One pass over the claim outbox; returns how many claims were delivered.
-    pub async fn deliver_claims(&self) -> Result<usize, Error> {
-        let mut delivered = 0;
-        let pending = self.store.pending_claims(100).await?;
-        let oldest_us = pending.iter().map(|entry| entry.create_time_us).min();
-        metrics::gauge!("contacts_claim_outbox_backlog").set(pending.len() as f64);
-        metrics::gauge!("contacts_claim_outbox_oldest_age_seconds")
-            .set(oldest_us.map_or(0.0, |oldest| (now_us() - oldest) as f64 / 1e6));
-        for entry in pending {
-            let context = CallContext {
-                tenant: entry.tenant.clone(),
-                request_id: format!("claim-outbox-{}", entry.id),
-                deadline: None,
-            };
-            match self.media.claim(&context, &entry.image_id, &entry.owner).await {
-                Ok(()) => {
-                    self.store.claim_delivered(entry.id).await?;
-                    metrics::counter!("contacts_claims_delivered_total").increment(1);
-                    delivered += 1;
-                }
-                Err(error) => {
-                    let now = now_us();
-                    let half_grace = entry.create_time_us + (entry.claim_deadline_us - entry.create_time_us) / 2;
-                    if now > half_grace {
-                        tracing::error!(%error, image_id = %entry.image_id, owner = %entry.owner,
-                            "claim still undelivered after half of media-svc's grace period; the picture is at risk");
-                    } else {
-                        tracing::warn!(%error, image_id = %entry.image_id, "claim not delivered yet; will retry");
-                    }
-                    if matches!(error, Error::MediaUnavailable(_)) {
-                        break; // no point trying the rest now
-                    }
-                }
-            }
-        }
-        Ok(delivered)
     }
 }
 

@@ -1,0 +1,123 @@
+//! The claim outbox as a work queue: every entry has its own schedule, so a
+//! claim that keeps failing waits on its own backoff while the entries
+//! behind it are delivered.
+//!
+//! Taking an entry *leases* it: one statement moves its `next_attempt_us` to
+//! the end of the lease and returns it. Another worker (a second replica)
+//! sees it as not due until then, and a worker that dies mid-delivery only
+//! delays the entry by one lease. On PostgreSQL `FOR UPDATE SKIP LOCKED`
+//! lets two replicas lease at the same moment without waiting on each
+//! other or taking the same rows; SQLite has one writer at a time anyway.
+
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter,
+    TransactionTrait, sea_query::Expr,
+};
+
+use super::{
+    Store,
+    entities::{claim_dead_letter, claim_outbox},
+    merges::statement,
+    queries::ClaimEntry,
+};
+use crate::error::Error;
+
+/// How much is waiting, across every tenant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxBacklog {
+    pub entries: u64,
+    /// When the oldest waiting entry was written.
+    pub oldest_create_time_us: Option<i64>,
+}
+
+/// Longest `last_error` kept: an error message, not a log.
+const MAX_ERROR_LEN: usize = 500;
+
+fn shorten(error: &str) -> String {
+    error.chars().take(MAX_ERROR_LEN).collect()
+}
+
+impl Store {
+    /// Leases up to `limit` entries due at `now_us` until `lease_until_us`,
+    /// counting an attempt for each; the most overdue first.
+    pub async fn lease_claims(&self, now_us: i64, lease_until_us: i64, limit: u64) -> Result<Vec<ClaimEntry>, Error> {
+        let backend = self.backend();
+        let skip_locked = if backend == DbBackend::Postgres { "FOR UPDATE SKIP LOCKED" } else { "" };
+        // The outer `next_attempt_us <= ?` re-checks rows another replica
+        // leased between our subquery and our update (PostgreSQL re-reads
+        // the row it waited for).
+        let sql = format!(
+            "UPDATE claim_outbox SET next_attempt_us = ?, attempts = attempts + 1 \
+             WHERE next_attempt_us <= ? AND id IN (SELECT id FROM claim_outbox WHERE next_attempt_us <= ? \
+             ORDER BY next_attempt_us, id LIMIT ? {skip_locked}) \
+             RETURNING id, tenant, image_id, owner, create_time_us, claim_deadline_us, next_attempt_us, attempts, last_error"
+        );
+        let values = vec![lease_until_us.into(), now_us.into(), now_us.into(), (limit as i64).into()];
+        let _writer = self.writer().await;
+        let rows = self.db.query_all_raw(statement(backend, &sql, values)).await?;
+        let mut entries =
+            rows.iter().map(|row| ClaimEntry::from_query_result(row, "")).collect::<Result<Vec<_>, _>>()?;
+        entries.sort_by_key(|entry| (entry.create_time_us, entry.id));
+        Ok(entries)
+    }
+
+    /// Forgets a claim media-svc acknowledged.
+    pub async fn claim_delivered(&self, id: i64) -> Result<(), Error> {
+        let _writer = self.writer().await;
+        claim_outbox::Entity::delete_by_id(id).exec(&self.db).await?;
+        Ok(())
+    }
+
+    /// Schedules the next attempt of a claim that failed for now.
+    pub async fn claim_retry_at(&self, id: i64, next_attempt_us: i64, error: &str) -> Result<(), Error> {
+        let _writer = self.writer().await;
+        claim_outbox::Entity::update_many()
+            .col_expr(claim_outbox::Column::NextAttemptUs, Expr::value(next_attempt_us))
+            .col_expr(claim_outbox::Column::LastError, Expr::value(shorten(error)))
+            .filter(claim_outbox::Column::Id.eq(id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Moves a claim media-svc refused for good to the dead letters, in one
+    /// transaction (a replay after a crash finds the letter already there).
+    pub async fn claim_dead(&self, entry: &ClaimEntry, now_us: i64, error: &str) -> Result<(), Error> {
+        let _writer = self.writer().await;
+        let txn = self.db.begin().await?;
+        let letter = claim_dead_letter::ActiveModel {
+            id: Set(entry.id),
+            tenant: Set(entry.tenant.clone()),
+            image_id: Set(entry.image_id.clone()),
+            owner: Set(entry.owner.clone()),
+            create_time_us: Set(entry.create_time_us),
+            dead_time_us: Set(now_us),
+            attempts: Set(entry.attempts),
+            last_error: Set(shorten(error)),
+        };
+        claim_dead_letter::Entity::insert(letter)
+            .on_conflict_do_nothing_on([claim_dead_letter::Column::Id])
+            .exec_without_returning(&txn)
+            .await?;
+        claim_outbox::Entity::delete_by_id(entry.id).exec(&txn).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// The whole backlog, not a page of it.
+    pub async fn claim_backlog(&self) -> Result<OutboxBacklog, Error> {
+        let sql = "SELECT COUNT(*), MIN(create_time_us) FROM claim_outbox";
+        let row = self.db.query_one_raw(statement(self.backend(), sql, vec![])).await?;
+        let Some(row) = row else { return Ok(OutboxBacklog::default()) };
+        let entries: i64 = row.try_get_by_index(0)?;
+        let oldest_create_time_us: Option<i64> = row.try_get_by_index(1)?;
+        Ok(OutboxBacklog { entries: entries.max(0) as u64, oldest_create_time_us })
+    }
+
+    /// How many claims were given up on, for operators and tests.
+    pub async fn dead_claim_count(&self) -> Result<u64, Error> {
+        let row =
+            self.db.query_one_raw(statement(self.backend(), "SELECT COUNT(*) FROM claim_dead_letter", vec![])).await?;
+        Ok(row.map(|row| row.try_get_by_index::<i64>(0)).transpose()?.unwrap_or(0).max(0) as u64)
+    }
+}

@@ -1,0 +1,25 @@
+//! Hooks at the steps of the upload protocol, so a test can hold an upload
+//! still at a chosen point and run a janitor step there. Races between
+//! replicas are otherwise a matter of luck to reproduce; with these a test
+//! forces the one interleaving it means to check. Production code installs
+//! no observer, and an unset observer costs one branch per step.
+
+use futures::future::BoxFuture;
+
+/// A point in [`super::ImageLibrary::upload`].
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtocolStep {
+    /// The claims were read; the lease is about to be written (for a
+    /// claimed image, where it would be written: it is not).
+    UploadBeforeLease,
+    /// The image was found complete, or stored anew; the upload is about to
+    /// answer.
+    UploadVerified,
+}
+
+/// Called at every [`ProtocolStep`]; the upload waits for the returned future.
+#[doc(hidden)]
+pub trait StepObserver: Send + Sync {
+    fn reached(&self, step: ProtocolStep) -> BoxFuture<'_, ()>;
+}
