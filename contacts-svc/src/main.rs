@@ -5,9 +5,7 @@ use contacts_svc::config::{Cli, Command};
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if let Some(Command::HashToken) = cli.command {
-        let mut token = String::new();
-        std::io::stdin().read_line(&mut token)?;
-        println!("{}", accommador_proto::auth::hash_token(&token));
+        accommador_proto::auth::run_hash_token()?;
         return Ok(());
     }
     if let Some(Command::Healthcheck) = cli.command {

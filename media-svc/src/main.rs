@@ -13,9 +13,7 @@ fn main() -> anyhow::Result<()> {
             std::process::exit(i32::from(failures > 0));
         }
         Some(Command::HashToken) => {
-            let mut token = String::new();
-            std::io::stdin().read_line(&mut token)?;
-            println!("{}", accommador_proto::auth::hash_token(&token));
+            accommador_proto::auth::run_hash_token()?;
             Ok(())
         }
         Some(Command::Healthcheck) | None => tokio::runtime::Runtime::new()?.block_on(serve(cli)),

@@ -25,9 +25,27 @@ use crate::{
 /// Metadata key of the bearer token.
 pub const AUTHORIZATION_HEADER: &str = "authorization";
 
+/// Shortest token `hash-token` accepts, in bytes: 16 random bytes are out of
+/// reach of guessing, and anything shorter is most likely a placeholder or a
+/// password someone typed.
+pub const MIN_TOKEN_BYTES: usize = 16;
+
 /// The SHA-256 of a token, in hex: what configuration stores.
 pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.trim().as_bytes()))
+}
+
+/// The hash of a new token, for `hash-token`: refuses empty and short
+/// tokens, which would let in anyone who tries them.
+pub fn hash_new_token(token: &str) -> Result<String, String> {
+    let length = token.trim().len();
+    if length < MIN_TOKEN_BYTES {
+        return Err(format!(
+            "the token is {length} bytes; use at least {MIN_TOKEN_BYTES} random bytes, e.g. the output of \
+             `python3 -c 'import secrets; print(secrets.token_urlsafe(24))'`"
+        ));
+    }
+    Ok(hash_token(token))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,9 +76,30 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
+/// The `hash-token` subcommand both services share: reads a token from
+/// stdin and prints its hash, or says why not and exits with status 2.
+pub fn run_hash_token() -> std::io::Result<()> {
+    let mut token = String::new();
+    std::io::stdin().read_line(&mut token)?;
+    match hash_new_token(&token) {
+        Ok(hash) => println!("{hash}"),
+        Err(problem) => {
+            eprintln!("hash-token: {problem}");
+            std::process::exit(2);
+        }
+    }
+    Ok(())
+}
+
 fn parse_hash(raw: &str) -> Result<[u8; 32], String> {
     let bytes = hex::decode(raw).map_err(|_| format!("{raw:?} is not a hex SHA-256"))?;
-    bytes.try_into().map_err(|_| "a token hash has 64 hex characters".to_owned())
+    let hash: [u8; 32] = bytes.try_into().map_err(|_| "a token hash has 64 hex characters".to_owned())?;
+    // An empty `Authorization: Bearer` header hashes to this: such an entry
+    // would admit every caller that sends one.
+    if hash.as_slice() == Sha256::digest(b"").as_slice() {
+        return Err("a credential is the hash of the empty token, which anyone can present; hash a real token".into());
+    }
+    Ok(hash)
 }
 
 impl Credentials {
@@ -280,6 +319,19 @@ mod tests {
             hash_token("service-secret")
         );
         Credentials::parse(&text).unwrap()
+    }
+
+    #[test]
+    fn short_and_empty_tokens_are_not_hashed() {
+        assert!(hash_new_token("").is_err());
+        assert!(hash_new_token("  fifteen-bytes!  ").unwrap_err().contains("15 bytes"));
+        assert_eq!(hash_new_token("sixteen-bytes-ok").unwrap(), hash_token("sixteen-bytes-ok"));
+    }
+
+    #[test]
+    fn a_configured_hash_of_the_empty_token_is_refused() {
+        let text = format!("service anyone {}", hash_token(""));
+        assert!(Credentials::parse(&text).unwrap_err().contains("empty token"));
     }
 
     #[test]

@@ -1,14 +1,54 @@
 //! Prometheus metrics: each service serves them on its own HTTP port, and
 //! every RPC is counted and timed by method and status code.
+//!
+//! Every label value comes from a closed set: a method label is one of the
+//! RPC paths our descriptors, health and reflection define, or `unknown`.
+//! The exporter keeps every series it ever saw, so a label taken from the
+//! request (a path, a tenant) would let any caller, authenticated or not,
+//! grow the process's memory and `/metrics` without bound.
 
 use std::{
+    collections::HashSet,
     net::SocketAddr,
+    sync::LazyLock,
     task::{Context, Poll},
     time::Instant,
 };
 
 use futures::future::BoxFuture;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+use prost::Message;
+
+/// The label of every path that is not one of our RPCs.
+pub const UNKNOWN_METHOD: &str = "unknown";
+
+/// `/package.Service/Method` of every RPC either service, health or reflection answers.
+static KNOWN_METHODS: LazyLock<HashSet<String>> = LazyLock::new(|| {
+    let descriptor_sets = [
+        crate::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+    ];
+    let mut methods = HashSet::new();
+    for encoded in descriptor_sets {
+        let set = prost_types::FileDescriptorSet::decode(encoded).expect("descriptor sets are generated at build time");
+        for file in set.file {
+            for service in &file.service {
+                for method in &service.method {
+                    methods.insert(format!("/{}.{}/{}", file.package(), service.name(), method.name()));
+                }
+            }
+        }
+    }
+    methods
+});
+
+/// The metric and log label for a request path: the path itself when it is
+/// one of our RPCs, [`UNKNOWN_METHOD`] otherwise.
+pub fn method_label(path: &str) -> &'static str {
+    KNOWN_METHODS.get(path).map_or(UNKNOWN_METHOD, String::as_str)
+}
 
 /// Starts the `/metrics` HTTP endpoint on `listen`. Call once, inside the runtime.
 pub fn install(listen: SocketAddr) -> anyhow::Result<()> {
@@ -57,7 +97,7 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let method = request.uri().path().to_owned();
+        let method = method_label(request.uri().path());
         // The ready service goes into the future; a clone stays for the next call.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
@@ -67,18 +107,51 @@ where
             // Unary errors travel as trailers-only responses: the code is in
             // the headers. A response without it is a success (code in trailers).
             let code = match &result {
-                Ok(response) => response
-                    .headers()
-                    .get("grpc-status")
-                    .and_then(|value| value.to_str().ok())
-                    .unwrap_or("0")
-                    .to_owned(),
-                Err(_) => "transport_error".to_owned(),
+                Ok(response) => status_label(response.headers().get("grpc-status")),
+                Err(_) => "transport_error",
             };
-            metrics::counter!("grpc_server_handled_total", "method" => method.clone(), "code" => code).increment(1);
+            metrics::counter!("grpc_server_handled_total", "method" => method, "code" => code).increment(1);
             metrics::histogram!("grpc_server_handling_seconds", "method" => method)
                 .record(started.elapsed().as_secs_f64());
             result
         })
+    }
+}
+
+/// The `code` label: a gRPC status code (0 to 16) as the server sent it;
+/// anything else (a handler cannot send it, but the header is text) is `other`.
+fn status_label(header: Option<&http::HeaderValue>) -> &'static str {
+    const CODES: [&str; 17] =
+        ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16"];
+    let Some(value) = header else { return "0" };
+    CODES.iter().find(|code| value.as_bytes() == code.as_bytes()).copied().unwrap_or("other")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_methods_keep_their_name_and_everything_else_is_unknown() {
+        let create = "/accommador.contacts.v1.ContactsService/CreateContact";
+        assert_eq!(method_label(create), create);
+        assert_eq!(
+            method_label("/accommador.media.v1.MediaService/UploadImage"),
+            "/accommador.media.v1.MediaService/UploadImage"
+        );
+        assert_eq!(method_label("/grpc.health.v1.Health/Check"), "/grpc.health.v1.Health/Check");
+        assert_eq!(
+            method_label("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"),
+            "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
+        );
+        assert_eq!(method_label("/accommador.contacts.v1.ContactsService/DropTables"), UNKNOWN_METHOD);
+        assert_eq!(method_label(&"/x".repeat(2000)), UNKNOWN_METHOD);
+    }
+
+    #[test]
+    fn status_codes_are_a_closed_set() {
+        assert_eq!(status_label(None), "0");
+        assert_eq!(status_label(Some(&http::HeaderValue::from_static("14"))), "14");
+        assert_eq!(status_label(Some(&http::HeaderValue::from_static("99999"))), "other");
     }
 }

@@ -12,7 +12,7 @@ use tower_http::{
 use tracing::{Level, Span};
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
-use crate::tenant::{REQUEST_ID_HEADER, TENANT_ID_HEADER};
+use crate::tenant::{REQUEST_ID_HEADER, TENANT_ID_HEADER, TenantId};
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -55,20 +55,53 @@ pub fn install_crypto_provider() {
 /// The span every RPC runs in: the method, the tenant and the request id,
 /// so that one user action can be followed across both services. A request
 /// id the caller did not send stays empty for the handler to record.
+///
+/// Nothing a caller sends reaches the logs unchecked: a path that is not
+/// one of our RPCs is `unknown` (and logged on its own, shortened and at most
+/// once a second), a malformed tenant id is left out.
 pub fn rpc_span<B>(request: &http::Request<B>) -> Span {
     let header = |name: &str| request.headers().get(name).and_then(|value| value.to_str().ok());
+    let path = request.uri().path();
+    let method = crate::metrics::method_label(path);
+    if method == crate::metrics::UNKNOWN_METHOD {
+        log_unknown_path(path);
+    }
+    let tenant = header(TENANT_ID_HEADER).filter(|raw| TenantId::parse(raw).is_ok()).unwrap_or("");
     let span = tracing::info_span!(
         "rpc",
-        method = %request.uri().path(),
-        tenant = header(TENANT_ID_HEADER).unwrap_or(""),
+        method,
+        tenant,
         request_id = tracing::field::Empty,
         // The caller's remaining budget as sent (`grpc-timeout`, e.g. 950m).
-        deadline = header(crate::tenant::GRPC_TIMEOUT_HEADER).unwrap_or(""),
+        deadline = header(crate::tenant::GRPC_TIMEOUT_HEADER).filter(|raw| raw.len() <= 9).unwrap_or(""),
     );
-    if let Some(request_id) = header(REQUEST_ID_HEADER) {
+    if let Some(request_id) = header(REQUEST_ID_HEADER).filter(|raw| raw.len() <= MAX_LOGGED_REQUEST_ID) {
         span.record("request_id", request_id);
     }
     span
+}
+
+/// Longest request id copied into a span; a longer one is refused by the handler anyway.
+const MAX_LOGGED_REQUEST_ID: usize = 128;
+/// Longest part of an unknown path that is logged, in bytes.
+const MAX_LOGGED_PATH: usize = 128;
+
+/// Logs a call to a path we do not serve, at most once a second, with how
+/// many were left unlogged since: a flood of made-up paths costs a log line
+/// a second, not one per call.
+fn log_unknown_path(path: &str) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST_LOGGED_SECOND: AtomicU64 = AtomicU64::new(0);
+    static UNLOGGED: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+    let last = LAST_LOGGED_SECOND.load(Ordering::Relaxed);
+    if now <= last || LAST_LOGGED_SECOND.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_err() {
+        UNLOGGED.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    let shortened = &path[..path.floor_char_boundary(MAX_LOGGED_PATH)];
+    let unlogged = UNLOGGED.swap(0, Ordering::Relaxed);
+    tracing::warn!(path = shortened, path_bytes = path.len(), unlogged_since = unlogged, "call to an unknown method");
 }
 
 /// The tower layer returned by [`rpc_trace_layer`].

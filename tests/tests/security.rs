@@ -308,6 +308,8 @@ async fn without_credentials_a_service_refuses_to_listen_beyond_loopback() {
         let dir = tempfile::tempdir().unwrap();
         let output = Command::new(binary_path(binary))
             .env(listen_env, format!("0.0.0.0:{}", free_port()))
+            // Never a default port: the local stack may be running beside the tests.
+            .env("METRICS_LISTEN", "127.0.0.1:0")
             .env("DATA_DIR", dir.path())
             .env("EMBEDDED_S3_LISTEN", "127.0.0.1:0")
             .output()
