@@ -200,3 +200,18 @@ async fn process_command_writes_renditions_and_reports_json_lines() {
     assert_eq!((written.width(), written.height()), (512, 512));
     assert!(out.join("good-128.jpg").exists());
 }
+
+#[tokio::test]
+async fn upload_refuses_a_request_id_over_its_documented_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let media = start_media(dir.path(), &[]).await.unwrap();
+    let mut media_client = client(&media);
+    let request = |request_id: String| tenant_request("acme", UploadImageRequest { data: photo(), request_id });
+
+    let status = media_client.upload_image(request("r".repeat(129))).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(status.message().contains("128"), "names the limit: {}", status.message());
+    let fields: Vec<_> = field_violations(&status).into_iter().map(|v| v.field).collect();
+    assert_eq!(fields, ["request_id"]);
+    media_client.upload_image(request("r".repeat(128))).await.expect("128 characters are fine");
+}

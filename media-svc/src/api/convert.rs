@@ -14,6 +14,9 @@ use crate::{
 /// Most ids one SignImageUrls call may carry.
 pub const MAX_SIGN_IDS: usize = 1000;
 
+/// Longest request id accepted by UploadImage.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
 /// Longest owner accepted by ClaimImage.
 pub const MAX_OWNER_LEN: usize = 128;
 
@@ -117,4 +120,16 @@ pub fn owner(raw: &str) -> Result<&str, Error> {
         ));
     }
     Ok(raw)
+}
+
+/// UploadImage's optional request id: only for tracing, but bounded like every field.
+pub fn request_id(raw: &str) -> Result<(), Error> {
+    let length = raw.chars().count();
+    if length > MAX_REQUEST_ID_LEN {
+        return Err(Error::invalid_field(
+            "request_id",
+            format!("request_id is {length} characters; the limit is {MAX_REQUEST_ID_LEN}"),
+        ));
+    }
+    Ok(())
 }

@@ -42,8 +42,9 @@ impl MediaService for MediaApi {
 
     async fn upload_image(&self, request: Request<UploadImageRequest>) -> Result<Response<Image>, Status> {
         let tenant = tenant(&request)?;
-        let data = request.into_inner().data;
-        let stored = self.library.upload(&tenant, data.into()).await?;
+        let request = request.into_inner();
+        convert::request_id(&request.request_id)?;
+        let stored = self.library.upload(&tenant, request.data.into()).await?;
         tracing::info!(image_id = %stored.id, claimed = stored.claimed, "image stored");
         Ok(Response::new(convert::image(&stored)))
     }

@@ -18,7 +18,10 @@ use crate::error::Error;
 pub struct UrlTtl(Duration);
 
 impl UrlTtl {
-    pub const MIN: Duration = Duration::from_secs(1);
+    /// Two seconds: signing times are whole seconds rounded down to a
+    /// bucket of at least one second, so a 1-second URL could be handed out
+    /// with milliseconds left; from two seconds on, at least half remains.
+    pub const MIN: Duration = Duration::from_secs(2);
     /// SigV4 presigned URLs cannot live longer.
     pub const MAX: Duration = Duration::from_secs(7 * 24 * 3600);
     pub const DEFAULT: Duration = Duration::from_secs(3600);
@@ -175,8 +178,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ttl_must_be_one_second_to_seven_days() {
-        assert!(UrlTtl::parse(Duration::from_secs(1)).is_ok());
+    fn ttl_must_be_two_seconds_to_seven_days() {
+        assert!(UrlTtl::parse(Duration::from_secs(2)).is_ok());
+        assert!(UrlTtl::parse(Duration::from_secs(1)).is_err(), "would leave less than half of it");
         assert!(UrlTtl::parse(UrlTtl::MAX).is_ok());
         let error = UrlTtl::parse(UrlTtl::MAX + Duration::from_secs(1)).unwrap_err();
         assert!(error.contains("7days"), "{error}");
@@ -214,5 +218,24 @@ mod tests {
         cache.get_or_sign("a".into(), start + Duration::from_secs(1800), ttl, sign).unwrap();
         cache.get_or_sign("a".into(), start, Duration::from_secs(60), sign).unwrap();
         assert_eq!(signatures.get(), 4, "another object, bucket or TTL is signed anew");
+    }
+}
+
+#[cfg(test)]
+mod remaining_validity {
+    use super::*;
+
+    /// Each URL stays valid for at least half its TTL, at any moment of its bucket.
+    #[test]
+    fn every_allowed_ttl_leaves_at_least_half_of_it() {
+        for seconds in [2, 3, 4, 5, 7, 3600, 3601] {
+            let ttl = UrlTtl::parse(Duration::from_secs(seconds)).unwrap();
+            for offset_ms in (0..4_000).step_by(7) {
+                let now = UNIX_EPOCH + Duration::from_millis(1_800_000_000_000 + offset_ms);
+                let expires = ttl.bucket_start(now) + ttl.get();
+                let left = expires.duration_since(now).unwrap();
+                assert!(left >= ttl.get() / 2, "ttl {seconds}s at +{offset_ms}ms leaves {left:?}");
+            }
+        }
     }
 }
