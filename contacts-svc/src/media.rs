@@ -28,6 +28,14 @@ pub struct CallContext {
     pub deadline: Option<std::time::Instant>,
 }
 
+impl CallContext {
+    /// A call no client is waiting for: a background job's, bounded only by
+    /// the channel's own timeout.
+    pub fn background(tenant: &str, request_id: String) -> Self {
+        Self { tenant: tenant.to_owned(), request_id, deadline: None }
+    }
+}
+
 /// An uploaded, still pending image.
 #[derive(Debug, Clone)]
 pub struct UploadedImage {

@@ -88,11 +88,7 @@ impl ContactBook {
     }
 
     async fn deliver_claim(&self, entry: ClaimEntry) -> Result<Delivery, Error> {
-        let context = CallContext {
-            tenant: entry.tenant.clone(),
-            request_id: format!("claim-outbox-{}", entry.id),
-            deadline: None,
-        };
+        let context = CallContext::background(&entry.tenant, format!("claim-outbox-{}", entry.id));
         let error = match self.media.claim(&context, &entry.image_id, &entry.owner).await {
             Ok(_) => {
                 self.store.claim_delivered(entry.id).await?;

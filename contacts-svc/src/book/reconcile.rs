@@ -98,11 +98,7 @@ impl ContactBook {
     }
 
     async fn check_picture(&self, picture: &LivePicture) -> Verdict {
-        let context = CallContext {
-            tenant: picture.tenant.clone(),
-            request_id: format!("reconcile-{}", picture.contact_id),
-            deadline: None,
-        };
+        let context = CallContext::background(&picture.tenant, format!("reconcile-{}", picture.contact_id));
         match self.media.claim(&context, &picture.image_id, &picture.contact_id).await {
             Ok(false) => Verdict::Claimed,
             Ok(true) => {

@@ -24,15 +24,15 @@
 use std::collections::{HashMap, HashSet};
 
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Statement, TransactionTrait, Value,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait, Value,
 };
 
 use super::{
     Store,
     entities::{claim_outbox, contact, contact_merge, contact_revision, merge_group, merge_group_member},
     queries::{RequestRecord, claim_row, find_request_in, insert_request_record, latest_in},
-    rows,
+    rows, statement,
 };
 use crate::{
     domain::{Contact, ContactFields, MAX_LISTED_MERGED_IDS},
@@ -280,38 +280,4 @@ pub(super) async fn resolve_in(
         survivors.insert(id.clone(), survivor.unwrap_or(id));
     }
     Ok(survivors)
-}
-
-/// A statement written with `?` placeholders, numbered for PostgreSQL.
-pub(super) fn statement(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
-    let sql = match backend {
-        DbBackend::Postgres => {
-            let mut numbered = String::with_capacity(sql.len() + 8);
-            for (index, part) in sql.split('?').enumerate() {
-                if index > 0 {
-                    numbered.push_str(&format!("${index}"));
-                }
-                numbered.push_str(part);
-            }
-            numbered
-        }
-        _ => sql.to_owned(),
-    };
-    Statement::from_sql_and_values(backend, sql, values)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn postgres_placeholders_are_numbered_in_order() {
-        let statement = statement(DbBackend::Postgres, "a = ? AND b IN (?, ?)", vec![1.into(), 2.into(), 3.into()]);
-        assert_eq!(statement.sql, "a = $1 AND b IN ($2, $3)");
-    }
-
-    #[test]
-    fn sqlite_keeps_question_marks() {
-        assert_eq!(statement(DbBackend::Sqlite, "a = ?", vec![1.into()]).sql, "a = ?");
-    }
 }

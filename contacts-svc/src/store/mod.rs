@@ -15,7 +15,7 @@ mod rows;
 
 use std::{collections::HashMap, time::Duration};
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement, Value};
 use sea_orm_migration::MigratorTrait;
 use tokio::sync::{Mutex, MutexGuard};
 
@@ -72,3 +72,37 @@ impl Store {
 
 /// Latest revisions keyed by contact id.
 pub type LatestRevisions = HashMap<String, crate::domain::Contact>;
+
+/// A statement written with `?` placeholders, numbered for PostgreSQL.
+fn statement(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
+    let sql = match backend {
+        DbBackend::Postgres => {
+            let mut numbered = String::with_capacity(sql.len() + 8);
+            for (index, part) in sql.split('?').enumerate() {
+                if index > 0 {
+                    numbered.push_str(&format!("${index}"));
+                }
+                numbered.push_str(part);
+            }
+            numbered
+        }
+        _ => sql.to_owned(),
+    };
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_placeholders_are_numbered_in_order() {
+        let statement = statement(DbBackend::Postgres, "a = ? AND b IN (?, ?)", vec![1.into(), 2.into(), 3.into()]);
+        assert_eq!(statement.sql, "a = $1 AND b IN ($2, $3)");
+    }
+
+    #[test]
+    fn sqlite_keeps_question_marks() {
+        assert_eq!(statement(DbBackend::Sqlite, "a = ?", vec![1.into()]).sql, "a = ?");
+    }
+}

@@ -17,8 +17,8 @@ use sea_orm::{
 use super::{
     Store,
     entities::{claim_dead_letter, claim_outbox},
-    merges::statement,
     queries::ClaimEntry,
+    statement,
 };
 use crate::error::Error;
 
@@ -112,12 +112,5 @@ impl Store {
         let entries: i64 = row.try_get_by_index(0)?;
         let oldest_create_time_us: Option<i64> = row.try_get_by_index(1)?;
         Ok(OutboxBacklog { entries: entries.max(0) as u64, oldest_create_time_us })
-    }
-
-    /// How many claims were given up on, for operators and tests.
-    pub async fn dead_claim_count(&self) -> Result<u64, Error> {
-        let row =
-            self.db.query_one_raw(statement(self.backend(), "SELECT COUNT(*) FROM claim_dead_letter", vec![])).await?;
-        Ok(row.map(|row| row.try_get_by_index::<i64>(0)).transpose()?.unwrap_or(0).max(0) as u64)
     }
 }
