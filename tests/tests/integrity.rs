@@ -328,6 +328,7 @@ async fn downgrade_to_second_migration(db: &DatabaseConnection) {
         "DROP TABLE merge_group_member",
         "DROP TABLE claim_dead_letter",
         "DROP INDEX claim_outbox_due",
+        "DROP INDEX claim_outbox_owner",
         "ALTER TABLE claim_outbox DROP COLUMN next_attempt_us",
         "ALTER TABLE claim_outbox DROP COLUMN attempts",
         "ALTER TABLE claim_outbox DROP COLUMN last_error",

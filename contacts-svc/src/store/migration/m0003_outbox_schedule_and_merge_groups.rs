@@ -47,6 +47,20 @@ impl MigrationTrait for Migration {
             )
             .await?;
 
+        // The reconciliation skips pictures whose claim still waits here: one
+        // lookup per picture, which must not scan an outbox a flood of failing
+        // claims made large.
+        manager
+            .create_index(
+                Index::create()
+                    .name("claim_outbox_owner")
+                    .table(claim_outbox::Entity)
+                    .col(claim_outbox::Column::Tenant)
+                    .col(claim_outbox::Column::Owner)
+                    .to_owned(),
+            )
+            .await?;
+
         let schema = Schema::new(manager.get_database_backend());
         manager.create_table(schema.create_table_from_entity(claim_dead_letter::Entity)).await?;
         manager.create_table(schema.create_table_from_entity(merge_group_member::Entity)).await?;
