@@ -137,6 +137,53 @@ async fn poison_claims_never_hold_back_a_new_contacts_claim() {
     }
 }
 
+#[tokio::test]
+async fn claims_failing_for_now_wait_on_their_own_backoff_behind_a_healthy_one() {
+    for database in databases().await {
+        let stack = Stack::start(&database, &[], &[]).await.unwrap();
+        let db = connect(&stack, &database).await;
+        // 110 claims (more than one outbox batch) that fail for now: their
+        // images exist, but media-svc reads a manifest it cannot decode
+        // (INTERNAL), as after a storage fault. They are older than anything to come.
+        let mut media = MediaServiceClient::new(stack.media.channel());
+        let backend = db.get_database_backend();
+        for n in 0..110u32 {
+            let data = samples::jpeg(&samples::photo(64, 64, 9_000 + n), JpegOptions::default());
+            let request = UploadImageRequest { data, request_id: String::new() };
+            let image = media.upload_image(tenant_request("acme", request)).await.unwrap().into_inner();
+            std::fs::write(images_folder(stack.dir.path()).join(&image.image_id).join("manifest.json"), b"{").unwrap();
+            let sql = format!(
+                "INSERT INTO claim_outbox (tenant, image_id, owner, create_time_us, claim_deadline_us) \
+                 VALUES ('acme', '{}', 'stuck-{n}', {n}, {})",
+                image.image_id,
+                i64::MAX
+            );
+            db.execute_raw(Statement::from_string(backend, sql)).await.unwrap();
+        }
+
+        let mut contacts = client(&stack);
+        let created = create(&mut contacts, "Healthy", picture(11)).await;
+        let claims = images_folder(stack.dir.path()).join(picture_id(&created)).join("claims");
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while std::fs::read_dir(&claims).map_or(true, |mut entries| entries.next().is_none()) {
+            assert!(std::time::Instant::now() < deadline, "{}: the healthy claim is delivered", database.name);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // The failing ones stay queued for a retry, not dead, each with its own attempt count.
+        let retried = "SELECT COUNT(*) FROM claim_outbox WHERE attempts >= 1 AND last_error <> ''";
+        loop {
+            let row = db.query_one_raw(Statement::from_string(backend, retried)).await.unwrap().unwrap();
+            if row.try_get_by_index::<i64>(0).unwrap() == 110 {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{}: every failing claim was tried", database.name);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert_eq!(count(&db, "claim_outbox").await, 110, "{}: they wait for their retry", database.name);
+        assert_eq!(count(&db, "claim_dead_letter").await, 0, "{}: INTERNAL may pass", database.name);
+    }
+}
+
 /// The value of an unlabelled counter in Prometheus text, 0 when absent.
 fn counter(metrics: &str, name: &str) -> u64 {
     metrics
