@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Checks the deployment files as far as a machine without a Docker engine can:
 # the compose file parses and resolves, the Dockerfile passes hadolint, the
-# Kubernetes manifests validate against the API schemas, and every variable
-# they set is one the binaries accept. Installs the checkers when missing.
+# Kubernetes manifests validate against the API schemas, every variable they
+# set is one the binaries accept, and the security properties of issue 13 hold
+# (check_hardening.py: published ports, placeholder secrets, security
+# contexts, probes, NetworkPolicy). Installs the checkers when missing.
 # Usage: deploy/check.sh BIN_DIR   (where contacts-svc and media-svc were built)
 set -euo pipefail
 bin_dir=${1:?usage: deploy/check.sh BIN_DIR}
@@ -24,4 +26,8 @@ hadolint "$deploy/Dockerfile"
 echo "Dockerfile: hadolint clean"
 kubernetes-validate --strict "$deploy"/k8s/*.yaml >/dev/null
 echo "k8s manifests: valid against the Kubernetes schemas"
-python3 "$deploy/check_env.py" "$bin_dir"
+# Both run even when the first fails, so one CI run reports every problem.
+status=0
+python3 "$deploy/check_env.py" "$bin_dir" || status=1
+python3 "$deploy/check_hardening.py" || status=1
+exit "$status"

@@ -41,18 +41,20 @@ def main() -> int:
     for name in sorted(shared):
         if not any(name in known[service] for service in SERVICES):
             problems.append(f"k8s ConfigMap sets {name}, which neither service reads")
+    deployment_settings = 0
     for doc in documents:
         if not doc or doc["kind"] != "Deployment":
             continue
         service = doc["metadata"]["name"]
         for container in doc["spec"]["template"]["spec"]["containers"]:
             for variable in container.get("env", []):
+                deployment_settings += 1
                 if variable["name"] not in known[service]:
                     problems.append(f"k8s {service} sets {variable['name']}, which {service} does not read")
 
     for problem in problems:
         print(problem, file=sys.stderr)
-    checked = len(shared) + sum(len(compose["services"][s].get("environment", {})) for s in SERVICES)
+    checked = len(shared) + deployment_settings + sum(len(compose["services"][s].get("environment", {})) for s in SERVICES)
     print(f"environment check: {checked} settings checked, {len(problems)} problems")
     return 1 if problems else 0
 
