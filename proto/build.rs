@@ -23,6 +23,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // compile_fds ignores file_descriptor_set_path, so reflection's copy is written by hand.
     fs::write(out_dir.join("accommador_descriptor.bin"), services.encode_to_vec())?;
     tonic_prost_build::configure().build_client(true).build_server(true).compile_fds(services)?;
+    // Each server's reflection describes its own contract only.
+    for (proto, name) in SERVICE_PROTOS.iter().zip(["contacts_descriptor.bin", "media_descriptor.bin"]) {
+        fs::write(out_dir.join(name), protox::compile([proto], ["."])?.encode_to_vec())?;
+    }
 
     let error_details = protox::compile(ERROR_DETAIL_PROTOS, ["."])?;
     fs::write(out_dir.join("google_rpc_descriptor.bin"), error_details.encode_to_vec())?;

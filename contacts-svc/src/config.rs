@@ -3,7 +3,11 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use accommador_proto::{auth::SecurityConfig, serve::LogFormat};
+use accommador_proto::{
+    auth::SecurityConfig,
+    limits::ServerLimits,
+    serve::{HealthcheckArgs, LogFormat},
+};
 use clap::{Args, Parser, Subcommand};
 
 use crate::book::OutboxSettings;
@@ -22,9 +26,10 @@ pub struct Cli {
 pub enum Command {
     /// Reads a token from stdin and prints the SHA-256 to put in CREDENTIALS.
     HashToken,
-    /// Asks the running server (at the listen address) for its health; exit
-    /// status 0 when SERVING. For container health checks.
-    Healthcheck,
+    /// Asks the running server for its readiness (or liveness), at the health
+    /// listen address when set, else the listen address; exit status 0 when
+    /// SERVING. For container health checks.
+    Healthcheck(HealthcheckArgs),
     /// Checks once that media-svc holds every live contact's picture claimed
     /// for that contact, re-claims what is missing, and prints a JSON report.
     /// Deletes nothing. Exit status 0, or 2 when some picture is gone from
@@ -38,6 +43,16 @@ pub struct ServerConfig {
     /// Address the gRPC server listens on. Port 0 picks a free port.
     #[arg(long, env = "CONTACTS_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
+
+    /// Address of a plaintext listener serving only gRPC health (readiness,
+    /// and liveness as service `liveness`), for probes that cannot speak TLS.
+    /// Unset: health is served on the main listener only.
+    #[arg(long, env = "HEALTH_LISTEN")]
+    pub health_listen: Option<SocketAddr>,
+
+    /// HTTP/2 and request limits.
+    #[command(flatten)]
+    pub transport: ServerLimits,
 
     /// Log line format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "text")]
@@ -57,6 +72,12 @@ pub struct ServerConfig {
     /// Folder for local data; holds the SQLite database when --database-url is unset.
     #[arg(long, env = "DATA_DIR", default_value = ".data")]
     pub data_dir: PathBuf,
+
+    /// Calls of one tenant served at once; more are refused with
+    /// RESOURCE_EXHAUSTED (reason TENANT_BUSY), so one tenant's burst cannot
+    /// take every database connection and media-svc worker from the others.
+    #[arg(long, env = "TENANT_MAX_IN_PROGRESS", default_value_t = 32)]
+    pub tenant_max_in_progress: usize,
 
     /// Database: `postgres://user:password@host/db` in production; unset
     /// means SQLite in --data-dir. Migrations run at startup.

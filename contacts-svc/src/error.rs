@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 
 use accommador_proto::{
-    status::{ErrorInfo, FieldViolation, error_info, field_violations, with_details},
+    guard::current_request_id,
+    status::{ErrorInfo, FieldViolation, error_info, field_violations, logged_failure_message, with_details},
     tenant::{TENANT_ID_HEADER, TenantIdError},
 };
 use tonic::{Code, Status};
@@ -29,8 +30,13 @@ pub enum Error {
     /// media-svc refused the request; its status passes through.
     #[error("media-svc: {}", .0.message())]
     Media(Status),
+    #[error("this tenant already has {limit} calls in progress (TENANT_MAX_IN_PROGRESS); retry with backoff")]
+    TenantBusy { limit: usize },
     #[error("media-svc is unavailable: {0}")]
     MediaUnavailable(String),
+    /// The call's deadline (or MEDIA_TIMEOUT) passed while media-svc worked.
+    #[error("media-svc did not answer within {0:?} (what was left of the call's deadline, at most MEDIA_TIMEOUT)")]
+    MediaDeadlineExceeded(std::time::Duration),
     #[error("database: {0}")]
     Database(#[from] sea_orm::DbErr),
     #[error("internal error: {0}")]
@@ -49,7 +55,7 @@ impl Error {
 
 impl From<Error> for Status {
     fn from(error: Error) -> Self {
-        let message = error.to_string();
+        let mut message = error.to_string();
         let mut metadata = HashMap::new();
         let mut violations = Vec::new();
         // Exhaustive on purpose: a new variant must decide its code and reason here.
@@ -81,21 +87,41 @@ impl From<Error> for Status {
                 metadata.insert("survivor_id".into(), survivor);
                 (Code::FailedPrecondition, "CONTACT_ALREADY_MERGED")
             }
+            Error::TenantBusy { limit } => {
+                metadata.insert("limit".into(), limit.to_string());
+                (Code::ResourceExhausted, "TENANT_BUSY")
+            }
             Error::Media(status) => return media_status(status),
-            Error::MediaUnavailable(_) => (Code::Unavailable, "MEDIA_UNAVAILABLE"),
+            Error::MediaUnavailable(ref detail) => {
+                tracing::error!(%detail, "media-svc unavailable");
+                message = logged_failure_message("media-svc is unavailable; retry with backoff");
+                (Code::Unavailable, "MEDIA_UNAVAILABLE")
+            }
+            Error::MediaDeadlineExceeded(waited) => {
+                metadata.insert("waited_ms".into(), waited.as_millis().to_string());
+                (Code::DeadlineExceeded, "MEDIA_DEADLINE_EXCEEDED")
+            }
+            // Database and internal error text names tables, queries and
+            // hosts: it is logged, and the caller gets a stable message.
             Error::Database(ref db) if is_unreachable(db) => {
                 tracing::error!(error = %db, "database unreachable");
+                message = logged_failure_message("the database is unavailable; retry with backoff");
                 (Code::Unavailable, "DATABASE_UNAVAILABLE")
             }
             Error::Database(ref db) => {
                 tracing::error!(error = %db, "database error");
+                message = logged_failure_message("the database failed");
                 (Code::Internal, "DATABASE_ERROR")
             }
             Error::Internal(ref detail) => {
                 tracing::error!(%detail, "internal error");
+                message = logged_failure_message("internal error");
                 (Code::Internal, "INTERNAL")
             }
         };
+        if let Some(request_id) = current_request_id() {
+            metadata.entry("request_id".into()).or_insert(request_id);
+        }
         let info = ErrorInfo { reason: reason.into(), domain: ERROR_DOMAIN.into(), metadata };
         with_details(code, message, info, violations)
     }

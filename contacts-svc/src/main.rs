@@ -8,8 +8,8 @@ async fn main() -> anyhow::Result<()> {
         accommador_proto::auth::run_hash_token()?;
         return Ok(());
     }
-    if let Some(Command::Healthcheck) = cli.command {
-        accommador_proto::serve::run_healthcheck(cli.server.listen).await;
+    if let Some(Command::Healthcheck(args)) = &cli.command {
+        accommador_proto::serve::run_healthcheck(cli.server.listen, cli.server.health_listen, args).await;
     }
     accommador_proto::serve::init_telemetry(cli.server.log_format);
     accommador_proto::serve::install_crypto_provider();

@@ -30,7 +30,7 @@ pub struct CallContext {
 
 impl CallContext {
     /// A call no client is waiting for: a background job's, bounded only by
-    /// the channel's own timeout.
+    /// MEDIA_TIMEOUT.
     pub fn background(tenant: &str, request_id: String) -> Self {
         Self { tenant: tenant.to_owned(), request_id, deadline: None }
     }
@@ -47,6 +47,8 @@ pub struct UploadedImage {
 #[derive(Clone)]
 pub struct MediaClient {
     client: MediaServiceClient<Channel>,
+    /// Longest any one call may take (MEDIA_TIMEOUT); a caller's earlier deadline wins.
+    timeout: Duration,
     url_ttl: Duration,
     /// `Bearer <token>`, presented on every call.
     authorization: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
@@ -63,7 +65,6 @@ impl MediaClient {
     ) -> anyhow::Result<Self> {
         let mut endpoint = tonic::transport::Endpoint::from_shared(endpoint.to_owned())?
             .connect_timeout(Duration::from_secs(2))
-            .timeout(timeout)
             .http2_adaptive_window(true);
         if let Some(tls) = tls {
             endpoint = endpoint.tls_config(tls)?;
@@ -80,13 +81,14 @@ impl MediaClient {
         let client = MediaServiceClient::new(channel)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
-        Ok(Self { client, url_ttl, authorization })
+        Ok(Self { client, timeout, url_ttl, authorization })
     }
 
     pub async fn upload(&self, context: &CallContext, data: Vec<u8>) -> Result<UploadedImage, Error> {
         let message = UploadImageRequest { data, request_id: context.request_id.clone() };
-        let image =
-            self.client.clone().upload_image(self.request(context, message)).await.map_err(media_error)?.into_inner();
+        let image = self
+            .call(context, message, |mut client, request| async move { client.upload_image(request).await })
+            .await?;
         let deadline =
             image.pending_expire_time.map_or(i64::MAX, |t| t.seconds * 1_000_000 + i64::from(t.nanos) / 1000);
         Ok(UploadedImage { image_id: image.image_id, claim_deadline_us: deadline })
@@ -96,8 +98,9 @@ impl MediaClient {
     /// (it was missing), `false` when the owner held it already.
     pub async fn claim(&self, context: &CallContext, image_id: &str, owner: &str) -> Result<bool, Error> {
         let message = ClaimImageRequest { image_id: image_id.to_owned(), owner: owner.to_owned() };
-        let image = self.client.clone().claim_image(self.request(context, message)).await.map_err(media_error)?;
-        Ok(image.into_inner().owner_claim_created)
+        let image =
+            self.call(context, message, |mut client, request| async move { client.claim_image(request).await }).await?;
+        Ok(image.owner_claim_created)
     }
 
     /// Signed URLs for `image_ids` in one call. Ids media-svc does not know
@@ -116,12 +119,8 @@ impl MediaClient {
         let ttl = prost_types::Duration { seconds: self.url_ttl.as_secs() as i64, nanos: 0 };
         let message = SignImageUrlsRequest { image_ids, ttl: Some(ttl), skip_missing: true };
         let response = self
-            .client
-            .clone()
-            .sign_image_urls(self.request(context, message))
-            .await
-            .map_err(media_error)?
-            .into_inner();
+            .call(context, message, |mut client, request| async move { client.sign_image_urls(request).await })
+            .await?;
         for missing in &response.missing_image_ids {
             tracing::error!(image_id = %missing, "a contact's picture is missing from media-svc");
         }
@@ -130,6 +129,34 @@ impl MediaClient {
 }
 
 impl MediaClient {
+    /// Runs one RPC within what is left of the caller's deadline, capped by
+    /// MEDIA_TIMEOUT. media-svc is told the same budget (`grpc-timeout`), so
+    /// it stops working for a caller that has given up; our own timer turns
+    /// the expiry into DEADLINE_EXCEEDED.
+    async fn call<T, R, F>(
+        &self,
+        context: &CallContext,
+        message: T,
+        rpc: impl FnOnce(MediaServiceClient<Channel>, tonic::Request<T>) -> F,
+    ) -> Result<R, Error>
+    where
+        F: std::future::Future<Output = Result<tonic::Response<R>, Status>>,
+    {
+        let budget = context.deadline.map_or(self.timeout, |deadline| {
+            deadline.saturating_duration_since(std::time::Instant::now()).min(self.timeout)
+        });
+        let mut request = self.request(context, message);
+        request.set_timeout(budget);
+        match tokio::time::timeout(budget, rpc(self.client.clone(), request)).await {
+            Ok(Ok(response)) => Ok(response.into_inner()),
+            Ok(Err(status)) if status.code() == Code::DeadlineExceeded || is_local_timeout(&status) => {
+                Err(Error::MediaDeadlineExceeded(budget))
+            }
+            Ok(Err(status)) => Err(media_error(status)),
+            Err(_) => Err(Error::MediaDeadlineExceeded(budget)),
+        }
+    }
+
     fn request<T>(&self, context: &CallContext, message: T) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
         let metadata = request.metadata_mut();
@@ -142,21 +169,28 @@ impl MediaClient {
         if let Some(authorization) = &self.authorization {
             metadata.insert(AUTHORIZATION_HEADER, authorization.clone());
         }
-        // Propagate the caller's deadline: media-svc stops working for a
-        // caller that has given up (the channel's own timeout still caps it).
-        if let Some(deadline) = context.deadline {
-            request.set_timeout(deadline.saturating_duration_since(std::time::Instant::now()));
-        }
         request
     }
 }
 
-/// Media errors keep their code; transport failures and timeouts mean media-svc is unavailable.
+/// Whether tonic's own client timer (set from `grpc-timeout`) ended the call:
+/// it reports that as CANCELLED "Timeout expired", which for our caller is
+/// a deadline that passed.
+fn is_local_timeout(status: &Status) -> bool {
+    let mut source = std::error::Error::source(status);
+    while let Some(error) = source {
+        if error.is::<tonic::TimeoutExpired>() {
+            return true;
+        }
+        source = error.source();
+    }
+    false
+}
+
+/// Media errors keep their code; transport failures mean media-svc is unavailable.
 fn media_error(status: Status) -> Error {
     match status.code() {
-        Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Unknown => {
-            Error::MediaUnavailable(status.message().to_owned())
-        }
+        Code::Unavailable | Code::Cancelled | Code::Unknown => Error::MediaUnavailable(status.message().to_owned()),
         _ => Error::Media(status),
     }
 }

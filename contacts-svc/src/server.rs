@@ -10,6 +10,7 @@ use accommador_proto::{
 };
 use anyhow::Context;
 use tokio::net::TcpListener;
+use tonic_health::{ServingStatus, server::HealthReporter};
 
 use crate::{
     api::ContactsApi, book::ContactBook, config::ServerConfig, domain::PhoneNormalizer, error::ERROR_DOMAIN,
@@ -29,12 +30,13 @@ pub async fn connect_book(config: &ServerConfig) -> anyhow::Result<ContactBook> 
         config.media_token.clone(),
         config.media_tls()?,
     )?;
-    Ok(ContactBook::new(store, media, PhoneNormalizer { default_region }, config.outbox()))
+    Ok(ContactBook::new(store, media, PhoneNormalizer { default_region }, config.outbox()).await?)
 }
 
 /// A bound, ready-to-run contacts-svc.
 pub struct Application {
     listener: TcpListener,
+    health_listener: Option<TcpListener>,
     config: ServerConfig,
     book: Arc<ContactBook>,
     credentials: Credentials,
@@ -48,22 +50,32 @@ impl Application {
         check_exposure("contacts-svc", config.listen, &credentials).map_err(anyhow::Error::msg)?;
         let book = connect_book(&config).await?;
         let listener = TcpListener::bind(config.listen).await?;
-        Ok(Self { listener, config, book: Arc::new(book), credentials })
+        let health_listener = match config.health_listen {
+            Some(address) => Some(TcpListener::bind(address).await?),
+            None => None,
+        };
+        Ok(Self { listener, health_listener, config, book: Arc::new(book), credentials })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("a bound listener has an address")
     }
 
+    /// The plaintext health listener's address, when one is configured.
+    pub fn health_addr(&self) -> Option<SocketAddr> {
+        self.health_listener.as_ref().and_then(|listener| listener.local_addr().ok())
+    }
+
     /// Serves until `shutdown` resolves, then lets in-flight calls finish.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
-        let contacts = ContactsServiceServer::new(ContactsApi::new(self.book.clone()))
-            .max_decoding_message_size(self.config.max_message_bytes)
-            .max_encoding_message_size(self.config.max_message_bytes);
+        let contacts =
+            ContactsServiceServer::new(ContactsApi::new(self.book.clone(), self.config.tenant_max_in_progress))
+                .max_decoding_message_size(self.config.max_message_bytes)
+                .max_encoding_message_size(self.config.max_message_bytes);
         let authenticator = Authenticator::new(self.credentials.clone(), Admit::TenantsAndServices, ERROR_DOMAIN);
         let contacts = tonic::service::interceptor::InterceptedService::new(contacts, authenticator);
-        let (_health, routes) = serve::introspection_routes(SERVICE_NAME).await;
-        let routes = routes.add_service(contacts);
+        let introspection =
+            serve::Introspection::new(SERVICE_NAME, accommador_proto::CONTACTS_FILE_DESCRIPTOR_SET).await;
 
         // Background jobs stop when the server does.
         let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
@@ -73,6 +85,7 @@ impl Application {
                 let _ = receiver.wait_for(|stopped| *stopped).await;
             }
         };
+        let readiness = tokio::spawn(monitor_database(self.book.clone(), introspection.reporter(), stopped()));
         let outbox = tokio::spawn({
             let (book, stopped) = (self.book.clone(), stopped());
             async move { book.run_claim_outbox(stopped).await }
@@ -82,25 +95,51 @@ impl Application {
             tokio::spawn(async move { book.run_reconciliation(interval, stopped).await })
         });
 
-        let mut builder = tonic::transport::Server::builder();
-        if let Some(tls) = self.config.security.server_tls()? {
-            builder = builder.tls_config(tls)?;
-        }
         tracing::info!(address = %self.local_addr(), tls = self.config.security.tls_cert.is_some(), "contacts-svc listening");
-        builder
-            .http2_adaptive_window(Some(true))
-            .http2_keepalive_interval(Some(serve::HTTP2_KEEPALIVE_INTERVAL))
-            .layer(serve::rpc_trace_layer())
-            .layer(accommador_proto::metrics::RpcMetricsLayer)
-            .add_routes(routes)
-            .serve_with_incoming_shutdown(accommador_proto::serve::incoming(self.listener), shutdown)
-            .await?;
+        let exposure = serve::Exposure {
+            limits: &self.config.transport,
+            tls: self.config.security.server_tls()?,
+            health_listener: self.health_listener,
+            error_domain: ERROR_DOMAIN,
+        };
+        let served =
+            serve::serve(self.listener, introspection, |routes| routes.add_service(contacts), exposure, shutdown).await;
         let _ = stop_jobs.send(true);
-        let _ = outbox.await;
+        let _ = tokio::join!(outbox, readiness);
         if let Some(reconciliation) = reconciliation {
             let _ = reconciliation.await;
         }
         tracing::info!("contacts-svc stopped");
-        Ok(())
+        served
+    }
+}
+
+/// How often the database is checked for the readiness status.
+const DATABASE_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Keeps readiness in step with the database: NOT_SERVING while it does not
+/// answer, SERVING again as soon as it does. Liveness never depends on it.
+async fn monitor_database(book: Arc<ContactBook>, health: HealthReporter, stop: impl Future<Output = ()>) {
+    tokio::pin!(stop);
+    let mut last = None;
+    loop {
+        let status = match book.store().ping().await {
+            Ok(()) => ServingStatus::Serving,
+            Err(error) => {
+                if last != Some(ServingStatus::NotServing) {
+                    tracing::error!(%error, "database unreachable; readiness is NOT_SERVING");
+                }
+                ServingStatus::NotServing
+            }
+        };
+        if last != Some(status) {
+            health.set_service_status("", status).await;
+            health.set_service_status(SERVICE_NAME, status).await;
+            last = Some(status);
+        }
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tokio::time::sleep(DATABASE_CHECK_INTERVAL) => {}
+        }
     }
 }

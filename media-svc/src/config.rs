@@ -3,7 +3,11 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use accommador_proto::{auth::SecurityConfig, serve::LogFormat};
+use accommador_proto::{
+    auth::SecurityConfig,
+    limits::ServerLimits,
+    serve::{HealthcheckArgs, LogFormat},
+};
 use clap::{Args, Parser, Subcommand};
 
 use crate::pipeline::Limits;
@@ -26,9 +30,10 @@ pub enum Command {
     Process(ProcessArgs),
     /// Reads a token from stdin and prints the SHA-256 to put in CREDENTIALS.
     HashToken,
-    /// Asks the running server (at the listen address) for its health; exit
-    /// status 0 when SERVING. For container health checks.
-    Healthcheck,
+    /// Asks the running server for its readiness (or liveness), at the health
+    /// listen address when set, else the listen address; exit status 0 when
+    /// SERVING. For container health checks.
+    Healthcheck(HealthcheckArgs),
 }
 
 #[derive(Debug, Args)]
@@ -50,6 +55,16 @@ pub struct ServerConfig {
     /// Address the gRPC server listens on. Port 0 picks a free port.
     #[arg(long, env = "MEDIA_LISTEN", default_value = "127.0.0.1:50052")]
     pub listen: SocketAddr,
+
+    /// Address of a plaintext listener serving only gRPC health (readiness,
+    /// and liveness as service `liveness`), for probes that cannot speak TLS.
+    /// Unset: health is served on the main listener only.
+    #[arg(long, env = "HEALTH_LISTEN")]
+    pub health_listen: Option<SocketAddr>,
+
+    /// HTTP/2 and request limits.
+    #[command(flatten)]
+    pub transport: ServerLimits,
 
     /// Log line format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "text")]
@@ -77,10 +92,11 @@ pub struct ServerConfig {
     #[arg(long, env = "MEDIA_WORKERS")]
     pub workers: Option<usize>,
 
-    /// Images allowed to wait for a worker; more are refused with
-    /// RESOURCE_EXHAUSTED. Default: twice the workers.
-    #[arg(long, env = "MEDIA_QUEUE_DEPTH")]
-    pub queue_depth: Option<usize>,
+    /// Bytes of uploads allowed to wait for a worker at once; beyond that,
+    /// RESOURCE_EXHAUSTED. Waiting images are otherwise bounded by their
+    /// deadlines: one that cannot be processed in time is refused at once.
+    #[arg(long, env = "MEDIA_MAX_QUEUED_BYTES", default_value_t = 48 * 1024 * 1024)]
+    pub max_queued_bytes: usize,
 
     /// How long an unclaimed upload is kept before the janitor deletes it.
     /// It protects contacts whose claim is still on its way: keep it long.

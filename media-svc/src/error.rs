@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 
 use accommador_proto::{
-    status::{ErrorInfo, FieldViolation, with_details},
+    guard::current_request_id,
+    status::{ErrorInfo, FieldViolation, logged_failure_message, with_details},
     tenant::{TENANT_ID_HEADER, TenantIdError},
 };
 use tonic::{Code, Status};
@@ -25,8 +26,12 @@ pub enum Error {
     InvalidFields(Vec<(String, String)>),
     #[error("image {image_id} not found")]
     NotFound { image_id: String },
-    #[error("media-svc is at capacity ({capacity} images in progress or queued); retry with backoff")]
-    Overloaded { capacity: usize },
+    #[error(
+        "media-svc cannot take this image now: {why} ({workers} workers, {waiting} images waiting, \
+         at most {} MiB waiting); retry with backoff",
+        max_queued_bytes >> 20
+    )]
+    Overloaded { why: &'static str, workers: usize, waiting: usize, max_queued_bytes: usize },
     #[error("image {image_id} is being cleaned up right now; retry in a few seconds")]
     CleanupInProgress { image_id: String },
     #[error(transparent)]
@@ -43,7 +48,7 @@ impl Error {
 
 impl From<Error> for Status {
     fn from(error: Error) -> Self {
-        let message = error.to_string();
+        let mut message = error.to_string();
         let mut metadata = HashMap::new();
         let mut violations = Vec::new();
         // Exhaustive on purpose: a new variant must decide its code and reason here.
@@ -65,8 +70,10 @@ impl From<Error> for Status {
                 metadata.insert("image_id".into(), image_id.clone());
                 (Code::NotFound, "IMAGE_NOT_FOUND")
             }
-            Error::Overloaded { capacity } => {
-                metadata.insert("capacity".into(), capacity.to_string());
+            Error::Overloaded { workers, waiting, max_queued_bytes, .. } => {
+                metadata.insert("workers".into(), workers.to_string());
+                metadata.insert("waiting".into(), waiting.to_string());
+                metadata.insert("max_queued_bytes".into(), max_queued_bytes.to_string());
                 (Code::ResourceExhausted, "OVERLOADED")
             }
             Error::CleanupInProgress { image_id } => {
@@ -77,8 +84,17 @@ impl From<Error> for Status {
             Error::Storage(_) => (Code::Internal, "STORAGE_FAILED"),
             Error::Internal(_) => (Code::Internal, "INTERNAL"),
         };
-        if code == Code::Internal || code == Code::Unavailable {
+        // Storage and SDK error text names buckets, keys and hosts: it is
+        // logged, and the caller gets a stable message with the request id.
+        if matches!(error, Error::Storage(_) | Error::Internal(_)) {
             tracing::error!(%error, "request failed");
+            message = logged_failure_message(match code {
+                Code::Unavailable => "object storage is unavailable; retry with backoff",
+                _ => "internal error",
+            });
+        }
+        if let Some(request_id) = current_request_id() {
+            metadata.entry("request_id".into()).or_insert(request_id);
         }
         let info = ErrorInfo { reason: reason.into(), domain: ERROR_DOMAIN.into(), metadata };
         with_details(code, message, info, violations)

@@ -16,13 +16,13 @@ fn main() -> anyhow::Result<()> {
             accommador_proto::auth::run_hash_token()?;
             Ok(())
         }
-        Some(Command::Healthcheck) | None => tokio::runtime::Runtime::new()?.block_on(serve(cli)),
+        Some(Command::Healthcheck(_)) | None => tokio::runtime::Runtime::new()?.block_on(serve(cli)),
     }
 }
 
 async fn serve(cli: Cli) -> anyhow::Result<()> {
-    if let Some(Command::Healthcheck) = cli.command {
-        accommador_proto::serve::run_healthcheck(cli.server.listen).await;
+    if let Some(Command::Healthcheck(args)) = &cli.command {
+        accommador_proto::serve::run_healthcheck(cli.server.listen, cli.server.health_listen, args).await;
     }
     accommador_proto::serve::init_telemetry(cli.server.log_format);
     accommador_proto::serve::install_crypto_provider();

@@ -32,6 +32,7 @@ const STORAGE_CHECK_INTERVAL: Duration = Duration::from_secs(5);
 /// A bound, ready-to-run media-svc.
 pub struct Application {
     listener: TcpListener,
+    health_listener: Option<TcpListener>,
     config: ServerConfig,
     library: Arc<ImageLibrary>,
     credentials: Credentials,
@@ -46,19 +47,27 @@ impl Application {
         check_exposure("media-svc", config.listen, &credentials).map_err(anyhow::Error::msg)?;
         let store = connect_storage(&config).await?;
         let workers = config.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
-        let queue_depth = config.queue_depth.unwrap_or(workers * 2);
         let library = ImageLibrary::new(
             store,
             Pipeline::new(config.limits.into()),
-            Processor::new(workers, queue_depth),
+            Processor::new(workers, config.max_queued_bytes),
             LibrarySettings { pending_grace: config.pending_grace },
         );
         let listener = TcpListener::bind(config.listen).await?;
-        Ok(Self { listener, config, library: Arc::new(library), credentials })
+        let health_listener = match config.health_listen {
+            Some(address) => Some(TcpListener::bind(address).await?),
+            None => None,
+        };
+        Ok(Self { listener, health_listener, config, library: Arc::new(library), credentials })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    /// The plaintext health listener's address, when one is configured.
+    pub fn health_addr(&self) -> Option<SocketAddr> {
+        self.health_listener.as_ref().and_then(|listener| listener.local_addr().ok())
     }
 
     /// Serves until `shutdown` resolves, then lets in-flight calls finish.
@@ -69,8 +78,8 @@ impl Application {
             .max_encoding_message_size(max_message_bytes);
         let authenticator = Authenticator::new(self.credentials.clone(), Admit::ServicesOnly, ERROR_DOMAIN);
         let media = tonic::service::interceptor::InterceptedService::new(media, authenticator);
-        let (health, routes) = serve::introspection_routes(SERVICE_NAME).await;
-        let routes = routes.add_service(media);
+        let introspection = serve::Introspection::new(SERVICE_NAME, accommador_proto::MEDIA_FILE_DESCRIPTOR_SET).await;
+        let health = introspection.reporter();
 
         let (stop_background, background_stopped) = tokio::sync::watch::channel(false);
         let stopped = |mut receiver: tokio::sync::watch::Receiver<bool>| async move {
@@ -85,23 +94,19 @@ impl Application {
         });
         let monitor = tokio::spawn(monitor_storage(self.library.clone(), health, stopped(background_stopped)));
 
-        let mut builder = tonic::transport::Server::builder();
-        if let Some(tls) = self.config.security.server_tls()? {
-            builder = builder.tls_config(tls)?;
-        }
         tracing::info!(address = %self.local_addr(), tls = self.config.security.tls_cert.is_some(), "media-svc listening");
-        builder
-            .http2_adaptive_window(Some(true))
-            .http2_keepalive_interval(Some(serve::HTTP2_KEEPALIVE_INTERVAL))
-            .layer(serve::rpc_trace_layer())
-            .layer(accommador_proto::metrics::RpcMetricsLayer)
-            .add_routes(routes)
-            .serve_with_incoming_shutdown(accommador_proto::serve::incoming(self.listener), shutdown)
-            .await?;
+        let exposure = serve::Exposure {
+            limits: &self.config.transport,
+            tls: self.config.security.server_tls()?,
+            health_listener: self.health_listener,
+            error_domain: ERROR_DOMAIN,
+        };
+        let served =
+            serve::serve(self.listener, introspection, |routes| routes.add_service(media), exposure, shutdown).await;
         let _ = stop_background.send(true);
         let _ = tokio::join!(janitor, monitor);
         tracing::info!("media-svc stopped");
-        Ok(())
+        served
     }
 }
 

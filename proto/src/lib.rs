@@ -13,6 +13,8 @@
 //! beside the contract instead of in a crate of its own.
 
 pub mod auth;
+pub mod guard;
+pub mod limits;
 pub mod metrics;
 pub mod serve;
 pub mod status;
@@ -36,6 +38,13 @@ pub mod accommador {
 
 /// Encoded `FileDescriptorSet` of both services, for server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/accommador_descriptor.bin"));
+
+/// Encoded `FileDescriptorSet` of the contacts service alone (with its
+/// imports): what contacts-svc's reflection serves.
+pub const CONTACTS_FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/contacts_descriptor.bin"));
+
+/// Encoded `FileDescriptorSet` of the media service alone (with its imports).
+pub const MEDIA_FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/media_descriptor.bin"));
 
 /// Encoded `FileDescriptorSet` of `google.rpc.Status` and the error detail
 /// messages, registered in reflection so grpcurl can print error details.

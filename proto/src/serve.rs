@@ -1,10 +1,14 @@
 //! What every server of the pair does the same way: logs, per-RPC spans,
 //! health, reflection, and stopping on a signal.
 
-use std::time::Duration;
+use std::{future::Future, time::Duration};
 
 use tonic::service::Routes;
-use tonic_health::{ServingStatus, server::HealthReporter};
+use tonic_health::{
+    ServingStatus,
+    pb::health_server::HealthServer,
+    server::{HealthReporter, HealthService},
+};
 use tower_http::{
     classify::{GrpcErrorsAsFailures, SharedClassifier},
     trace::{DefaultOnBodyChunk, DefaultOnEos, DefaultOnFailure, DefaultOnResponse, TraceLayer},
@@ -12,7 +16,11 @@ use tower_http::{
 use tracing::{Level, Span};
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
-use crate::tenant::{REQUEST_ID_HEADER, TENANT_ID_HEADER, TenantId};
+use crate::{
+    guard::GuardLayer,
+    limits::ServerLimits,
+    tenant::{MAX_REQUEST_ID_LEN, REQUEST_ID_HEADER, TENANT_ID_HEADER, TenantId},
+};
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -75,14 +83,12 @@ pub fn rpc_span<B>(request: &http::Request<B>) -> Span {
         // The caller's remaining budget as sent (`grpc-timeout`, e.g. 950m).
         deadline = header(crate::tenant::GRPC_TIMEOUT_HEADER).filter(|raw| raw.len() <= 9).unwrap_or(""),
     );
-    if let Some(request_id) = header(REQUEST_ID_HEADER).filter(|raw| raw.len() <= MAX_LOGGED_REQUEST_ID) {
+    if let Some(request_id) = header(REQUEST_ID_HEADER).filter(|raw| raw.len() <= MAX_REQUEST_ID_LEN) {
         span.record("request_id", request_id);
     }
     span
 }
 
-/// Longest request id copied into a span; a longer one is refused by the handler anyway.
-const MAX_LOGGED_REQUEST_ID: usize = 128;
 /// Longest part of an unknown path that is logged, in bytes.
 const MAX_LOGGED_PATH: usize = 128;
 
@@ -125,26 +131,109 @@ pub fn rpc_trace_layer<B>() -> RpcTraceLayer<B> {
         .on_failure(DefaultOnFailure::new().level(Level::WARN))
 }
 
-/// Health (`grpc.health.v1`) and reflection (v1 and v1alpha, since grpcurl
-/// 1.8 speaks v1alpha) for the service named `service_name`. Reflection lists
-/// only that service and health, though the descriptor set holds both of
-/// ours. Errors only on a corrupt descriptor set, a build-time bug.
-pub async fn introspection_routes(service_name: &str) -> (HealthReporter, Routes) {
-    let (reporter, health) = tonic_health::server::health_reporter();
-    reporter.set_service_status(service_name, ServingStatus::Serving).await;
+/// The health service name that answers liveness ("the process serves"),
+/// SERVING for as long as the server runs. The empty name and the service's
+/// own name answer readiness, which each service ties to its dependencies
+/// (the database, object storage).
+pub const LIVENESS_SERVICE: &str = "liveness";
 
-    let builder = || {
-        tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(crate::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(crate::ERROR_DETAILS_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .with_service_name(service_name)
-            .with_service_name("grpc.health.v1.Health")
+/// Health (`grpc.health.v1`) and reflection (v1 and v1alpha, since grpcurl
+/// 1.8 speaks v1alpha) of one service.
+pub struct Introspection {
+    reporter: HealthReporter,
+    routes: Routes,
+}
+
+impl Introspection {
+    /// Health for `service_name` and liveness, and reflection over
+    /// `descriptor_set` (that service's contract alone) and health. Errors
+    /// only on a corrupt descriptor set, a build-time bug.
+    pub async fn new(service_name: &str, descriptor_set: &[u8]) -> Self {
+        let (reporter, health) = tonic_health::server::health_reporter();
+        reporter.set_service_status(service_name, ServingStatus::Serving).await;
+        reporter.set_service_status(LIVENESS_SERVICE, ServingStatus::Serving).await;
+        let builder = || {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(descriptor_set)
+                .register_encoded_file_descriptor_set(crate::ERROR_DETAILS_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                .with_service_name(service_name)
+                .with_service_name("grpc.health.v1.Health")
+        };
+        let reflection_v1 = builder().build_v1().expect("descriptor sets are generated at build time");
+        let reflection_v1alpha = builder().build_v1alpha().expect("descriptor sets are generated at build time");
+        let routes = Routes::new(health).add_service(reflection_v1).add_service(reflection_v1alpha);
+        Self { reporter, routes }
+    }
+
+    /// Sets readiness: the overall status (empty name) and the service's.
+    pub fn reporter(&self) -> HealthReporter {
+        self.reporter.clone()
+    }
+}
+
+/// How a server is exposed: the transport limits, TLS on the main port, and
+/// the optional plaintext health listener.
+pub struct Exposure<'a> {
+    pub limits: &'a ServerLimits,
+    pub tls: Option<tonic::transport::ServerTlsConfig>,
+    /// Serves only `grpc.health.v1.Health`, in plaintext even when the main
+    /// port uses TLS: what Kubernetes' gRPC probes and container health
+    /// checks can reach.
+    pub health_listener: Option<tokio::net::TcpListener>,
+    /// `ErrorInfo.domain` of the transport's own refusals.
+    pub error_domain: &'static str,
+}
+
+/// Serves the service `add_service` adds beside health and reflection on `listener` (and health
+/// alone on the health listener) until `shutdown` resolves, then lets
+/// in-flight calls finish. Every call runs in its span, is counted in the
+/// metrics and passes through the [`GuardLayer`].
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    introspection: Introspection,
+    add_service: impl FnOnce(Routes) -> Routes,
+    exposure: Exposure<'_>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let Exposure { limits, tls, health_listener, error_domain } = exposure;
+    let guard = GuardLayer::new(limits, error_domain);
+    let routes = add_service(introspection.routes);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
     };
-    let reflection_v1 = builder().build_v1().expect("descriptor sets are generated at build time");
-    let reflection_v1alpha = builder().build_v1alpha().expect("descriptor sets are generated at build time");
-    let routes = Routes::new(health).add_service(reflection_v1).add_service(reflection_v1alpha);
-    (reporter, routes)
+
+    let mut main = limits.server_builder();
+    if let Some(tls) = tls {
+        main = main.tls_config(tls)?;
+    }
+    let main = main
+        .layer(rpc_trace_layer())
+        .layer(crate::metrics::RpcMetricsLayer)
+        .layer(guard.clone())
+        .add_routes(routes)
+        .serve_with_incoming_shutdown(incoming(listener), until_stopped(stopped.clone()));
+    let health = async {
+        let Some(listener) = health_listener else { return Ok(()) };
+        tracing::info!(address = ?listener.local_addr().ok(), "plaintext health listening");
+        let health = HealthServer::new(HealthService::from_health_reporter(introspection.reporter));
+        limits
+            .server_builder()
+            .layer(rpc_trace_layer())
+            .layer(crate::metrics::RpcMetricsLayer)
+            .layer(guard)
+            .add_service(health)
+            .serve_with_incoming_shutdown(incoming(listener), until_stopped(stopped.clone()))
+            .await
+    };
+    let signal = async move {
+        shutdown.await;
+        let _ = stop.send(true);
+        Ok::<_, tonic::transport::Error>(())
+    };
+    tokio::try_join!(signal, main, health)?;
+    Ok(())
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM: the moment to stop accepting
@@ -171,15 +260,10 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// How often servers ping idle HTTP/2 connections, so that connections a
-/// load balancer or NAT silently dropped are noticed and closed. (Flow-control
-/// windows are adaptive on both sides: a 2.5 MiB picture would otherwise need
-/// dozens of round trips with HTTP/2's 64 KiB default.)
-pub const HTTP2_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
-
-/// Asks the server at `address` for its overall health, over plaintext gRPC:
-/// what the `healthcheck` subcommands (container health checks) run.
-pub async fn probe_health(address: std::net::SocketAddr) -> anyhow::Result<tonic_health::ServingStatus> {
+/// Asks the server at `address` for the health of `service` (empty: overall
+/// readiness; [`LIVENESS_SERVICE`]: liveness) over plaintext gRPC: what the
+/// `healthcheck` subcommands (container health checks) run.
+pub async fn probe_health(address: std::net::SocketAddr, service: &str) -> anyhow::Result<tonic_health::ServingStatus> {
     use tonic_health::pb::{
         HealthCheckRequest, health_check_response::ServingStatus as Wire, health_client::HealthClient,
     };
@@ -194,7 +278,7 @@ pub async fn probe_health(address: std::net::SocketAddr) -> anyhow::Result<tonic
         .timeout(Duration::from_secs(3))
         .connect()
         .await?;
-    let response = HealthClient::new(channel).check(HealthCheckRequest { service: String::new() }).await?;
+    let response = HealthClient::new(channel).check(HealthCheckRequest { service: service.to_owned() }).await?;
     Ok(match Wire::try_from(response.into_inner().status) {
         Ok(Wire::Serving) => tonic_health::ServingStatus::Serving,
         Ok(Wire::NotServing) => tonic_health::ServingStatus::NotServing,
@@ -202,10 +286,25 @@ pub async fn probe_health(address: std::net::SocketAddr) -> anyhow::Result<tonic
     })
 }
 
-/// Runs the `healthcheck` subcommand: prints the status, and exits with 0
-/// only when SERVING.
-pub async fn run_healthcheck(address: std::net::SocketAddr) -> ! {
-    let serving = match probe_health(address).await {
+/// The `healthcheck` subcommand's options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HealthcheckArgs {
+    /// Ask for liveness (the process serves) instead of readiness (it and
+    /// its dependencies answer).
+    #[arg(long)]
+    pub liveness: bool,
+}
+
+/// Runs the `healthcheck` subcommand against the health listener when there
+/// is one, else the main listener (which must then be plaintext): prints the
+/// status, and exits with 0 only when SERVING.
+pub async fn run_healthcheck(
+    listen: std::net::SocketAddr,
+    health_listen: Option<std::net::SocketAddr>,
+    args: &HealthcheckArgs,
+) -> ! {
+    let service = if args.liveness { LIVENESS_SERVICE } else { "" };
+    let serving = match probe_health(health_listen.unwrap_or(listen), service).await {
         Ok(tonic_health::ServingStatus::Serving) => {
             println!("SERVING");
             true

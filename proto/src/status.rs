@@ -33,6 +33,31 @@ pub fn with_details(
     Status::with_error_details(code, message, details)
 }
 
+/// Longest part of a caller's input that an error message quotes.
+pub const MAX_QUOTED_CHARS: usize = 64;
+
+/// A caller's input as an error message quotes it: in quotes and escaped,
+/// shortened to [`MAX_QUOTED_CHARS`] characters (with the full length said),
+/// so a 5,000-character value never comes back in a message or a header.
+pub fn quote(input: &str) -> String {
+    let length = input.chars().count();
+    if length <= MAX_QUOTED_CHARS {
+        return format!("{input:?}");
+    }
+    let start: String = input.chars().take(MAX_QUOTED_CHARS).collect();
+    format!("{:?}... ({length} characters)", start)
+}
+
+/// The message for a failure inside the server (storage, SDK, database):
+/// stable text the caller can show, and the request id under which the
+/// details were logged. The details themselves never reach the caller.
+pub fn logged_failure_message(stable: &str) -> String {
+    match crate::guard::current_request_id() {
+        Some(id) => format!("{stable}; details are logged under request id {id}"),
+        None => stable.to_owned(),
+    }
+}
+
 /// Reads the `ErrorInfo` of a status received from another service.
 pub fn error_info(status: &Status) -> Option<ErrorInfo> {
     let details = status.get_error_details();
@@ -51,6 +76,15 @@ pub fn field_violations(status: &Status) -> Vec<FieldViolation> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quotes_are_short_whatever_the_input() {
+        assert_eq!(quote("ann@example"), "\"ann@example\"");
+        let long = "x".repeat(5000);
+        let quoted = quote(&long);
+        assert!(quoted.len() < 100, "{quoted}");
+        assert!(quoted.ends_with("... (5000 characters)"), "{quoted}");
+    }
 
     #[test]
     fn details_survive_a_round_trip_through_status() {

@@ -88,7 +88,11 @@ pub const GRPC_TIMEOUT_HEADER: &str = "grpc-timeout";
 
 /// The time the caller allows for a call, when it set a deadline.
 pub fn grpc_timeout(metadata: &MetadataMap) -> Option<std::time::Duration> {
-    let raw = metadata.get(GRPC_TIMEOUT_HEADER)?.to_str().ok()?;
+    parse_grpc_timeout(metadata.get(GRPC_TIMEOUT_HEADER)?.to_str().ok()?)
+}
+
+/// Parses a `grpc-timeout` value such as `250m`.
+pub fn parse_grpc_timeout(raw: &str) -> Option<std::time::Duration> {
     let (digits, unit) = raw.split_at(raw.len().checked_sub(1)?);
     if digits.is_empty() || digits.len() > 8 {
         return None;
@@ -106,9 +110,15 @@ pub fn grpc_timeout(metadata: &MetadataMap) -> Option<std::time::Duration> {
     })
 }
 
+/// Longest request id taken from a caller; a longer one is replaced by a fresh id.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
 /// The request id of a call, when the caller sent a printable one.
 pub fn request_id(metadata: &MetadataMap) -> Option<&str> {
-    metadata.get(REQUEST_ID_HEADER).and_then(|value| value.to_str().ok()).filter(|id| !id.is_empty() && id.len() <= 128)
+    metadata
+        .get(REQUEST_ID_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .filter(|id| !id.is_empty() && id.len() <= MAX_REQUEST_ID_LEN)
 }
 
 #[cfg(test)]

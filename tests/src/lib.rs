@@ -213,10 +213,19 @@ impl ServerProcess {
 
     /// The server's peak resident memory so far (VmHWM), in bytes.
     pub fn peak_memory_bytes(&self) -> anyhow::Result<u64> {
+        self.memory_status("VmHWM:")
+    }
+
+    /// The server's resident memory now (VmRSS), in bytes.
+    pub fn memory_bytes(&self) -> anyhow::Result<u64> {
+        self.memory_status("VmRSS:")
+    }
+
+    fn memory_status(&self, field: &str) -> anyhow::Result<u64> {
         let pid = self.child.as_ref().context("stopped")?.id();
         let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-        let line = status.lines().find(|line| line.starts_with("VmHWM:")).context("no VmHWM")?;
-        let kib: u64 = line.split_whitespace().nth(1).context("VmHWM value")?.parse()?;
+        let line = status.lines().find(|line| line.starts_with(field)).context("no such field")?;
+        let kib: u64 = line.split_whitespace().nth(1).context("memory value")?.parse()?;
         Ok(kib * 1024)
     }
 

@@ -117,3 +117,168 @@ fn a_service_refuses_to_start_with_the_hash_of_the_empty_token() {
         assert!(stderr.contains("hash of the empty token"), "{binary} says why: {stderr}");
     }
 }
+
+/// Sends one unary call over plain HTTP/2 with `grpc-timeout: timeout`, and
+/// returns the gRPC code the server answered (no client-side timer).
+async fn raw_unary(addr: std::net::SocketAddr, path: &str, timeout: &str, message: &[u8]) -> Code {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(connection);
+    let mut client = client.ready().await.unwrap();
+    let request = http::Request::post(format!("http://{addr}{path}"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .header("x-tenant-id", "acme")
+        .header("grpc-timeout", timeout)
+        .body(())
+        .unwrap();
+    let (response, mut body) = client.send_request(request, false).unwrap();
+    let mut frame = vec![0];
+    frame.extend((message.len() as u32).to_be_bytes());
+    frame.extend_from_slice(message);
+    body.send_data(bytes::Bytes::from(frame), true).unwrap();
+    grpc_code(response.await.unwrap()).await
+}
+
+/// The gRPC status of a response: from its headers (trailers-only) or trailers.
+async fn grpc_code(response: http::Response<h2::RecvStream>) -> Code {
+    let parse = |value: &http::HeaderValue| Code::from(value.to_str().unwrap().parse::<i32>().unwrap());
+    if let Some(code) = response.headers().get("grpc-status") {
+        return parse(code);
+    }
+    let mut body = response.into_body();
+    while body.data().await.is_some() {}
+    let trailers = body.trailers().await.unwrap().unwrap_or_default();
+    trailers.get("grpc-status").map_or(Code::Unknown, parse)
+}
+
+/// Opens `streams` CreateContact calls on one HTTP/2 connection, each sending
+/// the first `sent` bytes of a message declared `declared` bytes long and
+/// then stalling, as a slow or hostile sender would. Returns each call's
+/// gRPC status code once the server answers.
+async fn stalled_uploads(addr: std::net::SocketAddr, streams: usize, sent: usize, declared: u32) -> Vec<Code> {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.set_nodelay(true).unwrap();
+    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(connection);
+    let calls = (0..streams).map(|_| {
+        let client = client.clone();
+        tokio::spawn(async move {
+            // Waits while the server's stream limit is reached, as HTTP/2 requires.
+            let mut client = client.ready().await.unwrap();
+            let request =
+                http::Request::post(format!("http://{addr}/accommador.contacts.v1.ContactsService/CreateContact"))
+                    .header("content-type", "application/grpc")
+                    .header("te", "trailers")
+                    .header("x-tenant-id", "acme")
+                    .body(())
+                    .unwrap();
+            let (response, mut body) = client.send_request(request, false).unwrap();
+            let mut frame = Vec::with_capacity(5 + sent);
+            frame.push(0);
+            frame.extend(declared.to_be_bytes());
+            frame.resize(5 + sent, 0x5a);
+            body.reserve_capacity(frame.len());
+            let _ = body.send_data(bytes::Bytes::from(frame), false);
+            // `body` stays open (stalled) until the server answers.
+            let code = grpc_code(response.await.unwrap()).await;
+            drop(body);
+            code
+        })
+    });
+    futures::future::join_all(calls).await.into_iter().map(Result::unwrap).collect()
+}
+
+#[tokio::test]
+async fn a_thousand_stalled_uploads_on_one_connection_are_cut_off_within_the_byte_budget() {
+    let database = TestDatabase { name: "sqlite", url: None };
+    const BUDGET: u64 = 16 * 1024 * 1024;
+    let contacts_env = [("MAX_INFLIGHT_REQUEST_BYTES", BUDGET.to_string()), ("BODY_READ_TIMEOUT", "2s".to_owned())];
+    let stack = Stack::start(&database, &[], &contacts_env).await.unwrap();
+    let baseline = stack.contacts.memory_bytes().unwrap();
+
+    // 1,000 calls, each 1 MB into a declared 2.6 MB picture (under the
+    // message limit), no credentials needed on loopback. Without bounds they
+    // all buffer and wait for as long as the client likes.
+    let codes = tokio::time::timeout(
+        std::time::Duration::from_secs(180),
+        stalled_uploads(stack.contacts.addr(), 1000, 1 << 20, 2_600_000),
+    )
+    .await
+    .expect("every stalled call is answered: none is held for as long as the client likes");
+    let count = |wanted: Code| codes.iter().filter(|code| **code == wanted).count();
+    let (refused, cut_off) = (count(Code::ResourceExhausted), count(Code::DeadlineExceeded));
+    println!(
+        "1,000 stalled uploads: {refused} refused for the byte budget, {cut_off} cut off by the body-read timeout"
+    );
+    assert_eq!(refused + cut_off, codes.len(), "only those two answers: {codes:?}");
+    assert!(refused > 0 && cut_off > 0, "both bounds acted: {refused} refused, {cut_off} cut off");
+
+    let peak = stack.contacts.peak_memory_bytes().unwrap();
+    let growth = peak.saturating_sub(baseline);
+    println!("contacts-svc: baseline {} MiB, peak {} MiB", baseline >> 20, peak >> 20);
+    assert!(
+        growth < BUDGET + 32 * 1024 * 1024,
+        "contacts-svc grew by {} MiB; the budget is {} MiB",
+        growth >> 20,
+        BUDGET >> 20
+    );
+    let metrics = stack.contacts.metrics().await.unwrap();
+    assert!(metrics.contains("grpc_server_inflight_request_bytes 0"), "every byte was given back:\n{metrics}");
+
+    // The server is still there for everyone else.
+    let mut client = stack.contacts_client();
+    let request = accommador_proto::accommador::contacts::v1::CreateContactRequest {
+        contact: Some(accommador_proto::accommador::contacts::v1::Contact {
+            first_name: "After".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    client.create_contact(accommador_tests::tenant_request("acme", request)).await.expect("served after the attack");
+}
+
+#[tokio::test]
+async fn an_expired_deadline_is_deadline_exceeded_whoever_set_it() {
+    use accommador_proto::{
+        accommador::contacts::v1::{Contact, CreateContactRequest},
+        status::error_info,
+    };
+    let database = TestDatabase { name: "sqlite", url: None };
+    let contacts_env = [("MEDIA_TIMEOUT", "1s".to_owned())];
+    let stack = Stack::start(&database, &[], &contacts_env).await.unwrap();
+    let picture = media_svc::samples::jpeg(&media_svc::samples::photo(64, 64, 1), Default::default());
+    let create = || {
+        let contact = Contact { first_name: "Slow".into(), ..Default::default() };
+        accommador_tests::tenant_request(
+            "acme",
+            CreateContactRequest {
+                contact: Some(contact),
+                profile_picture: picture.clone(),
+                request_id: String::new(),
+            },
+        )
+    };
+    // media-svc stops answering: contacts-svc waits MEDIA_TIMEOUT for it.
+    stack.media.pause().unwrap();
+    let status = stack.contacts_client().create_contact(create()).await.unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}\n{}", stack.contacts.log());
+    assert_eq!(error_info(&status).unwrap().reason, "MEDIA_DEADLINE_EXCEEDED");
+    assert!(!status.message().contains("Timeout expired"), "{status:?}");
+
+    // The caller's own deadline, sent as grpc-timeout, passes inside contacts-svc.
+    // (A tonic client would time out first on its own; a raw HTTP/2 call
+    // shows what the server answers.)
+    use prost::Message;
+    let message = create().into_inner().encode_to_vec();
+    let code =
+        raw_unary(stack.contacts.addr(), "/accommador.contacts.v1.ContactsService/CreateContact", "300m", &message)
+            .await;
+    assert_eq!(
+        code,
+        Code::DeadlineExceeded,
+        "the server's answer to an expired caller deadline:\n{}",
+        stack.contacts.log()
+    );
+    stack.media.resume().unwrap();
+}

@@ -26,6 +26,13 @@ async fn start(binary: &str, listen_env: &str, dir: &tempfile::TempDir) -> Serve
 
 /// Asks reflection v1 for the file defining `symbol` and returns its descriptors.
 async fn reflect_v1(channel: Channel, symbol: &str) -> Vec<prost_types::FileDescriptorProto> {
+    reflect_v1_answer(channel, symbol)
+        .await
+        .unwrap_or_else(|other| panic!("expected a file descriptor for {symbol}, got {other:?}"))
+}
+
+/// Reflection v1's answer for `symbol`: its file descriptors, or what came instead.
+async fn reflect_v1_answer(channel: Channel, symbol: &str) -> Result<Vec<prost_types::FileDescriptorProto>, String> {
     use tonic_reflection::pb::v1::{
         ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
         server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
@@ -39,14 +46,18 @@ async fn reflect_v1(channel: Channel, symbol: &str) -> Vec<prost_types::FileDesc
         .await
         .expect("reflection v1 answers")
         .into_inner();
-    let response = responses.message().await.expect("stream ok").expect("one response");
+    let response = match responses.message().await {
+        Ok(Some(response)) => response,
+        Ok(None) => return Err("no response".into()),
+        Err(status) => return Err(format!("{:?}: {}", status.code(), status.message())),
+    };
     match response.message_response {
-        Some(MessageResponse::FileDescriptorResponse(files)) => files
+        Some(MessageResponse::FileDescriptorResponse(files)) => Ok(files
             .file_descriptor_proto
             .iter()
             .map(|bytes| prost_types::FileDescriptorProto::decode(bytes.as_slice()).expect("valid descriptor"))
-            .collect(),
-        other => panic!("expected a file descriptor for {symbol}, got {other:?}"),
+            .collect()),
+        other => Err(format!("{other:?}")),
     }
 }
 
@@ -128,6 +139,15 @@ async fn both_services_serve_health_reflection_and_stop_on_sigterm() {
             !listed.iter().any(|name| name.starts_with("accommador.") && name != service),
             "{service}'s server lists the other service: {listed:?}"
         );
+        assert_eq!(health_status(server.channel(), "liveness").await, Some(ServingStatus::Serving), "liveness");
+    }
+    // Nor does it describe the other's contract when asked by name.
+    for (server, other) in
+        [(&contacts, "accommador.media.v1.MediaService"), (&media, "accommador.contacts.v1.ContactsService")]
+    {
+        let answer = reflect_v1_answer(server.channel(), other).await;
+        let refusal = answer.expect_err(&format!("{other} is described by the wrong server"));
+        assert!(refusal.contains("NotFound") || refusal.contains("ErrorResponse"), "{other}: {refusal}");
     }
 
     assert!(media.terminate().await.unwrap().success(), "media-svc exits 0 on SIGTERM");

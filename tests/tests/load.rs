@@ -12,8 +12,8 @@ const PEAK_MEMORY_BOUND: u64 = 256 * 1024 * 1024;
 
 #[tokio::test]
 async fn twice_the_capacity_fails_fast_and_reconciles_exactly() {
-    // Capacity: 1 image in progress + 1 waiting.
-    let media_env = [("MEDIA_WORKERS", "1".to_owned()), ("MEDIA_QUEUE_DEPTH", "1".to_owned())];
+    // Capacity: 1 image in progress and no room to wait (the waiting cap is one byte).
+    let media_env = [("MEDIA_WORKERS", "1".to_owned()), ("MEDIA_MAX_QUEUED_BYTES", "1".to_owned())];
     let stack = Stack::start(&TestDatabase { name: "sqlite", url: None }, &media_env, &[]).await.unwrap();
     let requests = 40;
     let output = Command::new(binary_path("loadgen"))

@@ -137,26 +137,50 @@ async fn bad_fields_are_reported_together() {
 }
 
 #[tokio::test]
-async fn excess_work_fails_fast_with_resource_exhausted() {
+async fn work_that_cannot_finish_before_its_deadline_is_refused_at_once_and_the_rest_waits() {
     let dir = tempfile::tempdir().unwrap();
-    let extra = [("MEDIA_WORKERS", "1".to_owned()), ("MEDIA_QUEUE_DEPTH", "1".to_owned())];
-    let media = start_media(dir.path(), &extra).await.unwrap();
+    let media = start_media(dir.path(), &[("MEDIA_WORKERS", "1".to_owned())]).await.unwrap();
     // Distinct large images so none dedupes onto another.
     let images: Vec<_> = (0..8)
         .map(|seed| samples::jpeg(&samples::photo(3000, 2000, seed), JpegOptions { quality: 60, ..Default::default() }))
         .collect();
-    let calls = images.into_iter().map(|bytes| {
+    // First with no deadline: one worker, and every image waits its turn.
+    let calls = images.iter().cloned().map(|bytes| {
         let mut media_client = client(&media);
         async move { media_client.upload_image(upload(bytes)).await }
     });
     let results = futures::future::join_all(calls).await;
-    let exhausted: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
-    assert!(results.iter().any(Result::is_ok), "some uploads succeed");
-    assert!(!exhausted.is_empty(), "8 concurrent uploads exceed 1 worker + 1 queued");
-    for status in exhausted {
-        assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
-        assert_eq!(error_info(status).unwrap().reason, "OVERLOADED");
+    assert!(results.iter().all(Result::is_ok), "with time to wait, every upload waits: {results:?}");
+
+    // Then with a deadline shorter than the queue ahead: the later ones are refused at once.
+    let calls = (100..108).map(|seed| {
+        let mut media_client = client(&media);
+        // New images: the first round stored those.
+        let bytes = samples::jpeg(&samples::photo(3000, 2000, seed), JpegOptions { quality: 60, ..Default::default() });
+        async move {
+            let mut request = upload(bytes);
+            request.set_timeout(std::time::Duration::from_millis(400));
+            media_client.upload_image(request).await
+        }
+    });
+    let results = futures::future::join_all(calls).await;
+    let refused: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert!(!refused.is_empty(), "8 images cannot all be done by one worker in 400 ms");
+    for status in &refused {
+        if status.code() == Code::ResourceExhausted {
+            let info = error_info(status).unwrap();
+            assert_eq!(info.reason, "OVERLOADED");
+            assert_eq!(info.metadata["workers"], "1");
+        } else {
+            // One admitted in time may still run out of it; tonic's client
+            // reports its own timer's expiry as CANCELLED "Timeout expired".
+            assert!(matches!(status.code(), Code::DeadlineExceeded | Code::Cancelled), "{status:?}");
+        }
     }
+    assert!(
+        refused.iter().any(|status| status.code() == Code::ResourceExhausted),
+        "the hopeless ones are refused at once, not left to time out: {refused:?}"
+    );
 }
 
 #[tokio::test]

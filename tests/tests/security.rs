@@ -381,6 +381,7 @@ async fn both_services_serve_tls_and_media_requires_a_client_certificate() {
     ];
     let media =
         ServerProcess::start_tls("media-svc", "MEDIA_LISTEN", &media_env, dir.path(), client_tls()).await.unwrap();
+    let health_listen = format!("127.0.0.1:{}", free_port());
     let contacts_env = [
         ("DATA_DIR", dir.path().display().to_string()),
         ("MEDIA_ENDPOINT", media.endpoint()),
@@ -391,6 +392,7 @@ async fn both_services_serve_tls_and_media_requires_a_client_certificate() {
         ("TLS_CERT", path(&pki.server_cert)),
         ("TLS_KEY", path(&pki.server_key)),
         ("CREDENTIALS", contacts_credentials()),
+        ("HEALTH_LISTEN", health_listen.clone()),
     ];
     let server_only_tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(&pki.ca_pem));
     let contacts =
@@ -423,4 +425,30 @@ async fn both_services_serve_tls_and_media_requires_a_client_certificate() {
     let plaintext = format!("http://{}", media.addr());
     let mut plain = MediaServiceClient::new(tonic::transport::Endpoint::from_shared(plaintext).unwrap().connect_lazy());
     assert!(plain.validate_image(call(None, Some("acme"), ValidateImageRequest { data: vec![] })).await.is_err());
+
+    // Probes that cannot speak TLS use the plaintext health listener, which serves health and nothing else.
+    let health = tonic::transport::Endpoint::from_shared(format!("http://{health_listen}")).unwrap().connect_lazy();
+    assert_eq!(health_status(health.clone(), "").await, Some(ServingStatus::Serving), "readiness");
+    assert_eq!(health_status(health.clone(), "liveness").await, Some(ServingStatus::Serving), "liveness");
+    let status = ContactsServiceClient::new(health)
+        .list_contacts(call(Some(ACME_KEY), None, ListContactsRequest::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unimplemented, "only health on the health listener: {status:?}");
+    // And the healthcheck subcommand (container health checks) goes there.
+    let healthcheck = |extra: &[&str], health_listen: Option<&str>| {
+        let mut command = Command::new(binary_path("contacts-svc"));
+        command.arg("healthcheck").args(extra).env("CONTACTS_LISTEN", contacts.addr().to_string());
+        match health_listen {
+            Some(address) => command.env("HEALTH_LISTEN", address),
+            None => command.env_remove("HEALTH_LISTEN"),
+        };
+        command.output().unwrap()
+    };
+    for extra in [&[][..], &["--liveness"][..]] {
+        let output = healthcheck(extra, Some(&health_listen));
+        assert!(output.status.success(), "healthcheck {extra:?}: {}", String::from_utf8_lossy(&output.stdout));
+        assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "SERVING");
+    }
+    assert!(!healthcheck(&[], None).status.success(), "the TLS port does not answer a plaintext probe");
 }

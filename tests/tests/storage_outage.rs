@@ -103,7 +103,14 @@ async fn media_svc_reports_and_survives_an_s3_outage() {
     let status = client.upload_image(upload(2)).await.unwrap_err();
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
     assert_eq!(error_info(&status).unwrap().reason, "STORAGE_UNAVAILABLE");
+    // The SDK's text (hosts, buckets) is logged; the caller gets a stable message and the request id.
+    assert!(status.message().starts_with("object storage is unavailable"), "{status:?}");
+    let request_id = error_info(&status).unwrap().metadata["request_id"].clone();
+    assert!(status.message().contains(&request_id), "{status:?}");
+    assert!(!status.message().contains(&proxy.addr().to_string()), "no host in the message: {status:?}");
     let down = wait_for_health(&media, ServingStatus::NotServing).await;
+    // Not ready, but alive: an orchestrator takes it out of rotation and does not restart it.
+    assert_eq!(health_status(media.channel(), "liveness").await, Some(ServingStatus::Serving));
 
     proxy.restore();
     let up = wait_for_health(&media, ServingStatus::Serving).await;

@@ -2,6 +2,7 @@
 //! encode the answer. No SQL and no media calls live here.
 
 mod convert;
+mod tenant_gate;
 
 use std::sync::Arc;
 
@@ -11,10 +12,12 @@ use accommador_proto::{
         FindDuplicateContactsRequest, FindDuplicateContactsResponse, GetContactRequest, ListContactsRequest,
         ListContactsResponse, MergeContactsRequest, contacts_service_server::ContactsService,
     },
-    tenant::{TenantId, grpc_timeout, request_id},
+    guard::{Deadline, current_request_id},
+    tenant::{TenantId, request_id},
 };
 use tonic::{Request, Response, Status};
 
+use self::tenant_gate::{Admitted, TenantGate};
 use crate::{
     book::{ContactBook, DEFAULT_PAGE_SIZE, MAX_BATCH_IDS, MAX_PAGE_SIZE, MAX_QUERY_LEN},
     error::Error,
@@ -23,31 +26,38 @@ use crate::{
 
 pub struct ContactsApi {
     book: Arc<ContactBook>,
+    tenants: TenantGate,
 }
 
 impl ContactsApi {
-    pub fn new(book: Arc<ContactBook>) -> Self {
-        Self { book }
+    /// `tenant_max_in_progress` caps each tenant's calls in progress.
+    pub fn new(book: Arc<ContactBook>, tenant_max_in_progress: usize) -> Self {
+        Self { book, tenants: TenantGate::new(tenant_max_in_progress) }
+    }
+
+    /// The call's context, counted against its tenant's cap until dropped.
+    fn admit<T>(&self, request: &Request<T>) -> Result<(CallContext, Admitted), Error> {
+        let context = context(request)?;
+        let admitted = self.tenants.admit(&context.tenant)?;
+        Ok((context, admitted))
     }
 }
 
-/// The tenant and the request id to carry to media-svc: the caller's, or a
-/// fresh one recorded in this RPC's span.
+/// The tenant, the request id and the deadline to carry to media-svc (the
+/// transport guard has given every call a request id and a deadline).
 fn context<T>(request: &Request<T>) -> Result<CallContext, Error> {
     let tenant = TenantId::from_metadata(request.metadata())?;
-    let request_id = request_id(request.metadata()).map(str::to_owned).unwrap_or_else(|| {
-        let generated = uuid::Uuid::now_v7().to_string();
-        tracing::Span::current().record("request_id", generated.as_str());
-        generated
-    });
-    let deadline = grpc_timeout(request.metadata()).map(|timeout| std::time::Instant::now() + timeout);
+    let request_id = current_request_id()
+        .or_else(|| request_id(request.metadata()).map(str::to_owned))
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    let deadline = request.extensions().get::<Deadline>().map(|deadline| deadline.0);
     Ok(CallContext { tenant: tenant.to_string(), request_id, deadline })
 }
 
 #[tonic::async_trait]
 impl ContactsService for ContactsApi {
     async fn create_contact(&self, request: Request<CreateContactRequest>) -> Result<Response<Contact>, Status> {
-        let context = context(&request)?;
+        let (context, _admitted) = self.admit(&request)?;
         let message = request.into_inner();
         let idempotency = convert::idempotency(&message.request_id, &message, |m| m.request_id.clear())?;
         let draft = convert::draft(message.contact);
@@ -56,7 +66,7 @@ impl ContactsService for ContactsApi {
     }
 
     async fn get_contact(&self, request: Request<GetContactRequest>) -> Result<Response<Contact>, Status> {
-        let context = context(&request)?;
+        let (context, _admitted) = self.admit(&request)?;
         let message = request.into_inner();
         let id = convert::contact_id("id", &message.id)?;
         if message.revision < 0 {
@@ -70,7 +80,7 @@ impl ContactsService for ContactsApi {
         &self,
         request: Request<ListContactsRequest>,
     ) -> Result<Response<ListContactsResponse>, Status> {
-        let context = context(&request)?;
+        let (context, _admitted) = self.admit(&request)?;
         let message = request.into_inner();
         let mut violations = Vec::new();
         if message.page_size < 0 {
@@ -101,14 +111,14 @@ impl ContactsService for ContactsApi {
         &self,
         request: Request<BatchGetContactsRequest>,
     ) -> Result<Response<BatchGetContactsResponse>, Status> {
-        let context = context(&request)?;
+        let (context, _admitted) = self.admit(&request)?;
         let ids = convert::batch_ids(&request.get_ref().ids, MAX_BATCH_IDS)?;
         let views = self.book.batch_get(&context, &ids).await?;
         Ok(Response::new(BatchGetContactsResponse { contacts: views.into_iter().map(convert::contact).collect() }))
     }
 
     async fn merge_contacts(&self, request: Request<MergeContactsRequest>) -> Result<Response<Contact>, Status> {
-        let context = context(&request)?;
+        let (context, _admitted) = self.admit(&request)?;
         let message = request.into_inner();
         let idempotency = convert::idempotency(&message.request_id, &message, |m| m.request_id.clear())?;
         let primary = convert::contact_id("primary_id", &message.primary_id);
@@ -136,7 +146,7 @@ impl ContactsService for ContactsApi {
         &self,
         request: Request<FindDuplicateContactsRequest>,
     ) -> Result<Response<FindDuplicateContactsResponse>, Status> {
-        let context = context(&request)?;
+        let (context, _admitted) = self.admit(&request)?;
         let id = convert::contact_id("contact_id", &request.get_ref().contact_id)?;
         let matches = self.book.find_duplicates(&context, &id).await?;
         let matches = matches

@@ -4,15 +4,15 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use accommador_proto::accommador::media::v1::SignedImage;
-use base64::Engine;
-use sha2::{Digest, Sha256};
 
 mod outbox;
+mod page_token;
 mod reconcile;
 
 pub use outbox::OutboxSettings;
 pub use reconcile::{ReconcileReport, UnrepairablePicture};
 
+use self::page_token::PageTokens;
 use crate::{
     domain::{self, Contact, ContactDraft, ContactId, MatchReason, MergeField, PhoneNormalizer},
     error::Error,
@@ -53,6 +53,8 @@ pub struct ContactBook {
     phones: PhoneNormalizer,
     /// How the claim outbox paces and retries its deliveries.
     outbox: OutboxSettings,
+    /// Signs and checks the Smart List's page tokens.
+    page_tokens: PageTokens,
 }
 
 fn now_us() -> i64 {
@@ -60,8 +62,16 @@ fn now_us() -> i64 {
 }
 
 impl ContactBook {
-    pub fn new(store: Store, media: MediaClient, phones: PhoneNormalizer, outbox: OutboxSettings) -> Self {
-        Self { store, media, phones, outbox }
+    /// The use cases over `store`; reads (or makes, on a new database) the
+    /// key that signs page tokens.
+    pub async fn new(
+        store: Store,
+        media: MediaClient,
+        phones: PhoneNormalizer,
+        outbox: OutboxSettings,
+    ) -> Result<Self, Error> {
+        let key = store.server_key(page_token::KEY_NAME, PageTokens::fresh_key()).await?;
+        Ok(Self { store, media, phones, outbox, page_tokens: PageTokens::new(key) })
     }
 
     pub fn store(&self) -> &Store {
@@ -176,16 +186,18 @@ impl ContactBook {
         query: &str,
     ) -> Result<(Vec<ContactView>, String), Error> {
         let query = query.trim().to_lowercase();
-        let cursor = if page_token.is_empty() { None } else { Some(PageToken::decode(page_token, &query)?) };
+        let cursor = if page_token.is_empty() {
+            None
+        } else {
+            Some(self.page_tokens.open(&context.tenant, &query, page_token)?)
+        };
         let mut contacts =
             self.store.list(&context.tenant, Some(query.as_str()), cursor.as_ref(), page_size as u64 + 1).await?;
         let next = if contacts.len() > page_size {
             contacts.truncate(page_size);
             let last = contacts.last().expect("a full page has a last contact");
-            PageToken::encode(
-                &ListCursor { create_time_us: last.create_time_us, contact_id: last.id.to_string() },
-                &query,
-            )
+            let cursor = ListCursor { create_time_us: last.create_time_us, contact_id: last.id.to_string() };
+            self.page_tokens.issue(&context.tenant, &query, &cursor)
         } else {
             String::new()
         };
@@ -280,34 +292,5 @@ impl ContactBook {
                 ContactView { contact, picture }
             })
             .collect()
-    }
-}
-
-/// The opaque page token: where the page ends and which query it belongs to.
-struct PageToken;
-
-impl PageToken {
-    fn query_key(query: &str) -> String {
-        hex::encode(&Sha256::digest(query.as_bytes())[..8])
-    }
-
-    fn encode(cursor: &ListCursor, query: &str) -> String {
-        let json =
-            serde_json::json!({ "t": cursor.create_time_us, "i": cursor.contact_id, "q": Self::query_key(query) });
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json.to_string())
-    }
-
-    fn decode(token: &str, query: &str) -> Result<ListCursor, Error> {
-        let invalid = || Error::invalid_field("page_token", "page_token is not a token this service issued");
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
-        let json: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
-        let (Some(time), Some(id), Some(query_key)) = (json["t"].as_i64(), json["i"].as_str(), json["q"].as_str())
-        else {
-            return Err(invalid());
-        };
-        if query_key != Self::query_key(query) {
-            return Err(Error::invalid_field("page_token", "page_token was issued for a different query"));
-        }
-        Ok(ListCursor { create_time_us: time, contact_id: id.to_owned() })
     }
 }

@@ -1,5 +1,6 @@
 //! A contact's fields, checked and normalized ("parse, don't validate").
 
+use accommador_proto::status::quote;
 use std::str::FromStr;
 
 /// A contact id: a UUIDv7 string.
@@ -14,7 +15,7 @@ impl ContactId {
     pub fn parse(raw: &str) -> Result<Self, String> {
         match uuid::Uuid::parse_str(raw) {
             Ok(uuid) if uuid.get_version_num() == 7 && uuid.hyphenated().to_string() == raw => Ok(Self(raw.to_owned())),
-            _ => Err(format!("{raw:?} is not a contact id (a lowercase hyphenated UUIDv7)")),
+            _ => Err(format!("{} is not a contact id (a lowercase hyphenated UUIDv7)", quote(raw))),
         }
     }
 
@@ -97,14 +98,14 @@ pub struct PhoneNormalizer {
 impl PhoneNormalizer {
     pub fn parse_region(code: &str) -> Result<phonenumber::country::Id, String> {
         phonenumber::country::Id::from_str(&code.to_uppercase())
-            .map_err(|_| format!("{code:?} is not a two-letter region code such as US or DE"))
+            .map_err(|_| format!("{} is not a two-letter region code such as US or DE", quote(code)))
     }
 
     pub fn normalize(&self, raw: &str) -> Result<String, String> {
         let number = phonenumber::parse(Some(self.default_region), raw)
-            .map_err(|error| format!("{raw:?} is not a phone number: {error}"))?;
+            .map_err(|error| format!("{} is not a phone number: {error}", quote(raw)))?;
         if !phonenumber::is_valid(&number) {
-            return Err(format!("{raw:?} is not a valid phone number"));
+            return Err(format!("{} is not a valid phone number", quote(raw)));
         }
         Ok(number.format().mode(phonenumber::Mode::E164).to_string())
     }
@@ -145,7 +146,7 @@ impl ContactDraft {
         let source = text("source", self.source, LIMITS.source);
 
         if !email.is_empty() && !email_address::EmailAddress::is_valid(&email) {
-            violations.push(("contact.email".into(), format!("{email:?} is not a valid email address")));
+            violations.push(("contact.email".into(), format!("{} is not a valid email address", quote(&email))));
         }
         let phone = if phone_input.is_empty() {
             String::new()

@@ -1,6 +1,7 @@
 //! The merge policy: which value each field of the survivor takes.
 
 use super::{Contact, ContactFields};
+use accommador_proto::status::quote;
 
 /// Fields a caller may ask to take from the duplicate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +28,9 @@ impl MergeField {
             "company_name" => Self::CompanyName,
             "source" => Self::Source,
             "profile_picture" => Self::ProfilePicture,
-            other => return Err(format!("{other:?} is not a mergeable field; use one of {}", Self::NAMES.join(", "))),
+            other => {
+                return Err(format!("{} is not a mergeable field; use one of {}", quote(other), Self::NAMES.join(", ")));
+            }
         })
     }
 }

@@ -243,3 +243,22 @@ pub mod merge_group {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// Secrets every replica must share, made once by whichever starts first:
+/// the key that signs page tokens. Inserted once, never updated.
+pub mod server_key {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "server_key")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub name: String,
+        pub secret: Vec<u8>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -6,6 +6,7 @@ use sea_orm_migration::prelude::*;
 use super::entities::{claim_outbox, contact, contact_merge, contact_revision, request_record};
 
 mod m0003_outbox_schedule_and_merge_groups;
+mod m0004_server_keys;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(InitialSchema),
             Box::new(SearchIndex),
             Box::new(m0003_outbox_schedule_and_merge_groups::Migration),
+            Box::new(m0004_server_keys::Migration),
         ]
     }
 }

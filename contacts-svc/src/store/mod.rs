@@ -64,6 +64,19 @@ impl Store {
         }
     }
 
+    /// The shared secret `name`: made from `fresh` by the first replica that
+    /// asks, read by every other (an insert that loses the race is ignored).
+    pub async fn server_key(&self, name: &str, fresh: Vec<u8>) -> Result<Vec<u8>, Error> {
+        use sea_orm::{ActiveValue::Set, EntityTrait, sea_query::OnConflict};
+        let row = entities::server_key::ActiveModel { name: Set(name.to_owned()), secret: Set(fresh) };
+        entities::server_key::Entity::insert(row)
+            .on_conflict(OnConflict::column(entities::server_key::Column::Name).do_nothing().to_owned())
+            .exec_without_returning(&self.db)
+            .await?;
+        let stored = entities::server_key::Entity::find_by_id(name.to_owned()).one(&self.db).await?;
+        stored.map(|row| row.secret).ok_or_else(|| Error::Internal(format!("server key {name} missing after insert")))
+    }
+
     /// Checks the database answers: the readiness check.
     pub async fn ping(&self) -> Result<(), Error> {
         Ok(self.db.ping().await?)

@@ -31,20 +31,27 @@ fn tenant<T>(request: &Request<T>) -> Result<TenantId, Error> {
     Ok(TenantId::from_metadata(request.metadata())?)
 }
 
+/// When the caller stops waiting (its `grpc-timeout`, capped by REQUEST_TIMEOUT).
+fn deadline<T>(request: &Request<T>) -> Option<std::time::Instant> {
+    request.extensions().get::<accommador_proto::guard::Deadline>().map(|deadline| deadline.0)
+}
+
 #[tonic::async_trait]
 impl MediaService for MediaApi {
     async fn validate_image(&self, request: Request<ValidateImageRequest>) -> Result<Response<ImageInfo>, Status> {
-        tenant(&request)?;
+        let tenant = tenant(&request)?;
+        let deadline = deadline(&request);
         let data = request.into_inner().data;
-        let info = self.library.validate(data.into()).await?;
+        let info = self.library.validate(&tenant, data.into(), deadline).await?;
         Ok(Response::new(convert::image_info(&info)))
     }
 
     async fn upload_image(&self, request: Request<UploadImageRequest>) -> Result<Response<Image>, Status> {
         let tenant = tenant(&request)?;
+        let deadline = deadline(&request);
         let request = request.into_inner();
         convert::request_id(&request.request_id)?;
-        let stored = self.library.upload(&tenant, request.data.into()).await?;
+        let stored = self.library.upload_by(&tenant, request.data.into(), deadline).await?;
         tracing::info!(image_id = %stored.id, claimed = stored.claimed, "image stored");
         Ok(Response::new(convert::image(&stored)))
     }

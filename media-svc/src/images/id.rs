@@ -1,6 +1,7 @@
 //! Image ids: content hashes, so the same bytes from the same tenant are the
 //! same image, and ids of different tenants never collide or correlate.
 
+use accommador_proto::status::quote;
 use std::fmt;
 
 use accommador_proto::tenant::TenantId;
@@ -28,7 +29,7 @@ impl ImageId {
         if raw.len() == IMAGE_ID_LEN && raw.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
             Ok(Self(raw.to_owned()))
         } else {
-            Err(format!("{raw:?} is not an image id ({IMAGE_ID_LEN} lowercase hex characters)"))
+            Err(format!("{} is not an image id ({IMAGE_ID_LEN} lowercase hex characters)", quote(raw)))
         }
     }
 

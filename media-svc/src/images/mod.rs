@@ -48,7 +48,7 @@ mod steps;
 
 use std::{
     sync::Arc,
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use accommador_proto::tenant::TenantId;
@@ -56,7 +56,7 @@ use bytes::Bytes;
 pub use id::{IMAGE_ID_LEN, ImageId};
 pub use janitor::Deletion;
 pub use manifest::{Manifest, RenditionEntry};
-pub use processor::Processor;
+pub use processor::{Job, Processor};
 pub use signing::{MissingIds, SignedBatch, SignedImage, SignedRendition, UrlTtl};
 pub use steps::{ProtocolStep, StepObserver};
 
@@ -136,12 +136,18 @@ impl ImageLibrary {
     }
 
     /// Checks the bytes completely (decoding them) and stores nothing.
-    pub async fn validate(&self, bytes: Bytes) -> Result<ImageInfo, Error> {
+    pub async fn validate(
+        &self,
+        tenant: &TenantId,
+        bytes: Bytes,
+        deadline: Option<Instant>,
+    ) -> Result<ImageInfo, Error> {
         // Header checks are cheap: refuse obvious junk without taking a worker.
         self.pipeline.inspect(&bytes).inspect_err(count_rejection)?;
         let pipeline = self.pipeline;
-        let started = std::time::Instant::now();
-        let info = self.processor.run(move || pipeline.validate(&bytes)).await?.inspect_err(count_rejection)?;
+        let started = Instant::now();
+        let job = Job { tenant: tenant.as_str(), bytes: bytes.len(), deadline };
+        let info = self.processor.run(job, move || pipeline.validate(&bytes)).await?.inspect_err(count_rejection)?;
         metrics::histogram!("media_pipeline_seconds", "stage" => "validate", "format" => info.format.extension())
             .record(started.elapsed().as_secs_f64());
         Ok(info)
@@ -151,6 +157,17 @@ impl ImageLibrary {
     /// returns the image already stored for the same bytes. The steps and
     /// their order are the protocol in the module header.
     pub async fn upload(&self, tenant: &TenantId, bytes: Bytes) -> Result<StoredImage, Error> {
+        self.upload_by(tenant, bytes, None).await
+    }
+
+    /// [`ImageLibrary::upload`] for a caller that stops waiting at `deadline`:
+    /// the image waits for a worker only while it can still be done in time.
+    pub async fn upload_by(
+        &self,
+        tenant: &TenantId,
+        bytes: Bytes,
+        deadline: Option<Instant>,
+    ) -> Result<StoredImage, Error> {
         self.pipeline.inspect(&bytes).inspect_err(count_rejection)?;
         let id = ImageId::of(tenant, &bytes);
         let claimed = self.is_claimed(tenant, &id).await?;
@@ -161,7 +178,7 @@ impl ImageLibrary {
         self.wait_for_deletions(tenant, &id).await?;
         let manifest = match self.complete_manifest(tenant, &id).await? {
             Some(manifest) => manifest,
-            None => self.store_new(tenant, &id, bytes).await?,
+            None => self.store_new(tenant, &id, bytes, deadline).await?,
         };
         self.reached(ProtocolStep::UploadVerified).await;
         Ok(StoredImage { id, manifest, pending_expires_at, claimed, owner_claim_created: false })
@@ -240,12 +257,22 @@ impl ImageLibrary {
     }
 
     /// Runs the pipeline and writes original, renditions, then the manifest.
-    async fn store_new(&self, tenant: &TenantId, id: &ImageId, bytes: Bytes) -> Result<Arc<Manifest>, Error> {
+    async fn store_new(
+        &self,
+        tenant: &TenantId,
+        id: &ImageId,
+        bytes: Bytes,
+        deadline: Option<Instant>,
+    ) -> Result<Arc<Manifest>, Error> {
         let pipeline = self.pipeline;
         let processing_input = bytes.clone();
-        let started = std::time::Instant::now();
-        let normalized =
-            self.processor.run(move || pipeline.normalize(&processing_input)).await?.inspect_err(count_rejection)?;
+        let started = Instant::now();
+        let job = Job { tenant: tenant.as_str(), bytes: bytes.len(), deadline };
+        let normalized = self
+            .processor
+            .run(job, move || pipeline.normalize(&processing_input))
+            .await?
+            .inspect_err(count_rejection)?;
         metrics::histogram!("media_pipeline_seconds", "stage" => "normalize", "format" => normalized.info.format.extension())
             .record(started.elapsed().as_secs_f64());
         let manifest = Arc::new(Manifest::of(&normalized));

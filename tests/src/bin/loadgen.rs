@@ -68,6 +68,9 @@ struct Args {
     /// tenant once and skips the pipeline for them).
     #[arg(long)]
     tenant_per_pass: bool,
+    /// Deadline of each call, sent as `grpc-timeout` (e.g. `60s`); unset: none.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    deadline: Option<Duration>,
     /// Print one JSON object per operation instead of a table.
     #[arg(long)]
     json: bool,
@@ -86,6 +89,9 @@ fn request<T>(args: &Args, tenant: &str, message: T) -> tonic::Request<T> {
     request.metadata_mut().insert("x-tenant-id", tenant.parse().expect("tenant is valid metadata"));
     if let Some(token) = &args.token {
         request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().expect("token is ASCII"));
+    }
+    if let Some(deadline) = args.deadline {
+        request.set_timeout(deadline);
     }
     request
 }
