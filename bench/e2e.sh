@@ -17,22 +17,7 @@ corpus=$(ensure_corpus "$release")
 
 cores=$(nproc)
 concurrency=$((2 * cores))
-scratch=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$scratch"
-}
-trap cleanup EXIT
-
-# Ports away from the local stack's defaults, so both can run at once.
-export MEDIA_LISTEN=127.0.0.1:51052 EMBEDDED_S3_LISTEN=127.0.0.1:51053 CONTACTS_LISTEN=127.0.0.1:51051
-export MEDIA_ENDPOINT=http://127.0.0.1:51052 DATA_DIR="$scratch" LOG_FORMAT=json RUST_LOG=warn
-METRICS_LISTEN=127.0.0.1:51065 "$release/media-svc" >"$scratch/media.log" 2>&1 & pids+=($!)
-METRICS_LISTEN=127.0.0.1:51064 "$release/contacts-svc" >"$scratch/contacts.log" 2>&1 & pids+=($!)
-wait_healthy "$release/media-svc" "$scratch/media.log"
-wait_healthy "$release/contacts-svc" "$scratch/contacts.log"
+start_services "$release" 51
 
 results="$scratch/results.jsonl"
 loadgen() { "$release/loadgen" --endpoint http://127.0.0.1:51051 --json "$@" | tee -a "$results"; }

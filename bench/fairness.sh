@@ -18,24 +18,9 @@ cargo build --release --bin media-svc --bin contacts-svc --bin loadgen --bin cor
 release=$(release_dir)
 corpus=$(ensure_corpus "$release")
 
-scratch=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$scratch"
-}
-trap cleanup EXIT
-
-# Ports away from the local stack's defaults, so both can run at once.
-export MEDIA_LISTEN=127.0.0.1:52052 EMBEDDED_S3_LISTEN=127.0.0.1:52053 CONTACTS_LISTEN=127.0.0.1:52051
-export MEDIA_ENDPOINT=http://127.0.0.1:52052 DATA_DIR="$scratch" LOG_FORMAT=json RUST_LOG=warn
 # The deadlines of this benchmark, not MEDIA_TIMEOUT, bound the calls.
 export MEDIA_TIMEOUT=60s
-METRICS_LISTEN=127.0.0.1:52065 "$release/media-svc" >"$scratch/media.log" 2>&1 & pids+=($!)
-METRICS_LISTEN=127.0.0.1:52064 "$release/contacts-svc" >"$scratch/contacts.log" 2>&1 & pids+=($!)
-wait_healthy "$release/media-svc" "$scratch/media.log"
-wait_healthy "$release/contacts-svc" "$scratch/contacts.log"
+start_services "$release" 52
 
 results="$scratch/results.jsonl"
 loadgen() { "$release/loadgen" --endpoint http://127.0.0.1:52051 --json --operation create --pictures "$corpus/jpeg" --tenant-per-pass "$@"; }

@@ -10,7 +10,6 @@ use accommador_proto::{
 };
 use anyhow::Context;
 use tokio::net::TcpListener;
-use tonic_health::{ServingStatus, server::HealthReporter};
 
 use crate::{
     api::ContactsApi, book::ContactBook, config::ServerConfig, domain::PhoneNormalizer, error::ERROR_DOMAIN,
@@ -85,7 +84,13 @@ impl Application {
                 let _ = receiver.wait_for(|stopped| *stopped).await;
             }
         };
-        let readiness = tokio::spawn(monitor_database(self.book.clone(), introspection.reporter(), stopped()));
+        let readiness = tokio::spawn({
+            let (book, health, stop) = (self.book.clone(), introspection.reporter(), stopped());
+            async move {
+                let check = || book.store().ping();
+                serve::follow_readiness(health, SERVICE_NAME, "database", DATABASE_CHECK_INTERVAL, check, stop).await
+            }
+        });
         let outbox = tokio::spawn({
             let (book, stopped) = (self.book.clone(), stopped());
             async move { book.run_claim_outbox(stopped).await }
@@ -116,30 +121,3 @@ impl Application {
 
 /// How often the database is checked for the readiness status.
 const DATABASE_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Keeps readiness in step with the database: NOT_SERVING while it does not
-/// answer, SERVING again as soon as it does. Liveness never depends on it.
-async fn monitor_database(book: Arc<ContactBook>, health: HealthReporter, stop: impl Future<Output = ()>) {
-    tokio::pin!(stop);
-    let mut last = None;
-    loop {
-        let status = match book.store().ping().await {
-            Ok(()) => ServingStatus::Serving,
-            Err(error) => {
-                if last != Some(ServingStatus::NotServing) {
-                    tracing::error!(%error, "database unreachable; readiness is NOT_SERVING");
-                }
-                ServingStatus::NotServing
-            }
-        };
-        if last != Some(status) {
-            health.set_service_status("", status).await;
-            health.set_service_status(SERVICE_NAME, status).await;
-            last = Some(status);
-        }
-        tokio::select! {
-            _ = &mut stop => return,
-            _ = tokio::time::sleep(DATABASE_CHECK_INTERVAL) => {}
-        }
-    }
-}

@@ -9,7 +9,6 @@ use accommador_proto::{
     serve,
 };
 use tokio::net::TcpListener;
-use tonic_health::{ServingStatus, server::HealthReporter};
 
 use crate::{
     api::MediaApi,
@@ -92,7 +91,15 @@ impl Application {
             let stop = stopped(background_stopped.clone());
             async move { library.run_janitor(&janitor_id, interval, stop).await }
         });
-        let monitor = tokio::spawn(monitor_storage(self.library.clone(), health, stopped(background_stopped)));
+        let monitor = tokio::spawn({
+            let library = self.library.clone();
+            let stop = stopped(background_stopped);
+            async move {
+                let check = || library.store().check_bucket();
+                serve::follow_readiness(health, SERVICE_NAME, "object storage", STORAGE_CHECK_INTERVAL, check, stop)
+                    .await
+            }
+        });
 
         tracing::info!(address = %self.local_addr(), tls = self.config.security.tls_cert.is_some(), "media-svc listening");
         let exposure = serve::Exposure {
@@ -144,31 +151,4 @@ async fn connect_storage(config: &ServerConfig) -> anyhow::Result<ObjectStore> {
     }
     tracing::info!(endpoint = ?settings.endpoint, bucket = %settings.bucket, "object storage configured");
     Ok(store)
-}
-
-/// Keeps the health status in step with storage: NOT_SERVING while the
-/// bucket does not answer, SERVING again as soon as it does.
-async fn monitor_storage(library: Arc<ImageLibrary>, health: HealthReporter, stop: impl Future<Output = ()>) {
-    tokio::pin!(stop);
-    let mut last = None;
-    loop {
-        let status = match library.store().check_bucket().await {
-            Ok(()) => ServingStatus::Serving,
-            Err(error) => {
-                if last != Some(ServingStatus::NotServing) {
-                    tracing::error!(%error, "object storage unreachable; health is NOT_SERVING");
-                }
-                ServingStatus::NotServing
-            }
-        };
-        if last != Some(status) {
-            health.set_service_status("", status).await;
-            health.set_service_status(SERVICE_NAME, status).await;
-            last = Some(status);
-        }
-        tokio::select! {
-            _ = &mut stop => return,
-            _ = tokio::time::sleep(STORAGE_CHECK_INTERVAL) => {}
-        }
-    }
 }

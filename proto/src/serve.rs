@@ -172,6 +172,45 @@ impl Introspection {
     }
 }
 
+/// Keeps readiness in step with a dependency: every `interval`, `check`
+/// runs; readiness (the empty name and `service_name`) is NOT_SERVING while
+/// it fails and SERVING again as soon as it passes. The first failure of an
+/// outage is logged. Liveness never follows it. Returns when `stop` resolves.
+pub async fn follow_readiness<F, E>(
+    health: HealthReporter,
+    service_name: &str,
+    dependency: &str,
+    interval: Duration,
+    check: impl Fn() -> F,
+    stop: impl Future<Output = ()>,
+) where
+    F: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    tokio::pin!(stop);
+    let mut last = None;
+    loop {
+        let status = match check().await {
+            Ok(()) => ServingStatus::Serving,
+            Err(error) => {
+                if last != Some(ServingStatus::NotServing) {
+                    tracing::error!(%error, dependency, "dependency unreachable; readiness is NOT_SERVING");
+                }
+                ServingStatus::NotServing
+            }
+        };
+        if last != Some(status) {
+            health.set_service_status("", status).await;
+            health.set_service_status(service_name, status).await;
+            last = Some(status);
+        }
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tokio::time::sleep(interval) => {}
+        }
+    }
+}
+
 /// How a server is exposed: the transport limits, TLS on the main port, and
 /// the optional plaintext health listener.
 pub struct Exposure<'a> {

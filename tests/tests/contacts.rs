@@ -318,6 +318,13 @@ async fn the_smart_list_pages_newest_first_filters_and_hides_merged_contacts() {
         let (_, token) = list(&mut client, "acme", 2, "", "").await.unwrap();
         let status = list(&mut client, "acme", 2, &token, "globex").await.unwrap_err();
         assert_eq!((status.code(), field_violations(&status)[0].field.as_str()), (Code::InvalidArgument, "page_token"));
+        // Tokens are signed: another tenant's, an altered one or a forged one is refused.
+        let status = list(&mut client, "globex", 2, &token, "").await.unwrap_err();
+        assert_eq!((status.code(), field_violations(&status)[0].field.as_str()), (Code::InvalidArgument, "page_token"));
+        let (content, signature) = token.split_once('.').expect("content.signature");
+        let forged = format!("{content}.{}", signature.chars().rev().collect::<String>());
+        let status = list(&mut client, "acme", 2, &forged, "").await.unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{}: a forged signature", database.name);
         let (capped, _) = list(&mut client, "acme", 10_000, "", "").await.unwrap();
         assert_eq!(capped.len(), 7, "{}: a huge page size is lowered, not refused", database.name);
     }

@@ -29,7 +29,11 @@ impl MergeField {
             "source" => Self::Source,
             "profile_picture" => Self::ProfilePicture,
             other => {
-                return Err(format!("{} is not a mergeable field; use one of {}", quote(other), Self::NAMES.join(", ")));
+                return Err(format!(
+                    "{} is not a mergeable field; use one of {}",
+                    quote(other),
+                    Self::NAMES.join(", ")
+                ));
             }
         })
     }

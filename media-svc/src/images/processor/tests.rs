@@ -10,6 +10,22 @@ fn blocker() -> (mpsc::Sender<()>, impl FnOnce() + Send + 'static) {
     })
 }
 
+/// Starts a job of `tenant` that holds the (only) worker until released.
+async fn occupy_the_worker(
+    processor: &Processor,
+    tenant: &'static str,
+) -> (mpsc::Sender<()>, tokio::task::JoinHandle<Result<(), Error>>) {
+    let (release, block) = blocker();
+    let busy = tokio::spawn({
+        let processor = processor.clone();
+        async move { processor.run(job(tenant), block).await }
+    });
+    while processor.inner.lock().running == 0 {
+        tokio::task::yield_now().await;
+    }
+    (release, busy)
+}
+
 fn job(tenant: &str) -> Job<'_> {
     Job { tenant, bytes: 10, deadline: None }
 }
@@ -23,14 +39,7 @@ async fn wait_until_waiting(processor: &Processor, waiting: usize) {
 #[tokio::test]
 async fn waiting_images_are_served_round_robin_across_tenants() {
     let processor = Processor::new(1, 1 << 20);
-    let (release, block) = blocker();
-    let busy = tokio::spawn({
-        let processor = processor.clone();
-        async move { processor.run(job("flood"), block).await }
-    });
-    while processor.inner.lock().running == 0 {
-        tokio::task::yield_now().await;
-    }
+    let (release, busy) = occupy_the_worker(&processor, "flood").await;
     let order = Arc::new(Mutex::new(Vec::new()));
     let mut calls = Vec::new();
     for (n, tenant) in ["flood", "flood", "flood", "quiet", "flood"].into_iter().enumerate() {
@@ -54,14 +63,7 @@ async fn waiting_images_are_served_round_robin_across_tenants() {
 #[tokio::test]
 async fn a_request_that_cannot_finish_in_time_is_refused_at_once_and_one_that_can_waits() {
     let processor = Processor::new(1, 1 << 20);
-    let (release, block) = blocker();
-    let busy = tokio::spawn({
-        let processor = processor.clone();
-        async move { processor.run(job("a"), block).await }
-    });
-    while processor.inner.lock().running == 0 {
-        tokio::task::yield_now().await;
-    }
+    let (release, busy) = occupy_the_worker(&processor, "a").await;
     let hopeless = Job { deadline: Some(Instant::now() + Duration::from_millis(5)), ..job("b") };
     let refused = processor.run(hopeless, || ()).await;
     assert!(matches!(refused, Err(Error::Overloaded { .. })), "{refused:?}");
@@ -80,14 +82,7 @@ async fn a_request_that_cannot_finish_in_time_is_refused_at_once_and_one_that_ca
 #[tokio::test]
 async fn waiting_bytes_are_capped() {
     let processor = Processor::new(1, 100);
-    let (release, block) = blocker();
-    let busy = tokio::spawn({
-        let processor = processor.clone();
-        async move { processor.run(job("a"), block).await }
-    });
-    while processor.inner.lock().running == 0 {
-        tokio::task::yield_now().await;
-    }
+    let (release, busy) = occupy_the_worker(&processor, "a").await;
     let first = tokio::spawn({
         let processor = processor.clone();
         async move { processor.run(Job { bytes: 60, ..job("a") }, || ()).await }
@@ -103,14 +98,7 @@ async fn waiting_bytes_are_capped() {
 #[tokio::test]
 async fn a_caller_that_gives_up_leaves_the_queue_and_the_worker_passes_on() {
     let processor = Processor::new(1, 1 << 20);
-    let (release, block) = blocker();
-    let busy = tokio::spawn({
-        let processor = processor.clone();
-        async move { processor.run(job("a"), block).await }
-    });
-    while processor.inner.lock().running == 0 {
-        tokio::task::yield_now().await;
-    }
+    let (release, busy) = occupy_the_worker(&processor, "a").await;
     let gone = tokio::spawn({
         let processor = processor.clone();
         async move { processor.run(job("gone"), || ()).await }
