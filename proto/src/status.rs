@@ -19,13 +19,33 @@ pub struct ErrorInfo {
     pub metadata: HashMap<String, String>,
 }
 
-/// Builds a `Status` carrying `ErrorInfo` and, when there are violations, one `BadRequest`.
+/// Field violations listed in one error at most; the rest are counted.
+pub const MAX_LISTED_VIOLATIONS: usize = 20;
+/// Longest error message, in bytes: it travels in the `grpc-message` header,
+/// which clients and proxies cap at a few KiB.
+pub const MAX_MESSAGE_BYTES: usize = 2048;
+
+/// Builds a `Status` carrying `ErrorInfo` and, when there are violations, one
+/// `BadRequest`. At most [`MAX_LISTED_VIOLATIONS`] violations are listed and
+/// the message is cut to [`MAX_MESSAGE_BYTES`], so no request can make its
+/// own error large.
 pub fn with_details(
     code: Code,
     message: impl Into<String>,
     info: ErrorInfo,
-    violations: Vec<FieldViolation>,
+    mut violations: Vec<FieldViolation>,
 ) -> Status {
+    let mut message = message.into();
+    if message.len() > MAX_MESSAGE_BYTES {
+        let total = message.len();
+        message.truncate(message.floor_char_boundary(MAX_MESSAGE_BYTES));
+        message.push_str(&format!("... ({total} bytes in all)"));
+    }
+    if violations.len() > MAX_LISTED_VIOLATIONS {
+        let unlisted = violations.len() - MAX_LISTED_VIOLATIONS;
+        violations.truncate(MAX_LISTED_VIOLATIONS);
+        violations.push(FieldViolation::new("...", format!("and {unlisted} more violations")));
+    }
     let mut details = ErrorDetails::with_error_info(info.reason, info.domain, info.metadata);
     if !violations.is_empty() {
         details.set_bad_request(violations);
@@ -76,6 +96,18 @@ pub fn field_violations(status: &Status) -> Vec<FieldViolation> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_stays_small_however_many_violations_it_has() {
+        let info = || ErrorInfo { reason: "X".into(), domain: "d".into(), metadata: HashMap::new() };
+        let violations: Vec<_> = (0..10_000).map(|n| FieldViolation::new(format!("ids[{n}]"), "bad")).collect();
+        let status = with_details(Code::InvalidArgument, "x".repeat(100_000), info(), violations);
+        assert!(status.message().len() < MAX_MESSAGE_BYTES + 64, "{}", status.message().len());
+        let listed = field_violations(&status);
+        assert_eq!(listed.len(), MAX_LISTED_VIOLATIONS + 1);
+        assert_eq!(listed.last().unwrap().description, "and 9980 more violations");
+        assert!(status.details().len() < 4096, "{}", status.details().len());
+    }
 
     #[test]
     fn quotes_are_short_whatever_the_input() {

@@ -282,3 +282,33 @@ async fn an_expired_deadline_is_deadline_exceeded_whoever_set_it() {
     );
     stack.media.resume().unwrap();
 }
+
+#[tokio::test]
+async fn a_request_cannot_make_its_own_error_large() {
+    use accommador_proto::{
+        accommador::contacts::v1::{BatchGetContactsRequest, MergeContactsRequest},
+        status::field_violations,
+    };
+    let stack = Stack::start(&TestDatabase { name: "sqlite", url: None }, &[], &[]).await.unwrap();
+    let baseline = stack.contacts.memory_bytes().unwrap();
+    let mut client = stack.contacts_client();
+    // 900,000 bad ids (2.7 MB): once an error listing each of them, megabytes
+    // of header and details, and a gigabyte of server memory.
+    let request = BatchGetContactsRequest { ids: vec!["x".to_owned(); 900_000] };
+    let status = client.batch_get_contacts(accommador_tests::tenant_request("acme", request)).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{}", &status.message()[..status.message().len().min(200)]);
+    assert!(status.message().len() < 256, "{} bytes of message", status.message().len());
+    assert_eq!(field_violations(&status).len(), 1, "the count, not every id");
+
+    let request = MergeContactsRequest {
+        take_from_duplicate: vec!["nonsense".to_owned(); 200_000],
+        ..Default::default()
+    };
+    let status = client.merge_contacts(accommador_tests::tenant_request("acme", request)).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(status.message().len() < 2048 + 64, "{} bytes of message", status.message().len());
+    assert!(field_violations(&status).len() <= 21);
+
+    let growth = stack.contacts.peak_memory_bytes().unwrap().saturating_sub(baseline);
+    assert!(growth < 64 << 20, "contacts-svc grew by {} MiB answering two bad requests", growth >> 20);
+}

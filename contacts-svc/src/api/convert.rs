@@ -107,6 +107,13 @@ pub fn idempotency<M: Message + Clone>(
 
 /// The fields of a MergeContacts request, with every violation at once.
 pub fn merge_fields(names: &[String]) -> Result<Vec<MergeField>, Error> {
+    // Counted before anything is listed: one violation per element of a
+    // million-element list would make the error itself the attack.
+    let limit = MergeField::NAMES.len();
+    if names.len() > limit {
+        let problem = format!("{} field names; there are only {limit} mergeable fields", names.len());
+        return Err(Error::invalid_field("take_from_duplicate", problem));
+    }
     let mut fields = Vec::new();
     let mut violations = Vec::new();
     for (index, name) in names.iter().enumerate() {
@@ -125,7 +132,8 @@ pub fn batch_ids(raw: &[String], limit: usize) -> Result<Vec<ContactId>, Error> 
         violations.push(("ids".to_owned(), "at least one id is required".to_owned()));
     }
     if raw.len() > limit {
-        violations.push(("ids".to_owned(), format!("{} ids; the limit is {limit} per call", raw.len())));
+        // Counted before the ids are checked one by one: the error lists at most `limit` of them.
+        return Err(Error::invalid_field("ids", format!("{} ids; the limit is {limit} per call", raw.len())));
     }
     let mut ids = Vec::with_capacity(raw.len());
     for (index, id) in raw.iter().enumerate() {

@@ -84,10 +84,9 @@ pub fn image_id(field: &str, raw: &str) -> Result<ImageId, Error> {
 pub fn sign_request(request: &pb::SignImageUrlsRequest) -> Result<(Vec<ImageId>, UrlTtl, MissingIds), Error> {
     let mut violations = Vec::new();
     if request.image_ids.len() > MAX_SIGN_IDS {
-        violations.push((
-            "image_ids".to_owned(),
-            format!("{} ids; the limit is {MAX_SIGN_IDS} per call", request.image_ids.len()),
-        ));
+        // Counted before the ids are checked one by one: the error lists at most the limit's worth.
+        let problem = format!("{} ids; the limit is {MAX_SIGN_IDS} per call", request.image_ids.len());
+        return Err(Error::invalid_field("image_ids", problem));
     }
     let mut ids = Vec::with_capacity(request.image_ids.len());
     for (index, raw) in request.image_ids.iter().enumerate() {
