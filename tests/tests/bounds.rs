@@ -300,10 +300,8 @@ async fn a_request_cannot_make_its_own_error_large() {
     assert!(status.message().len() < 256, "{} bytes of message", status.message().len());
     assert_eq!(field_violations(&status).len(), 1, "the count, not every id");
 
-    let request = MergeContactsRequest {
-        take_from_duplicate: vec!["nonsense".to_owned(); 200_000],
-        ..Default::default()
-    };
+    let request =
+        MergeContactsRequest { take_from_duplicate: vec!["nonsense".to_owned(); 200_000], ..Default::default() };
     let status = client.merge_contacts(accommador_tests::tenant_request("acme", request)).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     assert!(status.message().len() < 2048 + 64, "{} bytes of message", status.message().len());
