@@ -121,6 +121,17 @@ fn rejection_metadata(rejection: &Rejection, metadata: &mut HashMap<String, Stri
             metadata.insert("max_side".into(), limits.max_side.to_string());
             metadata.insert("max_pixels".into(), limits.max_pixels.to_string());
         }
+        Rejection::FeatureUnsupported { format, feature } => {
+            metadata.insert("accepted_formats".into(), "image/jpeg,image/png".into());
+            metadata.insert("format".into(), format.content_type().into());
+            metadata.insert("unsupported_feature".into(), (*feature).into());
+        }
+        Rejection::TooComplex { format, cost } => {
+            metadata.insert("format".into(), format.content_type().into());
+            metadata.insert("resource".into(), cost.resource().into());
+            metadata.insert("needed".into(), cost.needed().to_string());
+            metadata.insert("limit".into(), cost.limit().to_string());
+        }
         Rejection::Corrupt { format, .. } => {
             metadata.insert("format".into(), format.content_type().into());
         }

@@ -1,31 +1,37 @@
-//! Allocator tuning for the image pipeline.
+//! Allocator tuning for the image pipeline: image-sized blocks go back to
+//! the kernel as soon as an image is done.
 //!
-//! Decoding a progressive 12 MP JPEG needs its whole coefficient buffer,
-//! about 36 MB allocated by libjpeg-turbo through `malloc` and freed when the
-//! image is done. With glibc's defaults those blocks are `mmap`ed and
-//! returned to the kernel after every image, so the next image page-faults
-//! 36 MB of zeroed pages back in: measured at 40 ms of system time per
-//! image, more than the decode itself. Keeping freed blocks up to 32 MB in
-//! the heap (and not trimming the heap below 128 MB of free space) makes
-//! the pages stay mapped and reused.
+//! Each image may add its memory budget (`pipeline::budget`) to media-svc,
+//! and media-svc must stay within its baseline plus one budget per worker.
+//! That holds only if what one image freed is not kept on the side. glibc
+//! keeps freed heap blocks in the malloc arena of the thread that freed
+//! them, and images run on tokio's blocking threads, which are not the
+//! workers and come and go: each got its own arena (up to 8 per CPU), and
+//! the blocks kept in all of them added up. With blocks of up to 32 MiB
+//! kept (this module's former setting), the hostile-image test measured
+//! 301 MiB at its peak over a 31 MiB baseline with two workers; with every
+//! block over 4 MiB mapped and unmapped on its own, 124 MiB.
 //!
-//! The cost is resident memory that is not given back between uploads:
-//! about one decode's worth per worker thread (see `MEDIA_WORKERS`).
+//! The cost is page faults when an image touches fresh memory, about 1 ms
+//! of system time per 3 MB: 23 ms for the 73 MB coefficient buffer of a
+//! 12-megapixel progressive 4:4:4 JPEG, 3 ms for a 2-megapixel PNG, and
+//! nothing for a baseline JPEG of up to 12 megapixels, whose decoded frame
+//! (2.3 MB at the 1/4 scale its renditions need) stays under the threshold.
+//! A fixed threshold also stops glibc from raising it by itself (up to
+//! 32 MiB) after the first large block is freed.
 
-/// Largest allocation that glibc serves from the heap instead of `mmap`
-/// (glibc caps this at 32 MiB on 64-bit targets).
-const MMAP_THRESHOLD_BYTES: i32 = 32 << 20;
-/// Free memory at the top of a heap that glibc keeps instead of returning.
-const TRIM_THRESHOLD_BYTES: i32 = 128 << 20;
+/// Smallest allocation that glibc serves with its own `mmap` (and returns
+/// with `munmap` when freed) instead of from an arena.
+const MMAP_THRESHOLD_BYTES: i32 = 4 << 20;
 
-/// Call first thing in `main`, before any other thread exists.
+/// Sets the allocator up as described above. Call first thing in `main`,
+/// before any other thread exists.
 pub fn retain_decode_buffers() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     #[allow(unsafe_code)]
     // SAFETY: mallopt only changes allocator parameters; it is called before
-    // any other thread runs, and both values are in glibc's documented range.
+    // any other thread runs, and the value is in glibc's documented range.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES);
     }
 }

@@ -3,9 +3,13 @@
 //! Order matters for safety and speed:
 //! 1. [`sniff`]: the format from magic bytes; anything but JPEG/PNG stops here.
 //! 2. size limit, then [`header`]: dimensions from the header, checked before
-//!    any pixel buffer exists, so a tiny file declaring 65535x65535 never allocates.
+//!    any pixel buffer exists, so a tiny file declaring 65535x65535 never
+//!    allocates; then what decoding it would cost, against the [`budget`]
+//!    (memory per image, JPEG scans, PNG chunks).
 //! 3. [`decode`]: JPEGs are decoded DCT-scaled to just enough pixels for the
-//!    largest rendition; PNGs fully (first frame). Incomplete data is corrupt.
+//!    largest rendition ([`jpeg`]); PNGs row by row into a box reduction of
+//!    their centre square ([`png_rows`], [`downscale`]), first frame only.
+//!    Incomplete data is corrupt.
 //! 4. [`transform`]: center-crop to a square and resize (SIMD), then apply
 //!    the EXIF orientation to the small result (crop and orientation commute).
 //! 5. [`encode`]: fresh JPEG (opaque) or PNG (real transparency) into memory,
@@ -15,16 +19,23 @@
 //! `media_svc::pipeline`, and it is also what `media-svc process` runs
 //! offline, the fuzz target drives, and [`samples`] feeds.
 
+pub mod budget;
 pub mod samples;
 
 mod decode;
+mod downscale;
 mod encode;
 mod header;
+mod jpeg;
+mod jpeg_header;
+mod png_rows;
 mod sniff;
 mod transform;
+mod turbo;
 
 use std::fmt;
 
+pub use budget::Cost;
 pub use header::Orientation;
 use sniff::Sniffed;
 
@@ -41,6 +52,14 @@ impl Format {
         match self {
             Self::Jpeg => "image/jpeg",
             Self::Png => "image/png",
+        }
+    }
+
+    /// The format's name, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Jpeg => "JPEG",
+            Self::Png => "PNG",
         }
     }
 
@@ -73,6 +92,9 @@ impl Default for Limits {
 
 /// The edge lengths of the renditions, smallest first.
 pub const RENDITION_SIZES: [u32; 2] = [128, 512];
+
+/// The largest rendition: what decoding must leave pixels for.
+const LARGEST_RENDITION: u32 = RENDITION_SIZES[RENDITION_SIZES.len() - 1];
 
 /// JPEG quality of the renditions: visually clean at avatar sizes.
 pub const JPEG_QUALITY: u8 = 85;
@@ -126,6 +148,18 @@ pub enum Rejection {
         height: u32,
         limits: Limits,
     },
+    /// A JPEG or PNG coded in a way we do not decode (`feature` says how,
+    /// e.g. "hierarchical coding"): valid, so not corrupt.
+    FeatureUnsupported {
+        format: Format,
+        feature: &'static str,
+    },
+    /// Valid, but decoding it would cost more memory or work than one image
+    /// may (see [`budget`]).
+    TooComplex {
+        format: Format,
+        cost: Cost,
+    },
     /// Does not decode completely: truncated, bad checksum, bad entropy data...
     Corrupt {
         format: Format,
@@ -157,6 +191,12 @@ impl fmt::Display for Rejection {
                 limits.max_side,
                 limits.max_pixels as f64 / 1e6
             ),
+            Self::FeatureUnsupported { format, feature } => write!(
+                f,
+                "the {} uses {feature}, which is not supported; save it as a baseline JPEG or a PNG",
+                format.name()
+            ),
+            Self::TooComplex { cost, .. } => write!(f, "{cost}"),
             Self::Corrupt { format, detail } => {
                 write!(f, "the {} data is corrupt or incomplete: {detail}", format.content_type())
             }
@@ -170,7 +210,8 @@ impl Rejection {
     /// The stable machine-readable reason (ErrorInfo.reason).
     pub fn reason(&self) -> &'static str {
         match self {
-            Self::FormatUnsupported { .. } => "IMAGE_FORMAT_UNSUPPORTED",
+            Self::FormatUnsupported { .. } | Self::FeatureUnsupported { .. } => "IMAGE_FORMAT_UNSUPPORTED",
+            Self::TooComplex { .. } => "IMAGE_TOO_COMPLEX",
             Self::TooLarge { .. } => "IMAGE_TOO_LARGE",
             Self::DimensionsOutOfRange { .. } => "IMAGE_DIMENSIONS_OUT_OF_RANGE",
             Self::Corrupt { .. } => "IMAGE_CORRUPT",
@@ -224,9 +265,35 @@ impl Pipeline {
         self.limits
     }
 
-    /// Format, size and dimensions, from the header only: cheap, allocates
-    /// nothing in proportion to the declared dimensions.
+    /// Format, size, dimensions and what decoding would cost, from the
+    /// header and the file's structure only: cheap (one pass over the
+    /// bytes), allocates nothing in proportion to the declared dimensions.
     pub fn inspect(&self, bytes: &[u8]) -> Result<ImageInfo, Rejection> {
+        self.examine(bytes).map(|(info, _)| info)
+    }
+
+    /// Everything [`Pipeline::inspect`] checks, plus a complete decode (at the
+    /// smallest useful scale) so that corrupt data is caught.
+    pub fn validate(&self, bytes: &[u8]) -> Result<ImageInfo, Rejection> {
+        let (info, layout) = self.examine(bytes)?;
+        decode::decode(&layout, bytes, decode::Target::ValidateOnly)?;
+        Ok(info)
+    }
+
+    /// Validates and produces every rendition.
+    pub fn normalize(&self, bytes: &[u8]) -> Result<Normalized, Rejection> {
+        let (info, layout) = self.examine(bytes)?;
+        let decoded = decode::decode(&layout, bytes, decode::Target::ShortSide(LARGEST_RENDITION))?;
+        let renditions = transform::renditions(&decoded, info.orientation, &RENDITION_SIZES)
+            .into_iter()
+            .map(|square| encode::encode(&square))
+            .collect();
+        Ok(Normalized { info, renditions })
+    }
+
+    /// What [`Pipeline::inspect`] checks, and the layout the decoder then
+    /// follows (read once, so the checks and the decode agree).
+    fn examine(&self, bytes: &[u8]) -> Result<(ImageInfo, header::Layout), Rejection> {
         let format = match sniff::sniff(bytes) {
             Sniffed::Accepted(format) => format,
             Sniffed::Refused(name) => return Err(Rejection::FormatUnsupported { detected: Some(name) }),
@@ -235,29 +302,18 @@ impl Pipeline {
         if bytes.len() > self.limits.max_bytes {
             return Err(Rejection::TooLarge { size: bytes.len(), limit: self.limits.max_bytes });
         }
-        let info = header::read(format, bytes)?;
+        let (info, layout) = header::read(format, bytes)?;
         self.check_dimensions(info.width, info.height)?;
-        Ok(info)
-    }
-
-    /// Everything [`Pipeline::inspect`] checks, plus a complete decode (at the
-    /// smallest useful scale) so that corrupt data is caught.
-    pub fn validate(&self, bytes: &[u8]) -> Result<ImageInfo, Rejection> {
-        let info = self.inspect(bytes)?;
-        decode::decode(&info, bytes, self.limits, decode::Target::ValidateOnly)?;
-        Ok(info)
-    }
-
-    /// Validates and produces every rendition.
-    pub fn normalize(&self, bytes: &[u8]) -> Result<Normalized, Rejection> {
-        let info = self.inspect(bytes)?;
-        let largest = *RENDITION_SIZES.last().expect("at least one rendition size");
-        let decoded = decode::decode(&info, bytes, self.limits, decode::Target::ShortSide(largest))?;
-        let renditions = transform::renditions(&decoded, info.orientation, &RENDITION_SIZES)
-            .into_iter()
-            .map(|square| encode::encode(&square))
-            .collect();
-        Ok(Normalized { info, renditions })
+        match &layout {
+            header::Layout::Jpeg(jpeg) => jpeg::check_budget(jpeg, LARGEST_RENDITION)?,
+            header::Layout::Png { chunks } if *chunks > budget::MAX_PNG_CHUNKS => {
+                let cost = Cost::PngChunks { count: *chunks, limit: budget::MAX_PNG_CHUNKS };
+                return Err(Rejection::TooComplex { format: Format::Png, cost });
+            }
+            // Row-by-row decoding keeps every PNG within the memory budget.
+            header::Layout::Png { .. } => {}
+        }
+        Ok((info, layout))
     }
 
     fn check_dimensions(&self, width: u32, height: u32) -> Result<(), Rejection> {

@@ -1,5 +1,8 @@
 //! Every validation and rendition rule, on images made here.
 
+mod budget;
+mod png_rows;
+
 use image::{GenericImageView, metadata::Orientation};
 
 use super::*;
@@ -298,8 +301,8 @@ fn real_transparency_stays_png_and_opaque_alpha_becomes_jpeg() {
 fn large_jpegs_are_decoded_scaled_not_at_full_resolution() {
     let bytes = photo_jpeg(4000, 3000);
     let limits = Limits { max_bytes: bytes.len(), ..Limits::default() };
-    let info = Pipeline::new(limits).inspect(&bytes).unwrap();
-    let decoded = decode::decode(&info, &bytes, limits, decode::Target::ShortSide(512)).unwrap();
+    let (_, layout) = Pipeline::new(limits).examine(&bytes).unwrap();
+    let decoded = decode::decode(&layout, &bytes, decode::Target::ShortSide(512)).unwrap();
     // 1/4 scale keeps 750 rows, the smallest scale with at least 512.
     assert_eq!((decoded.width, decoded.height), (1000, 750));
 }
@@ -326,20 +329,27 @@ fn reports_what_the_header_declares() {
 
 #[test]
 fn the_hostile_corpus_gets_exactly_its_expected_verdicts() {
-    for entry in samples::hostile_corpus() {
-        match (pipeline().normalize(&entry.bytes), entry.expected) {
-            (Ok(normalized), samples::Expected::Accepted) => {
-                for rendition in &normalized.renditions {
-                    assert!(!contains(&rendition.bytes, b"Exif"), "{}: metadata survived", entry.name);
-                    assert!(!contains(&rendition.bytes, b"<script>"), "{}: payload survived", entry.name);
-                }
+    let check = |entry: &samples::CorpusEntry| match (pipeline().normalize(&entry.bytes), entry.expected) {
+        (Ok(normalized), samples::Expected::Accepted) => {
+            for rendition in &normalized.renditions {
+                assert!(!contains(&rendition.bytes, b"Exif"), "{}: metadata survived", entry.name);
+                assert!(!contains(&rendition.bytes, b"<script>"), "{}: payload survived", entry.name);
             }
-            (Err(rejection), samples::Expected::Refused(reason)) => {
-                assert_eq!(rejection.reason(), reason, "{}: {rejection}", entry.name);
-            }
-            (outcome, expected) => panic!("{}: expected {expected:?}, got {outcome:?}", entry.name),
         }
-    }
+        (Err(rejection), samples::Expected::Refused(reason)) => {
+            assert_eq!(rejection.reason(), reason, "{}: {rejection}", entry.name);
+        }
+        (outcome, expected) => panic!("{}: expected {expected:?}, got {outcome:?}", entry.name),
+    };
+    // Its 40-megapixel images take seconds each in unoptimized builds: use every core.
+    let corpus = samples::hostile_corpus();
+    let threads = std::thread::available_parallelism().map_or(2, usize::from);
+    std::thread::scope(|scope| {
+        for share in 0..threads {
+            let corpus = &corpus;
+            scope.spawn(move || corpus.iter().skip(share).step_by(threads).for_each(check));
+        }
+    });
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! and resize in stored orientation and rotate only the small result.
 
 use fast_image_resize::{
-    FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer,
+    FilterType, MulDiv, PixelType, ResizeAlg, ResizeOptions, Resizer,
     images::{Image, ImageRef},
 };
 use image::{DynamicImage, RgbImage, RgbaImage};
@@ -37,7 +37,7 @@ pub fn renditions(decoded: &Decoded, orientation: Orientation, sizes: &[u32]) ->
         Square {
             size: largest_size,
             side: largest_side,
-            pixels: resize(&source, crop, largest_side),
+            pixels: resize(&source, crop, largest_side, decoded.has_transparency && decoded.premultiplied),
             has_alpha: decoded.has_transparency,
         },
         orientation,
@@ -50,7 +50,7 @@ pub fn renditions(decoded: &Decoded, orientation: Orientation, sizes: &[u32]) ->
             let source = ImageRef::new(largest.side, largest.side, &largest.pixels, pixel_type)
                 .expect("square matches its dimensions");
             let full = Crop { left: 0, top: 0, side: largest.side };
-            Square { size, side, pixels: resize(&source, full, side), has_alpha: largest.has_alpha }
+            Square { size, side, pixels: resize(&source, full, side, false), has_alpha: largest.has_alpha }
         })
         .collect();
     squares.push(largest);
@@ -64,17 +64,20 @@ struct Crop {
     side: u32,
 }
 
-/// Lanczos3 resize of the `crop` square of `source` to `side` x `side`. The
-/// resizer premultiplies alpha itself, so transparent edges do not darken.
-fn resize(source: &ImageRef<'_>, crop: Crop, side: u32) -> Vec<u8> {
+/// Lanczos3 resize of the `crop` square of `source` to `side` x `side`.
+/// Colour is resized multiplied by alpha, so transparent edges do not
+/// darken: the resizer premultiplies a copy of the source itself, unless
+/// the source is `premultiplied` already.
+fn resize(source: &ImageRef<'_>, crop: Crop, side: u32, premultiplied: bool) -> Vec<u8> {
     let mut destination = Image::new(side, side, source.pixel_type());
-    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3)).crop(
-        f64::from(crop.left),
-        f64::from(crop.top),
-        f64::from(crop.side),
-        f64::from(crop.side),
-    );
+    let options = ResizeOptions::new()
+        .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
+        .crop(f64::from(crop.left), f64::from(crop.top), f64::from(crop.side), f64::from(crop.side))
+        .use_alpha(!premultiplied);
     Resizer::new().resize(source, &mut destination, &options).expect("crop lies inside the source and types match");
+    if premultiplied {
+        MulDiv::default().divide_alpha_inplace(&mut destination).expect("premultiplied sources are RGBA");
+    }
     destination.into_vec()
 }
 

@@ -2,7 +2,16 @@
 //! benchmarks: nothing is downloaded and every property (size, orientation,
 //! metadata, colour model) is chosen on purpose.
 
+mod block_jpeg;
+mod row_png;
+mod worst;
+mod zlib;
+
 use image::{DynamicImage, Rgb, RgbImage, Rgba, RgbaImage, metadata::Orientation};
+
+pub use block_jpeg::{BlockColour, BlockJpeg, BlockScans};
+pub use row_png::{RowPng, with_chunks_before_data};
+pub use worst::{flat_png, largest_progressive_square};
 
 /// Colours of the four quadrants of [`quadrants`] as a person sees them:
 /// top-left, top-right, bottom-left, bottom-right.
@@ -270,9 +279,11 @@ pub struct CorpusEntry {
 
 /// The hostile-image corpus, made by code: decompression and text bombs,
 /// truncations at many offsets, bad checksums, foreign formats with image
-/// names, an oversized file, polyglots, and EXIF with GPS in every
-/// orientation. (An empty file is not here: to CreateContact, no bytes means
-/// no picture; media-svc's own tests refuse it.)
+/// names, an oversized file, polyglots, EXIF with GPS in every orientation,
+/// and the most expensive files the limits accept next to the cheapest
+/// ones the memory and CPU budgets refuse (see `worst.rs`). (An empty file
+/// is not here: to CreateContact, no bytes means no picture; media-svc's
+/// own tests refuse it.)
 pub fn hostile_corpus() -> Vec<CorpusEntry> {
     let mut corpus = Vec::new();
     let mut add = |name: String, bytes: Vec<u8>, expected: Expected| corpus.push(CorpusEntry { name, bytes, expected });
@@ -336,6 +347,7 @@ pub fn hostile_corpus() -> Vec<CorpusEntry> {
             Expected::Accepted,
         );
     }
+    corpus.extend(worst::entries());
     corpus
 }
 
