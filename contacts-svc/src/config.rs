@@ -3,11 +3,7 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use accommador_proto::{
-    auth::SecurityConfig,
-    limits::ServerLimits,
-    serve::{HealthcheckArgs, LogFormat},
-};
+use accommador_server::{command::ServerCommand, config::ServingConfig};
 use clap::{Args, Parser, Subcommand};
 
 use crate::book::OutboxSettings;
@@ -24,12 +20,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Reads a token from stdin and prints the SHA-256 to put in CREDENTIALS.
-    HashToken,
-    /// Asks the running server for its readiness (or liveness), at the health
-    /// listen address when set, else the listen address; exit status 0 when
-    /// SERVING. For container health checks.
-    Healthcheck(HealthcheckArgs),
+    /// `hash-token` and `healthcheck`, as every server of the pair has them.
+    #[command(flatten)]
+    Server(ServerCommand),
     /// Checks once that media-svc holds every live contact's picture claimed
     /// for that contact, re-claims what is missing, and prints a JSON report.
     /// Deletes nothing. Exit status 0, or 2 when some picture is gone from
@@ -44,19 +37,10 @@ pub struct ServerConfig {
     #[arg(long, env = "CONTACTS_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
 
-    /// Address of a plaintext listener serving only gRPC health (readiness,
-    /// and liveness as service `liveness`), for probes that cannot speak TLS.
-    /// Unset: health is served on the main listener only.
-    #[arg(long, env = "HEALTH_LISTEN")]
-    pub health_listen: Option<SocketAddr>,
-
-    /// HTTP/2 and request limits.
+    /// Health listener, transport limits, logs, and who may call (tenant API
+    /// keys and service credentials) with TLS: as in media-svc.
     #[command(flatten)]
-    pub transport: ServerLimits,
-
-    /// Log line format.
-    #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "text")]
-    pub log_format: LogFormat,
+    pub serving: ServingConfig,
 
     /// Address of the Prometheus metrics endpoint (`/metrics`, plain HTTP).
     #[arg(long, env = "METRICS_LISTEN", default_value = "127.0.0.1:9464")]
@@ -115,10 +99,6 @@ pub struct ServerConfig {
     /// PEM private key of --media-tls-cert.
     #[arg(long, env = "MEDIA_TLS_KEY", requires = "media_tls_cert")]
     pub media_tls_key: Option<PathBuf>,
-
-    /// Who may call (tenant API keys and service credentials) and TLS.
-    #[command(flatten)]
-    pub security: SecurityConfig,
 
     /// How often the claim outbox looks for due picture claims, and the first
     /// retry delay of a claim that failed (doubled per attempt, with jitter).

@@ -3,10 +3,10 @@
 use std::collections::HashMap;
 
 use accommador_proto::{
-    guard::current_request_id,
-    status::{ErrorInfo, FieldViolation, error_info, field_violations, logged_failure_message, with_details},
+    status::{ErrorInfo, FieldViolation, error_info, field_violations, with_details},
     tenant::{TENANT_ID_HEADER, TenantIdError},
 };
+use accommador_server::guard::{current_request_id, logged_failure_message};
 use tonic::{Code, Status};
 
 /// `ErrorInfo.domain` of every error this service decides.

@@ -1,25 +1,29 @@
+use accommador_server::{serve::start_process, shutdown::shutdown_signal, telemetry, tls};
 use clap::Parser;
 use contacts_svc::config::{Cli, Command};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if let Some(Command::HashToken) = cli.command {
-        accommador_proto::auth::run_hash_token()?;
-        return Ok(());
+    match &cli.command {
+        Some(Command::Server(command)) => {
+            return command.run(cli.server.listen, cli.server.serving.health_listen).await;
+        }
+        Some(Command::Reconcile) => {
+            telemetry::init_logs(cli.server.serving.log_format);
+            tls::install_crypto_provider();
+            let book = contacts_svc::server::connect_book(&cli.server).await?;
+            let report = book.reconcile().await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            std::process::exit(if report.unrepairable > 0 { 2 } else { 0 });
+        }
+        None => {}
     }
-    if let Some(Command::Healthcheck(args)) = &cli.command {
-        accommador_proto::serve::run_healthcheck(cli.server.listen, cli.server.health_listen, args).await;
-    }
-    accommador_proto::serve::init_telemetry(cli.server.log_format);
-    accommador_proto::serve::install_crypto_provider();
-    if let Some(Command::Reconcile) = cli.command {
-        let book = contacts_svc::server::connect_book(&cli.server).await?;
-        let report = book.reconcile().await?;
-        println!("{}", serde_json::to_string_pretty(&report)?);
-        std::process::exit(if report.unrepairable > 0 { 2 } else { 0 });
-    }
-    accommador_proto::metrics::install(cli.server.metrics_listen)?;
-    let app = contacts_svc::server::Application::build(cli.server).await?;
-    app.run_until(accommador_proto::serve::shutdown_signal()).await
+    let telemetry = start_process("contacts-svc", &cli.server.serving, cli.server.metrics_listen)?;
+    let served = match contacts_svc::server::Application::build(cli.server).await {
+        Ok(app) => app.run_until(shutdown_signal()).await,
+        Err(error) => Err(error),
+    };
+    telemetry.shutdown().await;
+    served
 }

@@ -8,9 +8,9 @@ use accommador_proto::{
         ClaimImageRequest, SignImageUrlsRequest, SignedImage, UploadImageRequest,
         media_service_client::MediaServiceClient,
     },
-    auth::AUTHORIZATION_HEADER,
     tenant::{REQUEST_ID_HEADER, TENANT_ID_HEADER},
 };
+use accommador_server::auth::AUTHORIZATION_HEADER;
 use tonic::{Code, Status, transport::Channel};
 
 use crate::error::Error;
@@ -169,6 +169,7 @@ impl MediaClient {
         if let Some(authorization) = &self.authorization {
             metadata.insert(AUTHORIZATION_HEADER, authorization.clone());
         }
+        accommador_server::otlp::inject_context(metadata);
         request
     }
 }

@@ -3,13 +3,13 @@
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
-use accommador_proto::{
-    accommador::contacts::v1::contacts_service_server::{ContactsServiceServer, SERVICE_NAME},
-    auth::{Admit, Authenticator, Credentials, check_exposure},
-    serve,
+use accommador_proto::accommador::contacts::v1::contacts_service_server::{ContactsServiceServer, SERVICE_NAME};
+use accommador_server::{
+    auth::Admit,
+    routes::{Introspection, follow_readiness},
+    serve::{Exposure, serve},
 };
 use anyhow::Context;
-use tokio::net::TcpListener;
 
 use crate::{
     api::ContactsApi, book::ContactBook, config::ServerConfig, domain::PhoneNormalizer, error::ERROR_DOMAIN,
@@ -34,35 +34,29 @@ pub async fn connect_book(config: &ServerConfig) -> anyhow::Result<ContactBook> 
 
 /// A bound, ready-to-run contacts-svc.
 pub struct Application {
-    listener: TcpListener,
-    health_listener: Option<TcpListener>,
+    exposure: Exposure,
     config: ServerConfig,
     book: Arc<ContactBook>,
-    credentials: Credentials,
 }
 
 impl Application {
     /// Connects and migrates the database and binds the listener; with port
     /// 0 the OS picks one, see [`Application::local_addr`].
     pub async fn build(config: ServerConfig) -> anyhow::Result<Self> {
-        let credentials = config.security.load_credentials()?;
-        check_exposure("contacts-svc", config.listen, &credentials).map_err(anyhow::Error::msg)?;
+        let exposure =
+            Exposure::bind("contacts-svc", config.listen, &config.serving, Admit::TenantsAndServices, ERROR_DOMAIN)
+                .await?;
         let book = connect_book(&config).await?;
-        let listener = TcpListener::bind(config.listen).await?;
-        let health_listener = match config.health_listen {
-            Some(address) => Some(TcpListener::bind(address).await?),
-            None => None,
-        };
-        Ok(Self { listener, health_listener, config, book: Arc::new(book), credentials })
+        Ok(Self { exposure, config, book: Arc::new(book) })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("a bound listener has an address")
+        self.exposure.local_addr()
     }
 
     /// The plaintext health listener's address, when one is configured.
     pub fn health_addr(&self) -> Option<SocketAddr> {
-        self.health_listener.as_ref().and_then(|listener| listener.local_addr().ok())
+        self.exposure.health_addr()
     }
 
     /// Serves until `shutdown` resolves, then lets in-flight calls finish.
@@ -71,10 +65,8 @@ impl Application {
             ContactsServiceServer::new(ContactsApi::new(self.book.clone(), self.config.tenant_max_in_progress))
                 .max_decoding_message_size(self.config.max_message_bytes)
                 .max_encoding_message_size(self.config.max_message_bytes);
-        let authenticator = Authenticator::new(self.credentials.clone(), Admit::TenantsAndServices, ERROR_DOMAIN);
-        let contacts = tonic::service::interceptor::InterceptedService::new(contacts, authenticator);
-        let introspection =
-            serve::Introspection::new(SERVICE_NAME, accommador_proto::CONTACTS_FILE_DESCRIPTOR_SET).await;
+        let contacts = tonic::service::interceptor::InterceptedService::new(contacts, self.exposure.authenticator());
+        let introspection = Introspection::new(SERVICE_NAME, accommador_proto::CONTACTS_FILE_DESCRIPTOR_SET).await;
 
         // Background jobs stop when the server does.
         let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
@@ -88,7 +80,7 @@ impl Application {
             let (book, health, stop) = (self.book.clone(), introspection.reporter(), stopped());
             async move {
                 let check = || book.store().ping();
-                serve::follow_readiness(health, SERVICE_NAME, "database", DATABASE_CHECK_INTERVAL, check, stop).await
+                follow_readiness(health, SERVICE_NAME, "database", DATABASE_CHECK_INTERVAL, check, stop).await
             }
         });
         let outbox = tokio::spawn({
@@ -100,15 +92,7 @@ impl Application {
             tokio::spawn(async move { book.run_reconciliation(interval, stopped).await })
         });
 
-        tracing::info!(address = %self.local_addr(), tls = self.config.security.tls_cert.is_some(), "contacts-svc listening");
-        let exposure = serve::Exposure {
-            limits: &self.config.transport,
-            tls: self.config.security.server_tls()?,
-            health_listener: self.health_listener,
-            error_domain: ERROR_DOMAIN,
-        };
-        let served =
-            serve::serve(self.listener, introspection, |routes| routes.add_service(contacts), exposure, shutdown).await;
+        let served = serve(self.exposure, introspection, |routes| routes.add_service(contacts), shutdown).await;
         let _ = stop_jobs.send(true);
         let _ = tokio::join!(outbox, readiness);
         if let Some(reconciliation) = reconciliation {

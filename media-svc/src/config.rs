@@ -3,12 +3,9 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use accommador_proto::{
-    auth::SecurityConfig,
-    limits::ServerLimits,
-    serve::{HealthcheckArgs, LogFormat},
-};
+use accommador_server::{command::ServerCommand, config::ServingConfig};
 use clap::{Args, Parser, Subcommand};
+use secrecy::SecretString;
 
 use crate::pipeline::Limits;
 
@@ -28,12 +25,9 @@ pub enum Command {
     /// renditions to --out and prints one JSON line per file (or its error).
     /// Exits non-zero when any file was refused.
     Process(ProcessArgs),
-    /// Reads a token from stdin and prints the SHA-256 to put in CREDENTIALS.
-    HashToken,
-    /// Asks the running server for its readiness (or liveness), at the health
-    /// listen address when set, else the listen address; exit status 0 when
-    /// SERVING. For container health checks.
-    Healthcheck(HealthcheckArgs),
+    /// `hash-token` and `healthcheck`, as every server of the pair has them.
+    #[command(flatten)]
+    Server(ServerCommand),
 }
 
 #[derive(Debug, Args)]
@@ -56,19 +50,10 @@ pub struct ServerConfig {
     #[arg(long, env = "MEDIA_LISTEN", default_value = "127.0.0.1:50052")]
     pub listen: SocketAddr,
 
-    /// Address of a plaintext listener serving only gRPC health (readiness,
-    /// and liveness as service `liveness`), for probes that cannot speak TLS.
-    /// Unset: health is served on the main listener only.
-    #[arg(long, env = "HEALTH_LISTEN")]
-    pub health_listen: Option<SocketAddr>,
-
-    /// HTTP/2 and request limits.
+    /// Health listener, transport limits, logs, and who may call (service
+    /// credentials only) with TLS: as in contacts-svc.
     #[command(flatten)]
-    pub transport: ServerLimits,
-
-    /// Log line format.
-    #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "text")]
-    pub log_format: LogFormat,
+    pub serving: ServingConfig,
 
     /// Address of the Prometheus metrics endpoint (`/metrics`, plain HTTP).
     #[arg(long, env = "METRICS_LISTEN", default_value = "127.0.0.1:9465")]
@@ -83,10 +68,6 @@ pub struct ServerConfig {
 
     #[command(flatten)]
     pub s3: S3Config,
-
-    /// Who may call (service credentials only) and TLS.
-    #[command(flatten)]
-    pub security: SecurityConfig,
 
     /// Images processed at once; default: the number of CPUs.
     #[arg(long, env = "MEDIA_WORKERS")]
@@ -138,7 +119,7 @@ impl From<LimitsConfig> for Limits {
     }
 }
 
-#[derive(Clone, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct S3Config {
     /// S3 endpoint, e.g. `http://minio:9000`. Unset: media-svc runs its own
     /// embedded S3 server over --data-dir (for local use).
@@ -164,7 +145,7 @@ pub struct S3Config {
 
     /// Secret access key for --s3-endpoint.
     #[arg(long, env = "S3_SECRET_ACCESS_KEY", default_value = "", hide_env_values = true, hide_default_value = true)]
-    pub s3_secret_access_key: String,
+    pub s3_secret_access_key: SecretString,
 
     /// Path-style addressing (`host/bucket/key`), as MinIO and Garage need.
     #[arg(long, env = "S3_FORCE_PATH_STYLE", default_value_t = true, action = clap::ArgAction::Set)]
@@ -174,19 +155,4 @@ pub struct S3Config {
     /// signed URLs point here. Keep it on loopback.
     #[arg(long, env = "EMBEDDED_S3_LISTEN", default_value = "127.0.0.1:50053")]
     pub embedded_s3_listen: SocketAddr,
-}
-
-impl std::fmt::Debug for S3Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The secret never reaches a log line.
-        f.debug_struct("S3Config")
-            .field("s3_endpoint", &self.s3_endpoint)
-            .field("s3_public_endpoint", &self.s3_public_endpoint)
-            .field("s3_region", &self.s3_region)
-            .field("s3_bucket", &self.s3_bucket)
-            .field("s3_access_key_id", &self.s3_access_key_id)
-            .field("s3_force_path_style", &self.s3_force_path_style)
-            .field("embedded_s3_listen", &self.embedded_s3_listen)
-            .finish_non_exhaustive()
-    }
 }

@@ -3,10 +3,10 @@
 use std::collections::HashMap;
 
 use accommador_proto::{
-    guard::current_request_id,
-    status::{ErrorInfo, FieldViolation, logged_failure_message, with_details},
+    status::{ErrorInfo, FieldViolation, with_details},
     tenant::{TENANT_ID_HEADER, TenantIdError},
 };
+use accommador_server::guard::{current_request_id, logged_failure_message};
 use tonic::{Code, Status};
 
 use crate::{pipeline::Rejection, storage::StorageError};

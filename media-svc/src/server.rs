@@ -3,12 +3,13 @@
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
-use accommador_proto::{
-    accommador::media::v1::media_service_server::{MediaServiceServer, SERVICE_NAME},
-    auth::{Admit, Authenticator, Credentials, check_exposure},
-    serve,
+use accommador_proto::accommador::media::v1::media_service_server::{MediaServiceServer, SERVICE_NAME};
+use accommador_server::{
+    auth::Admit,
+    routes::{Introspection, follow_readiness},
+    serve::{Exposure, serve},
 };
-use tokio::net::TcpListener;
+use secrecy::ExposeSecret;
 
 use crate::{
     api::MediaApi,
@@ -30,11 +31,9 @@ const STORAGE_CHECK_INTERVAL: Duration = Duration::from_secs(5);
 
 /// A bound, ready-to-run media-svc.
 pub struct Application {
-    listener: TcpListener,
-    health_listener: Option<TcpListener>,
+    exposure: Exposure,
     config: ServerConfig,
     library: Arc<ImageLibrary>,
-    credentials: Credentials,
 }
 
 impl Application {
@@ -42,8 +41,8 @@ impl Application {
     /// server when no endpoint is configured). With port 0 the OS picks a
     /// port, see [`Application::local_addr`].
     pub async fn build(config: ServerConfig) -> anyhow::Result<Self> {
-        let credentials = config.security.load_credentials()?;
-        check_exposure("media-svc", config.listen, &credentials).map_err(anyhow::Error::msg)?;
+        let exposure =
+            Exposure::bind("media-svc", config.listen, &config.serving, Admit::ServicesOnly, ERROR_DOMAIN).await?;
         let store = connect_storage(&config).await?;
         let workers = config.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
         let library = ImageLibrary::new(
@@ -52,21 +51,16 @@ impl Application {
             Processor::new(workers, config.max_queued_bytes),
             LibrarySettings { pending_grace: config.pending_grace },
         );
-        let listener = TcpListener::bind(config.listen).await?;
-        let health_listener = match config.health_listen {
-            Some(address) => Some(TcpListener::bind(address).await?),
-            None => None,
-        };
-        Ok(Self { listener, health_listener, config, library: Arc::new(library), credentials })
+        Ok(Self { exposure, config, library: Arc::new(library) })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("a bound listener has an address")
+        self.exposure.local_addr()
     }
 
     /// The plaintext health listener's address, when one is configured.
     pub fn health_addr(&self) -> Option<SocketAddr> {
-        self.health_listener.as_ref().and_then(|listener| listener.local_addr().ok())
+        self.exposure.health_addr()
     }
 
     /// Serves until `shutdown` resolves, then lets in-flight calls finish.
@@ -75,9 +69,8 @@ impl Application {
         let media = MediaServiceServer::new(MediaApi::new(self.library.clone()))
             .max_decoding_message_size(max_message_bytes)
             .max_encoding_message_size(max_message_bytes);
-        let authenticator = Authenticator::new(self.credentials.clone(), Admit::ServicesOnly, ERROR_DOMAIN);
-        let media = tonic::service::interceptor::InterceptedService::new(media, authenticator);
-        let introspection = serve::Introspection::new(SERVICE_NAME, accommador_proto::MEDIA_FILE_DESCRIPTOR_SET).await;
+        let media = tonic::service::interceptor::InterceptedService::new(media, self.exposure.authenticator());
+        let introspection = Introspection::new(SERVICE_NAME, accommador_proto::MEDIA_FILE_DESCRIPTOR_SET).await;
         let health = introspection.reporter();
 
         let (stop_background, background_stopped) = tokio::sync::watch::channel(false);
@@ -96,20 +89,11 @@ impl Application {
             let stop = stopped(background_stopped);
             async move {
                 let check = || library.store().check_bucket();
-                serve::follow_readiness(health, SERVICE_NAME, "object storage", STORAGE_CHECK_INTERVAL, check, stop)
-                    .await
+                follow_readiness(health, SERVICE_NAME, "object storage", STORAGE_CHECK_INTERVAL, check, stop).await
             }
         });
 
-        tracing::info!(address = %self.local_addr(), tls = self.config.security.tls_cert.is_some(), "media-svc listening");
-        let exposure = serve::Exposure {
-            limits: &self.config.transport,
-            tls: self.config.security.server_tls()?,
-            health_listener: self.health_listener,
-            error_domain: ERROR_DOMAIN,
-        };
-        let served =
-            serve::serve(self.listener, introspection, |routes| routes.add_service(media), exposure, shutdown).await;
+        let served = serve(self.exposure, introspection, |routes| routes.add_service(media), shutdown).await;
         let _ = stop_background.send(true);
         let _ = tokio::join!(janitor, monitor);
         tracing::info!("media-svc stopped");
@@ -126,7 +110,7 @@ async fn connect_storage(config: &ServerConfig) -> anyhow::Result<ObjectStore> {
             region: s3.s3_region.clone(),
             bucket: s3.s3_bucket.clone(),
             access_key_id: s3.s3_access_key_id.clone(),
-            secret_access_key: s3.s3_secret_access_key.clone(),
+            secret_access_key: s3.s3_secret_access_key.expose_secret().to_owned(),
             force_path_style: s3.s3_force_path_style,
         },
         None => {

@@ -5,18 +5,12 @@
 //!   like the protobuf packages (`accommador::contacts::v1`, ...).
 //! - [`tenant`]: the `x-tenant-id` and `x-request-id` metadata every call carries.
 //! - [`status`]: building a `tonic::Status` with `google.rpc` error details (AIP-193).
-//! - [`serve`]: what every server of the pair does the same way: logging,
-//!   health, reflection, per-RPC spans and shutdown on a signal.
 //!
-//! This is the workspace's only shared library crate (the repository layout
-//! has room for no other), which is why the shared serving plumbing lives
-//! beside the contract instead of in a crate of its own.
+//! Nothing else: what servers of this contract do alike (authentication,
+//! TLS, telemetry, limits, health, `serve`) is `accommador-server`
+//! (`proto/server/`), so a client of the contract pays for neither clap nor
+//! rustls nor a Prometheus exporter.
 
-pub mod auth;
-pub mod guard;
-pub mod limits;
-pub mod metrics;
-pub mod serve;
 pub mod status;
 pub mod tenant;
 

@@ -68,16 +68,6 @@ pub fn quote(input: &str) -> String {
     format!("{:?}... ({length} characters)", start)
 }
 
-/// The message for a failure inside the server (storage, SDK, database):
-/// stable text the caller can show, and the request id under which the
-/// details were logged. The details themselves never reach the caller.
-pub fn logged_failure_message(stable: &str) -> String {
-    match crate::guard::current_request_id() {
-        Some(id) => format!("{stable}; details are logged under request id {id}"),
-        None => stable.to_owned(),
-    }
-}
-
 /// Reads the `ErrorInfo` of a status received from another service.
 pub fn error_info(status: &Status) -> Option<ErrorInfo> {
     let details = status.get_error_details();

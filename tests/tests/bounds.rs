@@ -6,7 +6,7 @@ use std::{
     time::Instant,
 };
 
-use accommador_proto::auth::hash_token;
+use accommador_server::credentials::hash_token;
 use accommador_tests::{Stack, TestDatabase, binary_path, free_port};
 use tonic::{Code, transport::Channel};
 

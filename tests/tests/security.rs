@@ -15,9 +15,9 @@ use accommador_proto::{
             media_service_client::MediaServiceClient,
         },
     },
-    auth::hash_token,
     status::error_info,
 };
+use accommador_server::credentials::hash_token;
 use accommador_tests::{ServerProcess, binary_path, free_port, health_status, start_media};
 use media_svc::samples::{self, JpegOptions};
 use tonic::{Code, Status, transport::Channel};

@@ -12,9 +12,9 @@ use accommador_proto::{
         FindDuplicateContactsRequest, FindDuplicateContactsResponse, GetContactRequest, ListContactsRequest,
         ListContactsResponse, MergeContactsRequest, contacts_service_server::ContactsService,
     },
-    guard::{Deadline, current_request_id},
     tenant::{TenantId, request_id},
 };
+use accommador_server::guard::{Deadline, current_request_id};
 use tonic::{Request, Response, Status};
 
 use self::tenant_gate::{Admitted, TenantGate};

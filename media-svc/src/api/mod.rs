@@ -33,7 +33,7 @@ fn tenant<T>(request: &Request<T>) -> Result<TenantId, Error> {
 
 /// When the caller stops waiting (its `grpc-timeout`, capped by REQUEST_TIMEOUT).
 fn deadline<T>(request: &Request<T>) -> Option<std::time::Instant> {
-    request.extensions().get::<accommador_proto::guard::Deadline>().map(|deadline| deadline.0)
+    request.extensions().get::<accommador_server::guard::Deadline>().map(|deadline| deadline.0)
 }
 
 #[tonic::async_trait]

@@ -25,7 +25,7 @@ pub const UNKNOWN_METHOD: &str = "unknown";
 /// `/package.Service/Method` of every RPC either service, health or reflection answers.
 static KNOWN_METHODS: LazyLock<HashSet<String>> = LazyLock::new(|| {
     let descriptor_sets = [
-        crate::FILE_DESCRIPTOR_SET,
+        accommador_proto::FILE_DESCRIPTOR_SET,
         tonic_health::pb::FILE_DESCRIPTOR_SET,
         tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
         tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,

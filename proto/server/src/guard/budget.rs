@@ -1,0 +1,152 @@
+//! The in-flight byte budget: every request body frame is counted as it
+//! arrives and held until the call is answered; and the body-read timeout.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    task::{Context, Poll},
+};
+
+use bytes::Bytes;
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use tonic::{Code, Status, body::Body};
+
+use super::Shared;
+
+/// The bytes one call holds from the budget; all given back when both the
+/// body and the call are done.
+#[derive(Debug)]
+pub(super) struct Reservation {
+    pub(super) shared: Arc<Shared>,
+    pub(super) held: AtomicUsize,
+}
+
+impl Reservation {
+    pub(super) fn take(&self, bytes: usize) -> Result<(), Status> {
+        let shared = &self.shared;
+        let acquired = u32::try_from(bytes).ok().and_then(|n| shared.budget.try_acquire_many(n).ok());
+        let Some(permit) = acquired else {
+            metrics::counter!("grpc_server_requests_refused_total", "reason" => "inflight_bytes").increment(1);
+            return Err(shared.refusal(
+                Code::ResourceExhausted,
+                format!(
+                    "the server is receiving more request bytes at once than its limit of {} MiB \
+                     (MAX_INFLIGHT_REQUEST_BYTES); retry with backoff",
+                    shared.budget_bytes >> 20
+                ),
+                "INFLIGHT_BYTES_EXHAUSTED",
+                [("limit_bytes", shared.budget_bytes.to_string())],
+            ));
+        };
+        permit.forget();
+        self.held.fetch_add(bytes, Ordering::Relaxed);
+        self.shared.report_inflight();
+        Ok(())
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let held = *self.held.get_mut();
+        if held > 0 {
+            self.shared.budget.add_permits(held);
+            self.shared.report_inflight();
+        }
+    }
+}
+
+impl Shared {
+    fn report_inflight(&self) {
+        let held = self.budget_bytes.saturating_sub(self.budget.available_permits());
+        metrics::gauge!("grpc_server_inflight_request_bytes").set(held as f64);
+    }
+}
+
+/// A request body that counts its bytes against the budget and must arrive
+/// before the body-read timeout.
+pub(super) struct GuardedBody {
+    pub(super) inner: Body,
+    pub(super) reservation: Arc<Reservation>,
+    pub(super) read_deadline: Pin<Box<tokio::time::Sleep>>,
+    pub(super) finished: bool,
+}
+
+impl HttpBody for GuardedBody {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+        let this = &mut *self;
+        if this.finished {
+            return Poll::Ready(None);
+        }
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref()
+                    && let Err(status) = this.reservation.take(data.len())
+                {
+                    this.finished = true;
+                    return Poll::Ready(Some(Err(status)));
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(status))) => Poll::Ready(Some(Err(status))),
+            Poll::Ready(None) => {
+                this.finished = true;
+                Poll::Ready(None)
+            }
+            Poll::Pending => {
+                if this.read_deadline.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                this.finished = true;
+                let shared = &this.reservation.shared;
+                metrics::counter!("grpc_server_requests_refused_total", "reason" => "body_read_timeout").increment(1);
+                let limit = shared.body_read_timeout;
+                Poll::Ready(Some(Err(shared.refusal(
+                    Code::DeadlineExceeded,
+                    format!("the request body did not arrive within {limit:?} (BODY_READ_TIMEOUT)"),
+                    "BODY_READ_TIMEOUT",
+                    [("limit_ms", limit.as_millis().to_string())],
+                ))))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.finished || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{super::tests::limits, *};
+    use crate::guard::GuardLayer;
+
+    #[tokio::test]
+    async fn bytes_are_held_until_both_body_and_call_are_done() {
+        let layer = GuardLayer::new(&limits(100), "test");
+        let first = Arc::new(Reservation { shared: layer.shared.clone(), held: AtomicUsize::new(0) });
+        first.take(60).unwrap();
+        let second = Reservation { shared: layer.shared.clone(), held: AtomicUsize::new(0) };
+        let refused = second.take(50).unwrap_err();
+        assert_eq!(refused.code(), Code::ResourceExhausted);
+        assert!(refused.message().contains("MAX_INFLIGHT_REQUEST_BYTES"), "{}", refused.message());
+        second.take(40).unwrap();
+        let body_copy = first.clone();
+        drop(first);
+        assert_eq!(layer.shared.budget.available_permits(), 0, "the body still holds its bytes");
+        drop(body_copy);
+        assert_eq!(layer.shared.budget.available_permits(), 60);
+        drop(second);
+        assert_eq!(layer.shared.budget.available_permits(), 100);
+    }
+}
