@@ -5,6 +5,7 @@
 //!   like the protobuf packages (`accommador::contacts::v1`, ...).
 //! - [`tenant`]: the `x-tenant-id` and `x-request-id` metadata every call carries.
 //! - [`status`]: building a `tonic::Status` with `google.rpc` error details (AIP-193).
+//! - [`reasons`]: the stable `ErrorInfo.reason` strings of both services.
 //! - [`serve`]: what every server of the pair does the same way: logging,
 //!   health, reflection, per-RPC spans and shutdown on a signal.
 //!
@@ -16,6 +17,7 @@ pub mod auth;
 pub mod guard;
 pub mod limits;
 pub mod metrics;
+pub mod reasons;
 pub mod serve;
 pub mod status;
 pub mod tenant;

@@ -102,7 +102,7 @@ async fn media_svc_reports_and_survives_an_s3_outage() {
     proxy.cut().await;
     let status = client.upload_image(upload(2)).await.unwrap_err();
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
-    assert_eq!(error_info(&status).unwrap().reason, "STORAGE_UNAVAILABLE");
+    assert_eq!(error_info(&status).unwrap().reason, accommador_proto::reasons::STORAGE_UNAVAILABLE);
     // The SDK's text (hosts, buckets) is logged; the caller gets a stable message and the request id.
     assert!(status.message().starts_with("object storage is unavailable"), "{status:?}");
     let request_id = error_info(&status).unwrap().metadata["request_id"].clone();
