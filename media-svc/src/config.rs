@@ -9,6 +9,7 @@ use accommador_proto::{
     serve::{HealthcheckArgs, LogFormat},
 };
 use clap::{Args, Parser, Subcommand};
+use secrecy::SecretString;
 
 use crate::pipeline::Limits;
 
@@ -138,7 +139,7 @@ impl From<LimitsConfig> for Limits {
     }
 }
 
-#[derive(Clone, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct S3Config {
     /// S3 endpoint, e.g. `http://minio:9000`. Unset: media-svc runs its own
     /// embedded S3 server over --data-dir (for local use).
@@ -164,7 +165,7 @@ pub struct S3Config {
 
     /// Secret access key for --s3-endpoint.
     #[arg(long, env = "S3_SECRET_ACCESS_KEY", default_value = "", hide_env_values = true, hide_default_value = true)]
-    pub s3_secret_access_key: String,
+    pub s3_secret_access_key: SecretString,
 
     /// Path-style addressing (`host/bucket/key`), as MinIO and Garage need.
     #[arg(long, env = "S3_FORCE_PATH_STYLE", default_value_t = true, action = clap::ArgAction::Set)]
@@ -174,19 +175,4 @@ pub struct S3Config {
     /// signed URLs point here. Keep it on loopback.
     #[arg(long, env = "EMBEDDED_S3_LISTEN", default_value = "127.0.0.1:50053")]
     pub embedded_s3_listen: SocketAddr,
-}
-
-impl std::fmt::Debug for S3Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The secret never reaches a log line.
-        f.debug_struct("S3Config")
-            .field("s3_endpoint", &self.s3_endpoint)
-            .field("s3_public_endpoint", &self.s3_public_endpoint)
-            .field("s3_region", &self.s3_region)
-            .field("s3_bucket", &self.s3_bucket)
-            .field("s3_access_key_id", &self.s3_access_key_id)
-            .field("s3_force_path_style", &self.s3_force_path_style)
-            .field("embedded_s3_listen", &self.embedded_s3_listen)
-            .finish_non_exhaustive()
-    }
 }

@@ -45,7 +45,7 @@ async fn garage_bucket() -> Option<S3Settings> {
         region: "garage".into(),
         bucket: format!("test-{}", uuid::Uuid::new_v4().simple()),
         access_key_id: std::env::var("TEST_GARAGE_ACCESS_KEY_ID").unwrap(),
-        secret_access_key: std::env::var("TEST_GARAGE_SECRET_ACCESS_KEY").unwrap(),
+        secret_access_key: std::env::var("TEST_GARAGE_SECRET_ACCESS_KEY").unwrap().into(),
         force_path_style: true,
     };
     ObjectStore::new(&settings).unwrap().create_bucket_if_missing().await.unwrap();
@@ -60,7 +60,7 @@ fn media_env(dir: &std::path::Path, settings: &S3Settings, endpoint: String) -> 
         ("S3_REGION", settings.region.clone()),
         ("S3_BUCKET", settings.bucket.clone()),
         ("S3_ACCESS_KEY_ID", settings.access_key_id.clone()),
-        ("S3_SECRET_ACCESS_KEY", settings.secret_access_key.clone()),
+        ("S3_SECRET_ACCESS_KEY", secrecy::ExposeSecret::expose_secret(&settings.secret_access_key).to_owned()),
     ]
 }
 
