@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 
 use accommador_proto::{
-    status::{ErrorInfo, FieldViolation, error_info, field_violations, with_details},
+    reasons,
+    status::{ErrorInfo, Violations, error_info, field_violations},
     tenant::{TENANT_ID_HEADER, TenantIdError},
 };
 use accommador_server::guard::{current_request_id, logged_failure_message};
@@ -17,8 +18,8 @@ pub enum Error {
     #[error(transparent)]
     TenantId(#[from] TenantIdError),
     /// Request fields that are wrong, all of them at once.
-    #[error("{}", describe(.0))]
-    InvalidFields(Vec<(String, String)>),
+    #[error("{0}")]
+    InvalidFields(Violations),
     #[error("request_id {request_id:?} was already used for a different request")]
     RequestIdReused { request_id: String },
     #[error("contact {id} not found")]
@@ -43,13 +44,9 @@ pub enum Error {
     Internal(String),
 }
 
-fn describe(violations: &[(String, String)]) -> String {
-    violations.iter().map(|(field, problem)| format!("{field}: {problem}")).collect::<Vec<_>>().join("; ")
-}
-
 impl Error {
     pub fn invalid_field(field: impl Into<String>, problem: impl Into<String>) -> Self {
-        Self::InvalidFields(vec![(field.into(), problem.into())])
+        Self::InvalidFields(Violations::one(field, problem))
     }
 }
 
@@ -57,73 +54,72 @@ impl From<Error> for Status {
     fn from(error: Error) -> Self {
         let mut message = error.to_string();
         let mut metadata = HashMap::new();
-        let mut violations = Vec::new();
+        let mut violations = Violations::new();
         // Exhaustive on purpose: a new variant must decide its code and reason here.
         let (code, reason) = match error {
             Error::TenantId(_) => {
-                violations.push(FieldViolation::new(TENANT_ID_HEADER, message.clone()));
-                (Code::InvalidArgument, "TENANT_ID_INVALID")
+                violations.add(TENANT_ID_HEADER, message.clone());
+                (Code::InvalidArgument, reasons::TENANT_ID_INVALID)
             }
             Error::InvalidFields(fields) => {
-                violations.extend(fields.iter().map(|(field, problem)| FieldViolation::new(field, problem)));
-                (Code::InvalidArgument, "CONTACT_INVALID")
+                violations = fields;
+                (Code::InvalidArgument, reasons::CONTACT_INVALID)
             }
             Error::RequestIdReused { request_id } => {
                 metadata.insert("request_id".into(), request_id);
-                violations.push(FieldViolation::new("request_id", message.clone()));
-                (Code::InvalidArgument, "REQUEST_ID_REUSED")
+                violations.add("request_id", message.clone());
+                (Code::InvalidArgument, reasons::REQUEST_ID_REUSED)
             }
             Error::NotFound { id } => {
                 metadata.insert("contact_id".into(), id);
-                (Code::NotFound, "CONTACT_NOT_FOUND")
+                (Code::NotFound, reasons::CONTACT_NOT_FOUND)
             }
             Error::RevisionNotFound { id, revision } => {
                 metadata.insert("contact_id".into(), id);
                 metadata.insert("revision".into(), revision.to_string());
-                (Code::NotFound, "REVISION_NOT_FOUND")
+                (Code::NotFound, reasons::REVISION_NOT_FOUND)
             }
             Error::AlreadyMerged { id, survivor } => {
                 metadata.insert("contact_id".into(), id);
                 metadata.insert("survivor_id".into(), survivor);
-                (Code::FailedPrecondition, "CONTACT_ALREADY_MERGED")
+                (Code::FailedPrecondition, reasons::CONTACT_ALREADY_MERGED)
             }
             Error::TenantBusy { limit } => {
                 metadata.insert("limit".into(), limit.to_string());
-                (Code::ResourceExhausted, "TENANT_BUSY")
+                (Code::ResourceExhausted, reasons::TENANT_BUSY)
             }
             Error::Media(status) => return media_status(status),
             Error::MediaUnavailable(ref detail) => {
                 tracing::error!(%detail, "media-svc unavailable");
                 message = logged_failure_message("media-svc is unavailable; retry with backoff");
-                (Code::Unavailable, "MEDIA_UNAVAILABLE")
+                (Code::Unavailable, reasons::MEDIA_UNAVAILABLE)
             }
             Error::MediaDeadlineExceeded(waited) => {
                 metadata.insert("waited_ms".into(), waited.as_millis().to_string());
-                (Code::DeadlineExceeded, "MEDIA_DEADLINE_EXCEEDED")
+                (Code::DeadlineExceeded, reasons::MEDIA_DEADLINE_EXCEEDED)
             }
             // Database and internal error text names tables, queries and
             // hosts: it is logged, and the caller gets a stable message.
             Error::Database(ref db) if is_unreachable(db) => {
                 tracing::error!(error = %db, "database unreachable");
                 message = logged_failure_message("the database is unavailable; retry with backoff");
-                (Code::Unavailable, "DATABASE_UNAVAILABLE")
+                (Code::Unavailable, reasons::DATABASE_UNAVAILABLE)
             }
             Error::Database(ref db) => {
                 tracing::error!(error = %db, "database error");
                 message = logged_failure_message("the database failed");
-                (Code::Internal, "DATABASE_ERROR")
+                (Code::Internal, reasons::DATABASE_ERROR)
             }
             Error::Internal(ref detail) => {
                 tracing::error!(%detail, "internal error");
                 message = logged_failure_message("internal error");
-                (Code::Internal, "INTERNAL")
+                (Code::Internal, reasons::INTERNAL)
             }
         };
         if let Some(request_id) = current_request_id() {
             metadata.entry("request_id".into()).or_insert(request_id);
         }
-        let info = ErrorInfo { reason: reason.into(), domain: ERROR_DOMAIN.into(), metadata };
-        with_details(code, message, info, violations)
+        violations.into_status(code, message, ErrorInfo::new(reason, ERROR_DOMAIN, metadata))
     }
 }
 
@@ -146,17 +142,12 @@ fn is_unreachable(error: &sea_orm::DbErr) -> bool {
 /// code, reason and message, with media's `data` field renamed to the
 /// request field the caller knows, `profile_picture`.
 fn media_status(status: Status) -> Status {
-    let info = error_info(&status).unwrap_or_else(|| ErrorInfo {
-        reason: "MEDIA_ERROR".into(),
-        domain: "media.accommador".into(),
-        metadata: HashMap::new(),
-    });
-    let violations = field_violations(&status)
-        .into_iter()
-        .map(|violation| {
-            let field = if violation.field == "data" { "profile_picture".to_owned() } else { violation.field };
-            FieldViolation::new(field, violation.description)
-        })
-        .collect();
-    with_details(status.code(), format!("profile_picture: {}", status.message()), info, violations)
+    let info =
+        error_info(&status).unwrap_or_else(|| ErrorInfo::new(reasons::MEDIA_ERROR, "media.accommador", HashMap::new()));
+    let mut violations = Violations::new();
+    for violation in field_violations(&status) {
+        let field = if violation.field == "data" { "profile_picture".to_owned() } else { violation.field };
+        violations.add(field, violation.description);
+    }
+    violations.into_status(status.code(), format!("profile_picture: {}", status.message()), info)
 }

@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 
 use accommador_proto::{
-    status::{ErrorInfo, FieldViolation, with_details},
+    reasons,
+    status::{ErrorInfo, Violations},
     tenant::{TENANT_ID_HEADER, TenantIdError},
 };
 use accommador_server::guard::{current_request_id, logged_failure_message};
@@ -22,8 +23,8 @@ pub enum Error {
     #[error("{0}")]
     Rejected(#[from] Rejection),
     /// Request fields that are wrong, all of them at once.
-    #[error("{}", .0.iter().map(|(field, problem)| format!("{field}: {problem}")).collect::<Vec<_>>().join("; "))]
-    InvalidFields(Vec<(String, String)>),
+    #[error("{0}")]
+    InvalidFields(Violations),
     #[error("image {image_id} not found")]
     NotFound { image_id: String },
     #[error(
@@ -42,7 +43,7 @@ pub enum Error {
 
 impl Error {
     pub fn invalid_field(field: impl Into<String>, problem: impl Into<String>) -> Self {
-        Self::InvalidFields(vec![(field.into(), problem.into())])
+        Self::InvalidFields(Violations::one(field, problem))
     }
 }
 
@@ -50,39 +51,39 @@ impl From<Error> for Status {
     fn from(error: Error) -> Self {
         let mut message = error.to_string();
         let mut metadata = HashMap::new();
-        let mut violations = Vec::new();
+        let mut violations = Violations::new();
         // Exhaustive on purpose: a new variant must decide its code and reason here.
         let (code, reason) = match &error {
             Error::TenantId(_) => {
-                violations.push(FieldViolation::new(TENANT_ID_HEADER, message.clone()));
-                (Code::InvalidArgument, "TENANT_ID_INVALID")
+                violations.add(TENANT_ID_HEADER, message.clone());
+                (Code::InvalidArgument, reasons::TENANT_ID_INVALID)
             }
             Error::Rejected(rejection) => {
                 rejection_metadata(rejection, &mut metadata);
-                violations.push(FieldViolation::new("data", message.clone()));
+                violations.add("data", message.clone());
                 (Code::InvalidArgument, rejection.reason())
             }
             Error::InvalidFields(fields) => {
-                violations.extend(fields.iter().map(|(field, problem)| FieldViolation::new(field, problem)));
-                (Code::InvalidArgument, "INVALID_ARGUMENT")
+                violations = fields.clone();
+                (Code::InvalidArgument, reasons::INVALID_ARGUMENT)
             }
             Error::NotFound { image_id } => {
                 metadata.insert("image_id".into(), image_id.clone());
-                (Code::NotFound, "IMAGE_NOT_FOUND")
+                (Code::NotFound, reasons::IMAGE_NOT_FOUND)
             }
             Error::Overloaded { workers, waiting, max_queued_bytes, .. } => {
                 metadata.insert("workers".into(), workers.to_string());
                 metadata.insert("waiting".into(), waiting.to_string());
                 metadata.insert("max_queued_bytes".into(), max_queued_bytes.to_string());
-                (Code::ResourceExhausted, "OVERLOADED")
+                (Code::ResourceExhausted, reasons::OVERLOADED)
             }
             Error::CleanupInProgress { image_id } => {
                 metadata.insert("image_id".into(), image_id.clone());
-                (Code::Unavailable, "CLEANUP_IN_PROGRESS")
+                (Code::Unavailable, reasons::CLEANUP_IN_PROGRESS)
             }
-            Error::Storage(storage) if storage.retryable => (Code::Unavailable, "STORAGE_UNAVAILABLE"),
-            Error::Storage(_) => (Code::Internal, "STORAGE_FAILED"),
-            Error::Internal(_) => (Code::Internal, "INTERNAL"),
+            Error::Storage(storage) if storage.retryable => (Code::Unavailable, reasons::STORAGE_UNAVAILABLE),
+            Error::Storage(_) => (Code::Internal, reasons::STORAGE_FAILED),
+            Error::Internal(_) => (Code::Internal, reasons::INTERNAL),
         };
         // Storage and SDK error text names buckets, keys and hosts: it is
         // logged, and the caller gets a stable message with the request id.
@@ -96,8 +97,7 @@ impl From<Error> for Status {
         if let Some(request_id) = current_request_id() {
             metadata.entry("request_id".into()).or_insert(request_id);
         }
-        let info = ErrorInfo { reason: reason.into(), domain: ERROR_DOMAIN.into(), metadata };
-        with_details(code, message, info, violations)
+        violations.into_status(code, message, ErrorInfo::new(reason, ERROR_DOMAIN, metadata))
     }
 }
 
@@ -134,6 +134,35 @@ fn rejection_metadata(rejection: &Rejection, metadata: &mut HashMap<String, Stri
         }
         Rejection::Corrupt { format, .. } => {
             metadata.insert("format".into(), format.content_type().into());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use accommador_proto::reasons::IMAGE_REJECTIONS;
+
+    use super::*;
+    use crate::pipeline::{Cost, Format, Limits};
+
+    /// The pipeline has no protobuf dependency, so its reasons are checked
+    /// here: every one must be a reason of the contract.
+    #[test]
+    fn every_pipeline_reason_is_in_the_reasons_module() {
+        let rejections = [
+            Rejection::FormatUnsupported { detected: None },
+            Rejection::TooLarge { size: 2, limit: 1 },
+            Rejection::DimensionsOutOfRange { width: 1, height: 1, limits: Limits::default() },
+            Rejection::FeatureUnsupported { format: Format::Jpeg, feature: "arithmetic coding" },
+            Rejection::TooComplex { format: Format::Png, cost: Cost::PngChunks { count: 2, limit: 1 } },
+            Rejection::Corrupt { format: Format::Png, detail: "truncated".into() },
+        ];
+        for rejection in rejections {
+            assert!(
+                IMAGE_REJECTIONS.contains(&rejection.reason()),
+                "{} is not in accommador_proto::reasons",
+                rejection.reason()
+            );
         }
     }
 }

@@ -9,7 +9,6 @@ use accommador_server::{
     routes::{Introspection, follow_readiness},
     serve::{Exposure, serve},
 };
-use secrecy::ExposeSecret;
 
 use crate::{
     api::MediaApi,
@@ -110,7 +109,7 @@ async fn connect_storage(config: &ServerConfig) -> anyhow::Result<ObjectStore> {
             region: s3.s3_region.clone(),
             bucket: s3.s3_bucket.clone(),
             access_key_id: s3.s3_access_key_id.clone(),
-            secret_access_key: s3.s3_secret_access_key.expose_secret().to_owned(),
+            secret_access_key: s3.s3_secret_access_key.clone(),
             force_path_style: s3.s3_force_path_style,
         },
         None => {

@@ -18,9 +18,8 @@ use accommador_proto::tenant::TenantId;
 use futures::future::BoxFuture;
 use media_svc::{
     error::Error,
-    images::{ImageId, ImageLibrary, ProtocolStep, StepObserver},
+    images::{ImageId, ImageLibrary, ProtocolStep, StepObserver, keys},
     samples::{self, JpegOptions},
-    storage::keys,
 };
 use tokio::{sync::oneshot, task::JoinHandle};
 

@@ -8,9 +8,8 @@ use std::time::Duration;
 use accommador_proto::tenant::TenantId;
 use media_svc::{
     error::Error,
-    images::{ImageId, MissingIds, UrlTtl},
+    images::{ImageId, MissingIds, UrlTtl, keys},
     samples::{self, JpegOptions},
-    storage::keys,
 };
 
 fn tenant(name: &str) -> TenantId {

@@ -5,12 +5,14 @@
 //!   like the protobuf packages (`accommador::contacts::v1`, ...).
 //! - [`tenant`]: the `x-tenant-id` and `x-request-id` metadata every call carries.
 //! - [`status`]: building a `tonic::Status` with `google.rpc` error details (AIP-193).
+//! - [`reasons`]: the stable `ErrorInfo.reason` strings of both services.
 //!
 //! Nothing else: what servers of this contract do alike (authentication,
 //! TLS, telemetry, limits, health, `serve`) is `accommador-server`
 //! (`proto/server/`), so a client of the contract pays for neither clap nor
 //! rustls nor a Prometheus exporter.
 
+pub mod reasons;
 pub mod status;
 pub mod tenant;
 

@@ -2,28 +2,102 @@
 //! on, a `google.rpc.ErrorInfo` with a machine-readable reason, and at most one
 //! `google.rpc.BadRequest` listing every field violation.
 
-use std::collections::HashMap;
+use std::{fmt, ops::Deref};
 
 use tonic::{Code, Status};
-pub use tonic_types::FieldViolation;
 use tonic_types::{ErrorDetails, StatusExt};
-
-/// The parts of an `ErrorInfo`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ErrorInfo {
-    /// UPPER_SNAKE, stable, for programs to branch on (e.g. `IMAGE_TOO_LARGE`).
-    pub reason: String,
-    /// The service that decided the error, e.g. `media.accommador`.
-    pub domain: String,
-    /// Facts about this occurrence (limits, ids) for programs to read.
-    pub metadata: HashMap<String, String>,
-}
+pub use tonic_types::{ErrorInfo, FieldViolation};
 
 /// Field violations listed in one error at most; the rest are counted.
 pub const MAX_LISTED_VIOLATIONS: usize = 20;
 /// Longest error message, in bytes: it travels in the `grpc-message` header,
 /// which clients and proxies cap at a few KiB.
 pub const MAX_MESSAGE_BYTES: usize = 2048;
+
+/// Every field violation of one request, collected so that the caller hears
+/// about all of them in one answer (AIP-193: at most one `BadRequest`).
+/// Both services collect into it, and tests read a received status back
+/// into it ([`field_violations`]).
+#[derive(Debug, Clone, Default)]
+pub struct Violations(Vec<FieldViolation>);
+
+impl Violations {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A request with exactly one thing wrong.
+    pub fn one(field: impl Into<String>, description: impl Into<String>) -> Self {
+        let mut violations = Self::new();
+        violations.add(field, description);
+        violations
+    }
+
+    /// `field` is the request field's path as the caller wrote it
+    /// (`contact.tags[2]`); `description` says what is wrong and the limit.
+    pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
+        self.0.push(FieldViolation::new(field, description));
+    }
+
+    /// `value` when nothing was added, else the violations.
+    pub fn into_result<T>(self, value: T) -> Result<T, Violations> {
+        if self.is_empty() { Ok(value) } else { Err(self) }
+    }
+
+    /// The `Status` that lists them, with [`with_details`]' caps.
+    pub fn into_status(self, code: Code, message: impl Into<String>, info: ErrorInfo) -> Status {
+        with_details(code, message, info, self)
+    }
+}
+
+/// `field: description; field: description`, for a status message or a log.
+impl fmt::Display for Violations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, violation) in self.0.iter().enumerate() {
+            let separator = if index == 0 { "" } else { "; " };
+            write!(f, "{separator}{}: {}", violation.field, violation.description)?;
+        }
+        Ok(())
+    }
+}
+
+impl Deref for Violations {
+    type Target = [FieldViolation];
+
+    fn deref(&self) -> &[FieldViolation] {
+        &self.0
+    }
+}
+
+impl IntoIterator for Violations {
+    type Item = FieldViolation;
+    type IntoIter = std::vec::IntoIter<FieldViolation>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Violations {
+    type Item = &'a FieldViolation;
+    type IntoIter = std::slice::Iter<'a, FieldViolation>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl FromIterator<FieldViolation> for Violations {
+    fn from_iter<I: IntoIterator<Item = FieldViolation>>(iter: I) -> Self {
+        Self(iter.into_iter().collect())
+    }
+}
+
+impl Extend<FieldViolation> for Violations {
+    fn extend<I: IntoIterator<Item = FieldViolation>>(&mut self, iter: I) {
+        self.0.extend(iter);
+    }
+}
 
 /// Builds a `Status` carrying `ErrorInfo` and, when there are violations, one
 /// `BadRequest`. At most [`MAX_LISTED_VIOLATIONS`] violations are listed and
@@ -33,7 +107,7 @@ pub fn with_details(
     code: Code,
     message: impl Into<String>,
     info: ErrorInfo,
-    mut violations: Vec<FieldViolation>,
+    violations: impl IntoIterator<Item = FieldViolation>,
 ) -> Status {
     let mut message = message.into();
     if message.len() > MAX_MESSAGE_BYTES {
@@ -41,6 +115,7 @@ pub fn with_details(
         message.truncate(message.floor_char_boundary(MAX_MESSAGE_BYTES));
         message.push_str(&format!("... ({total} bytes in all)"));
     }
+    let mut violations: Vec<FieldViolation> = violations.into_iter().collect();
     if violations.len() > MAX_LISTED_VIOLATIONS {
         let unlisted = violations.len() - MAX_LISTED_VIOLATIONS;
         violations.truncate(MAX_LISTED_VIOLATIONS);
@@ -70,28 +145,32 @@ pub fn quote(input: &str) -> String {
 
 /// Reads the `ErrorInfo` of a status received from another service.
 pub fn error_info(status: &Status) -> Option<ErrorInfo> {
-    let details = status.get_error_details();
-    details.error_info().map(|info| ErrorInfo {
-        reason: info.reason.clone(),
-        domain: info.domain.clone(),
-        metadata: info.metadata.clone(),
-    })
+    status.get_error_details().error_info().cloned()
 }
 
 /// Reads the field violations of a status received from another service.
-pub fn field_violations(status: &Status) -> Vec<FieldViolation> {
-    status.get_error_details().bad_request().map(|bad_request| bad_request.field_violations.clone()).unwrap_or_default()
+pub fn field_violations(status: &Status) -> Violations {
+    let details = status.get_error_details();
+    details.bad_request().map(|bad_request| bad_request.field_violations.iter().cloned().collect()).unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
+
+    fn info(reason: &str) -> ErrorInfo {
+        ErrorInfo::new(reason, "d", HashMap::new())
+    }
 
     #[test]
     fn an_error_stays_small_however_many_violations_it_has() {
-        let info = || ErrorInfo { reason: "X".into(), domain: "d".into(), metadata: HashMap::new() };
-        let violations: Vec<_> = (0..10_000).map(|n| FieldViolation::new(format!("ids[{n}]"), "bad")).collect();
-        let status = with_details(Code::InvalidArgument, "x".repeat(100_000), info(), violations);
+        let mut violations = Violations::new();
+        for n in 0..10_000 {
+            violations.add(format!("ids[{n}]"), "bad");
+        }
+        let status = violations.into_status(Code::InvalidArgument, "x".repeat(100_000), info("X"));
         assert!(status.message().len() < MAX_MESSAGE_BYTES + 64, "{}", status.message().len());
         let listed = field_violations(&status);
         assert_eq!(listed.len(), MAX_LISTED_VIOLATIONS + 1);
@@ -110,24 +189,36 @@ mod tests {
 
     #[test]
     fn details_survive_a_round_trip_through_status() {
-        let info = ErrorInfo {
-            reason: "IMAGE_TOO_LARGE".into(),
-            domain: "media.accommador".into(),
-            metadata: HashMap::from([("limit_bytes".into(), "2621440".into())]),
-        };
-        let violations = vec![FieldViolation::new("data", "3145728 bytes; the limit is 2621440")];
-        let status = with_details(Code::InvalidArgument, "too large", info.clone(), violations.clone());
+        let metadata = HashMap::from([("limit_bytes".to_owned(), "2621440".to_owned())]);
+        let info = ErrorInfo::new("IMAGE_TOO_LARGE", "media.accommador", metadata.clone());
+        let violations = Violations::one("data", "3145728 bytes; the limit is 2621440");
+        let status = violations.clone().into_status(Code::InvalidArgument, "too large", info);
         assert_eq!(status.code(), Code::InvalidArgument);
-        assert_eq!(error_info(&status), Some(info));
-        let received: Vec<(String, String)> =
-            field_violations(&status).into_iter().map(|v| (v.field, v.description)).collect();
-        assert_eq!(received, vec![("data".to_owned(), violations[0].description.clone())]);
+        let received = error_info(&status).expect("ErrorInfo attached");
+        assert_eq!(
+            (received.reason.as_str(), received.domain.as_str(), &received.metadata),
+            ("IMAGE_TOO_LARGE", "media.accommador", &metadata)
+        );
+        let pairs = |violations: &Violations| -> Vec<(String, String)> {
+            violations.iter().map(|v| (v.field.clone(), v.description.clone())).collect()
+        };
+        assert_eq!(pairs(&field_violations(&status)), pairs(&violations));
     }
 
     #[test]
     fn no_bad_request_without_violations() {
-        let info = ErrorInfo { reason: "X".into(), domain: "d".into(), metadata: HashMap::new() };
-        let status = with_details(Code::NotFound, "gone", info, vec![]);
+        let status = with_details(Code::NotFound, "gone", info("X"), Violations::new());
         assert!(status.get_error_details().bad_request().is_none());
+    }
+
+    #[test]
+    fn violations_are_a_result_and_a_message() {
+        assert_eq!(Violations::new().into_result(7).unwrap(), 7);
+        let mut violations = Violations::one("ids[0]", "not an id");
+        violations.add("ttl", "ttl is negative");
+        assert_eq!(violations.to_string(), "ids[0]: not an id; ttl: ttl is negative");
+        let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["ids[0]", "ttl"]);
+        assert!(violations.into_result(()).is_err());
     }
 }

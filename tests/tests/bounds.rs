@@ -263,7 +263,7 @@ async fn an_expired_deadline_is_deadline_exceeded_whoever_set_it() {
     stack.media.pause().unwrap();
     let status = stack.contacts_client().create_contact(create()).await.unwrap_err();
     assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}\n{}", stack.contacts.log());
-    assert_eq!(error_info(&status).unwrap().reason, "MEDIA_DEADLINE_EXCEEDED");
+    assert_eq!(error_info(&status).unwrap().reason, accommador_proto::reasons::MEDIA_DEADLINE_EXCEEDED);
     assert!(!status.message().contains("Timeout expired"), "{status:?}");
 
     // The caller's own deadline, sent as grpc-timeout, passes inside contacts-svc.

@@ -227,19 +227,19 @@ async fn invalid_contacts_report_every_violation_and_create_nothing() {
         bad.phone = "12".into();
         let status = create(&mut client, "acme", bad, vec![]).await.unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument);
-        assert_eq!(error_info(&status).unwrap().reason, "CONTACT_INVALID");
+        assert_eq!(error_info(&status).unwrap().reason, accommador_proto::reasons::CONTACT_INVALID);
         let fields: Vec<_> = field_violations(&status).into_iter().map(|v| v.field).collect();
         assert_eq!(fields, ["contact.first_name", "contact.email", "contact.phone"], "{}", database.name);
 
         let status = create(&mut client, "acme", person("Ada", "", ""), b"GIF89a....".to_vec()).await.unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument, "{}: a bad picture is the caller's fault", database.name);
-        assert_eq!(error_info(&status).unwrap().reason, "IMAGE_FORMAT_UNSUPPORTED");
+        assert_eq!(error_info(&status).unwrap().reason, accommador_proto::reasons::IMAGE_FORMAT_UNSUPPORTED);
         assert_eq!(field_violations(&status)[0].field, "profile_picture");
 
         let mut oversized = picture(3);
         oversized.resize(2_621_441, 0);
         let status = create(&mut client, "acme", person("Ada", "", ""), oversized).await.unwrap_err();
-        assert_eq!(error_info(&status).unwrap().reason, "IMAGE_TOO_LARGE", "{status:?}");
+        assert_eq!(error_info(&status).unwrap().reason, accommador_proto::reasons::IMAGE_TOO_LARGE, "{status:?}");
         assert!(status.message().contains("2621441") && status.message().contains("2621440"), "{}", status.message());
 
         assert!(list(&mut client, "acme", 0, "", "").await.unwrap().0.is_empty(), "{}: nothing created", database.name);
@@ -270,7 +270,7 @@ async fn request_ids_make_retries_safe_even_when_they_race() {
         let status = client.create_contact(tenant_request("acme", different)).await.unwrap_err();
         assert_eq!(
             (status.code(), error_info(&status).unwrap().reason.as_str()),
-            (Code::InvalidArgument, "REQUEST_ID_REUSED")
+            (Code::InvalidArgument, accommador_proto::reasons::REQUEST_ID_REUSED)
         );
     }
 }
@@ -390,7 +390,7 @@ async fn merges_refuse_self_repeat_and_foreign_contacts_and_follow_chains() {
         let info = error_info(&status).unwrap();
         assert_eq!(
             (info.reason.as_str(), info.metadata["survivor_id"].as_str()),
-            ("CONTACT_ALREADY_MERGED", a.as_str())
+            (accommador_proto::reasons::CONTACT_ALREADY_MERGED, a.as_str())
         );
 
         // A retried merge (same request id) answers the first result and merges nothing more.
@@ -406,7 +406,12 @@ async fn merges_refuse_self_repeat_and_foreign_contacts_and_follow_chains() {
         assert_eq!((retried.id, retried.revision), (first.id, first.revision), "{}", database.name);
         let reused = MergeContactsRequest { duplicate_id: a.clone(), ..request };
         let status = client.merge_contacts(tenant_request("acme", reused)).await.unwrap_err();
-        assert_eq!(error_info(&status).unwrap().reason, "REQUEST_ID_REUSED", "{}", database.name);
+        assert_eq!(
+            error_info(&status).unwrap().reason,
+            accommador_proto::reasons::REQUEST_ID_REUSED,
+            "{}",
+            database.name
+        );
 
         // A <- B, then C <- A: both resolve to C.
         let survivor = merge(&mut client, "acme", &c, &a, &[]).await.unwrap();

@@ -52,7 +52,7 @@ async fn a_lost_database_is_unavailable_and_recovered_without_a_restart() {
     ] {
         let status = outcome.expect_err(rpc);
         assert_eq!(status.code(), Code::Unavailable, "{rpc}: {status:?}");
-        assert_eq!(error_info(&status).unwrap().reason, "DATABASE_UNAVAILABLE", "{rpc}");
+        assert_eq!(error_info(&status).unwrap().reason, accommador_proto::reasons::DATABASE_UNAVAILABLE, "{rpc}");
     }
 
     postgres(&["--restart", folder]);

@@ -69,7 +69,7 @@ async fn check(mut client: ContactsServiceClient<Channel>, entry: &CorpusEntry) 
             }
             // A refusal for cost says what it would have taken, and the limit.
             let metadata = info.map(|info| info.metadata).unwrap_or_default();
-            if reason == "IMAGE_TOO_COMPLEX"
+            if reason == accommador_proto::reasons::IMAGE_TOO_COMPLEX
                 && !["resource", "needed", "limit"].iter().all(|key| metadata.contains_key(*key))
             {
                 return Err(format!("{name}: {reason} without its resource, need and limit: {metadata:?}"));

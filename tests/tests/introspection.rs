@@ -167,7 +167,10 @@ async fn calls_without_a_valid_tenant_are_invalid_argument_with_error_info() {
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
     assert!(status.message().contains("x-tenant-id"), "message names the metadata key: {}", status.message());
     let info = error_info(&status).expect("ErrorInfo attached");
-    assert_eq!((info.reason.as_str(), info.domain.as_str()), ("TENANT_ID_INVALID", "contacts.accommador"));
+    assert_eq!(
+        (info.reason.as_str(), info.domain.as_str()),
+        (accommador_proto::reasons::TENANT_ID_INVALID, "contacts.accommador")
+    );
 
     let request = accommador_tests::tenant_request("bad/tenant", ValidateImageRequest { data: vec![] });
     let status = MediaServiceClient::new(media.channel()).validate_image(request).await.expect_err("bad tenant");

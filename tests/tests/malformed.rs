@@ -57,7 +57,7 @@ async fn oversized_and_malformed_requests_are_refused_clearly() {
     )
     .await;
     assert_eq!(status.code(), Code::InvalidArgument);
-    assert_eq!(error_info(&status).unwrap().reason, "CONTACT_INVALID");
+    assert_eq!(error_info(&status).unwrap().reason, accommador_proto::reasons::CONTACT_INVALID);
     let violations = field_violations(&status);
     let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
     assert_eq!(fields, ["contact.first_name", "contact.tags"]);

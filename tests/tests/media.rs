@@ -87,11 +87,15 @@ async fn bad_images_get_invalid_argument_with_reason_and_limit() {
     let mut just_too_large = photo();
     just_too_large.resize(2_621_441, 0);
     let cases = [
-        (b"GIF89a\x01\x00\x01\x00".to_vec(), "IMAGE_FORMAT_UNSUPPORTED", "only JPEG and PNG"),
-        (Vec::new(), "IMAGE_FORMAT_UNSUPPORTED", "only JPEG and PNG"),
-        (just_too_large, "IMAGE_TOO_LARGE", "the image is 2621441 bytes; the limit is 2621440 bytes (2.5 MiB)"),
-        (samples::png_bomb(65_535, 65_535), "IMAGE_DIMENSIONS_OUT_OF_RANGE", "65535x65535"),
-        (photo()[..5000].to_vec(), "IMAGE_CORRUPT", "corrupt"),
+        (b"GIF89a\x01\x00\x01\x00".to_vec(), accommador_proto::reasons::IMAGE_FORMAT_UNSUPPORTED, "only JPEG and PNG"),
+        (Vec::new(), accommador_proto::reasons::IMAGE_FORMAT_UNSUPPORTED, "only JPEG and PNG"),
+        (
+            just_too_large,
+            accommador_proto::reasons::IMAGE_TOO_LARGE,
+            "the image is 2621441 bytes; the limit is 2621440 bytes (2.5 MiB)",
+        ),
+        (samples::png_bomb(65_535, 65_535), accommador_proto::reasons::IMAGE_DIMENSIONS_OUT_OF_RANGE, "65535x65535"),
+        (photo()[..5000].to_vec(), accommador_proto::reasons::IMAGE_CORRUPT, "corrupt"),
     ];
     for (bytes, reason, message) in cases {
         let status = media_client.upload_image(upload(bytes)).await.unwrap_err();
@@ -169,7 +173,7 @@ async fn work_that_cannot_finish_before_its_deadline_is_refused_at_once_and_the_
     for status in &refused {
         if status.code() == Code::ResourceExhausted {
             let info = error_info(status).unwrap();
-            assert_eq!(info.reason, "OVERLOADED");
+            assert_eq!(info.reason, accommador_proto::reasons::OVERLOADED);
             assert_eq!(info.metadata["workers"], "1");
         } else {
             // One admitted in time may still run out of it; tonic's client
@@ -219,7 +223,7 @@ async fn process_command_writes_renditions_and_reports_json_lines() {
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0]["renditions"][1]["width"], 512);
     assert_eq!(lines[0]["image"]["orientation"], 6);
-    assert_eq!(lines[1]["error"]["reason"], "IMAGE_FORMAT_UNSUPPORTED");
+    assert_eq!(lines[1]["error"]["reason"], accommador_proto::reasons::IMAGE_FORMAT_UNSUPPORTED);
     let written = image::open(out.join("good-512.jpg")).unwrap();
     assert_eq!((written.width(), written.height()), (512, 512));
     assert!(out.join("good-128.jpg").exists());

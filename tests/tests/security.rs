@@ -99,7 +99,7 @@ async fn callers_need_a_valid_token_and_tenant_keys_stay_in_their_tenant() {
     for (token, what) in [(None, "no token"), (Some("wrong-token"), "unknown token")] {
         let status = client.list_contacts(call(token, Some("acme"), list())).await.unwrap_err();
         assert_eq!(status.code(), Code::Unauthenticated, "{what}");
-        assert_eq!(error_info(&status).unwrap().reason, "UNAUTHENTICATED", "{what}");
+        assert_eq!(error_info(&status).unwrap().reason, accommador_proto::reasons::UNAUTHENTICATED, "{what}");
     }
 
     // A tenant key without x-tenant-id acts for its own tenant...
@@ -110,7 +110,7 @@ async fn callers_need_a_valid_token_and_tenant_keys_stay_in_their_tenant() {
     let status = client.list_contacts(call(Some(ACME_KEY), Some("globex"), list())).await.unwrap_err();
     assert_eq!(
         (status.code(), error_info(&status).unwrap().reason.as_str()),
-        (Code::PermissionDenied, "TENANT_MISMATCH")
+        (Code::PermissionDenied, accommador_proto::reasons::TENANT_MISMATCH)
     );
 
     // A service credential acts for the tenant it names, and must name one.

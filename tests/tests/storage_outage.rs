@@ -45,7 +45,7 @@ async fn garage_bucket() -> Option<S3Settings> {
         region: "garage".into(),
         bucket: format!("test-{}", uuid::Uuid::new_v4().simple()),
         access_key_id: std::env::var("TEST_GARAGE_ACCESS_KEY_ID").unwrap(),
-        secret_access_key: std::env::var("TEST_GARAGE_SECRET_ACCESS_KEY").unwrap(),
+        secret_access_key: std::env::var("TEST_GARAGE_SECRET_ACCESS_KEY").unwrap().into(),
         force_path_style: true,
     };
     ObjectStore::new(&settings).unwrap().create_bucket_if_missing().await.unwrap();
@@ -60,7 +60,7 @@ fn media_env(dir: &std::path::Path, settings: &S3Settings, endpoint: String) -> 
         ("S3_REGION", settings.region.clone()),
         ("S3_BUCKET", settings.bucket.clone()),
         ("S3_ACCESS_KEY_ID", settings.access_key_id.clone()),
-        ("S3_SECRET_ACCESS_KEY", settings.secret_access_key.clone()),
+        ("S3_SECRET_ACCESS_KEY", secrecy::ExposeSecret::expose_secret(&settings.secret_access_key).to_owned()),
     ]
 }
 
@@ -102,7 +102,7 @@ async fn media_svc_reports_and_survives_an_s3_outage() {
     proxy.cut().await;
     let status = client.upload_image(upload(2)).await.unwrap_err();
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
-    assert_eq!(error_info(&status).unwrap().reason, "STORAGE_UNAVAILABLE");
+    assert_eq!(error_info(&status).unwrap().reason, accommador_proto::reasons::STORAGE_UNAVAILABLE);
     // The SDK's text (hosts, buckets) is logged; the caller gets a stable message and the request id.
     assert!(status.message().starts_with("object storage is unavailable"), "{status:?}");
     let request_id = error_info(&status).unwrap().metadata["request_id"].clone();

@@ -78,7 +78,8 @@ fn median_us_per_url(args: &Args, mut sign_all: impl FnMut()) -> f64 {
 }
 
 fn sdk_client(settings: &S3Settings) -> aws_sdk_s3::Client {
-    let credentials = Credentials::new(&settings.access_key_id, &settings.secret_access_key, None, None, "benchmark");
+    let secret = secrecy::ExposeSecret::expose_secret(&settings.secret_access_key);
+    let credentials = Credentials::new(&settings.access_key_id, secret, None, None, "benchmark");
     let config = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(settings.region.clone()))

@@ -1,7 +1,7 @@
 //! Conversions between protobuf messages and contacts-svc's domain types:
 //! the only place that knows both.
 
-use accommador_proto::accommador::contacts::v1 as pb;
+use accommador_proto::{accommador::contacts::v1 as pb, status::Violations};
 use prost::Message;
 use sha2::{Digest, Sha256};
 
@@ -115,21 +115,21 @@ pub fn merge_fields(names: &[String]) -> Result<Vec<MergeField>, Error> {
         return Err(Error::invalid_field("take_from_duplicate", problem));
     }
     let mut fields = Vec::new();
-    let mut violations = Vec::new();
+    let mut violations = Violations::new();
     for (index, name) in names.iter().enumerate() {
         match MergeField::parse(name) {
             Ok(field) => fields.push(field),
-            Err(problem) => violations.push((format!("take_from_duplicate[{index}]"), problem)),
+            Err(problem) => violations.add(format!("take_from_duplicate[{index}]"), problem),
         }
     }
-    if violations.is_empty() { Ok(fields) } else { Err(Error::InvalidFields(violations)) }
+    violations.into_result(fields).map_err(Error::InvalidFields)
 }
 
 /// The ids of a BatchGetContacts request, with every violation at once.
 pub fn batch_ids(raw: &[String], limit: usize) -> Result<Vec<ContactId>, Error> {
-    let mut violations = Vec::new();
+    let mut violations = Violations::new();
     if raw.is_empty() {
-        violations.push(("ids".to_owned(), "at least one id is required".to_owned()));
+        violations.add("ids", "at least one id is required");
     }
     if raw.len() > limit {
         // Counted before the ids are checked one by one: the error lists at most `limit` of them.
@@ -139,8 +139,8 @@ pub fn batch_ids(raw: &[String], limit: usize) -> Result<Vec<ContactId>, Error> 
     for (index, id) in raw.iter().enumerate() {
         match ContactId::parse(id) {
             Ok(id) => ids.push(id),
-            Err(problem) => violations.push((format!("ids[{index}]"), problem)),
+            Err(problem) => violations.add(format!("ids[{index}]"), problem),
         }
     }
-    if violations.is_empty() { Ok(ids) } else { Err(Error::InvalidFields(violations)) }
+    violations.into_result(ids).map_err(Error::InvalidFields)
 }

@@ -12,6 +12,7 @@ use accommador_proto::{
         FindDuplicateContactsRequest, FindDuplicateContactsResponse, GetContactRequest, ListContactsRequest,
         ListContactsResponse, MergeContactsRequest, contacts_service_server::ContactsService,
     },
+    status::Violations,
     tenant::{TenantId, request_id},
 };
 use accommador_server::guard::{Deadline, current_request_id};
@@ -82,20 +83,17 @@ impl ContactsService for ContactsApi {
     ) -> Result<Response<ListContactsResponse>, Status> {
         let (context, _admitted) = self.admit(&request)?;
         let message = request.into_inner();
-        let mut violations = Vec::new();
+        let mut violations = Violations::new();
         if message.page_size < 0 {
-            violations
-                .push(("page_size".to_owned(), format!("page_size is {}; it must not be negative", message.page_size)));
+            violations.add("page_size", format!("page_size is {}; it must not be negative", message.page_size));
         }
         if message.query.chars().count() > MAX_QUERY_LEN {
-            violations.push((
-                "query".to_owned(),
+            violations.add(
+                "query",
                 format!("query is {} characters; the limit is {MAX_QUERY_LEN}", message.query.chars().count()),
-            ));
+            );
         }
-        if !violations.is_empty() {
-            return Err(Error::InvalidFields(violations).into());
-        }
+        violations.into_result(()).map_err(Error::InvalidFields)?;
         let page_size = match message.page_size {
             0 => DEFAULT_PAGE_SIZE,
             size => (size as usize).min(MAX_PAGE_SIZE),
@@ -132,7 +130,7 @@ impl ContactsService for ContactsApi {
                     .flatten()
                     .flat_map(|error| match error {
                         Error::InvalidFields(fields) => fields,
-                        other => vec![("request".to_owned(), other.to_string())],
+                        other => Violations::one("request", other.to_string()),
                     })
                     .collect();
                 return Err(Error::InvalidFields(violations).into());

@@ -1,6 +1,6 @@
 //! A contact's fields, checked and normalized ("parse, don't validate").
 
-use accommador_proto::status::quote;
+use accommador_proto::status::{Violations, quote};
 use std::str::FromStr;
 
 /// A contact id: a UUIDv7 string.
@@ -34,9 +34,6 @@ impl std::fmt::Display for ContactId {
         f.write_str(&self.0)
     }
 }
-
-/// Every field violation of one request, reported together.
-pub type FieldViolations = Vec<(String, String)>;
 
 /// Length limits, in characters.
 #[derive(Debug, Clone, Copy)]
@@ -125,16 +122,14 @@ pub struct ContactDraft {
 
 impl ContactDraft {
     /// Checks and normalizes every field; returns all violations at once.
-    pub fn parse(self, phones: &PhoneNormalizer) -> Result<ContactFields, FieldViolations> {
-        let mut violations = FieldViolations::new();
+    pub fn parse(self, phones: &PhoneNormalizer) -> Result<ContactFields, Violations> {
+        let mut violations = Violations::new();
         let mut text = |field: &str, value: String, limit: usize| {
             let value = value.trim().to_owned();
             let length = value.chars().count();
             if length > limit {
-                violations.push((
-                    format!("contact.{field}"),
-                    format!("{field} is {length} characters; the limit is {limit}"),
-                ));
+                violations
+                    .add(format!("contact.{field}"), format!("{field} is {length} characters; the limit is {limit}"));
             }
             value
         };
@@ -146,33 +141,32 @@ impl ContactDraft {
         let source = text("source", self.source, LIMITS.source);
 
         if !email.is_empty() && !email_address::EmailAddress::is_valid(&email) {
-            violations.push(("contact.email".into(), format!("{} is not a valid email address", quote(&email))));
+            violations.add("contact.email", format!("{} is not a valid email address", quote(&email)));
         }
         let phone = if phone_input.is_empty() {
             String::new()
         } else {
             phones.normalize(&phone_input).unwrap_or_else(|problem| {
-                violations.push(("contact.phone".into(), problem));
+                violations.add("contact.phone", problem);
                 String::new()
             })
         };
         if [&first_name, &last_name, &email, &phone_input].iter().all(|value| value.is_empty()) {
-            violations
-                .push(("contact".into(), "at least one of first_name, last_name, email or phone is required".into()));
+            violations.add("contact", "at least one of first_name, last_name, email or phone is required");
         }
 
         if self.tags.len() > LIMITS.tags {
-            violations.push(("contact.tags".into(), format!("{} tags; the limit is {}", self.tags.len(), LIMITS.tags)));
+            violations.add("contact.tags", format!("{} tags; the limit is {}", self.tags.len(), LIMITS.tags));
         }
         let mut tags: Vec<String> = Vec::new();
         for (index, tag) in self.tags.iter().enumerate().take(LIMITS.tags + 1) {
             let tag = tag.trim();
             let length = tag.chars().count();
             if tag.is_empty() || length > LIMITS.tag {
-                violations.push((
+                violations.add(
                     format!("contact.tags[{index}]"),
                     format!("tags must be 1 to {} characters; this one is {length}", LIMITS.tag),
-                ));
+                );
             } else if !tags.iter().any(|existing| existing == tag) {
                 tags.push(tag.to_owned());
             }
@@ -220,7 +214,7 @@ mod tests {
             tags: vec!["ok".into(), String::new(), "t".repeat(65)],
             ..Default::default()
         };
-        let fields: Vec<String> = draft.parse(&phones()).unwrap_err().into_iter().map(|(field, _)| field).collect();
+        let fields: Vec<String> = draft.parse(&phones()).unwrap_err().into_iter().map(|v| v.field).collect();
         assert_eq!(
             fields,
             ["contact.first_name", "contact.email", "contact.phone", "contact.tags[1]", "contact.tags[2]"]
@@ -231,13 +225,13 @@ mod tests {
     fn requires_a_name_email_or_phone() {
         let draft = ContactDraft { company_name: "Acme".into(), ..Default::default() };
         let violations = draft.parse(&phones()).unwrap_err();
-        assert_eq!(violations[0].0, "contact");
+        assert_eq!(violations[0].field, "contact");
     }
 
     #[test]
     fn too_many_tags_is_one_violation_and_tags_are_deduplicated() {
         let many = ContactDraft { first_name: "a".into(), tags: vec!["t".into(); 51], ..Default::default() };
-        assert_eq!(many.parse(&phones()).unwrap_err()[0].0, "contact.tags");
+        assert_eq!(many.parse(&phones()).unwrap_err()[0].field, "contact.tags");
         let dup = ContactDraft { first_name: "a".into(), tags: vec!["vip".into(), "vip".into()], ..Default::default() };
         assert_eq!(dup.parse(&phones()).unwrap().tags, ["vip"]);
     }

@@ -5,8 +5,6 @@ mod contact;
 mod duplicates;
 mod merge;
 
-pub use contact::{
-    Contact, ContactDraft, ContactFields, ContactId, FieldViolations, Limits, MAX_LISTED_MERGED_IDS, PhoneNormalizer,
-};
+pub use contact::{Contact, ContactDraft, ContactFields, ContactId, Limits, MAX_LISTED_MERGED_IDS, PhoneNormalizer};
 pub use duplicates::{MatchReason, match_reasons};
 pub use merge::{MergeField, merge};

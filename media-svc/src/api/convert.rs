@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use accommador_proto::accommador::media::v1 as pb;
+use accommador_proto::{accommador::media::v1 as pb, status::Violations};
 
 use crate::{
     error::Error,
@@ -82,7 +82,7 @@ pub fn image_id(field: &str, raw: &str) -> Result<ImageId, Error> {
 /// The ids, TTL and missing-id policy of a SignImageUrls request, with every
 /// violation reported at once.
 pub fn sign_request(request: &pb::SignImageUrlsRequest) -> Result<(Vec<ImageId>, UrlTtl, MissingIds), Error> {
-    let mut violations = Vec::new();
+    let mut violations = Violations::new();
     if request.image_ids.len() > MAX_SIGN_IDS {
         // Counted before the ids are checked one by one: the error lists at most the limit's worth.
         let problem = format!("{} ids; the limit is {MAX_SIGN_IDS} per call", request.image_ids.len());
@@ -92,7 +92,7 @@ pub fn sign_request(request: &pb::SignImageUrlsRequest) -> Result<(Vec<ImageId>,
     for (index, raw) in request.image_ids.iter().enumerate() {
         match ImageId::parse(raw) {
             Ok(id) => ids.push(id),
-            Err(problem) => violations.push((format!("image_ids[{index}]"), problem)),
+            Err(problem) => violations.add(format!("image_ids[{index}]"), problem),
         }
     }
     let ttl = match &request.ttl {
@@ -100,10 +100,12 @@ pub fn sign_request(request: &pb::SignImageUrlsRequest) -> Result<(Vec<ImageId>,
         Some(ttl) if ttl.seconds < 0 || ttl.nanos < 0 => Err("ttl is negative".to_owned()),
         Some(ttl) => UrlTtl::parse(Duration::new(ttl.seconds as u64, ttl.nanos as u32)),
     };
-    let ttl = ttl.map_err(|problem| violations.push(("ttl".to_owned(), problem))).ok();
     match ttl {
-        Some(ttl) if violations.is_empty() => Ok((ids, ttl, missing_ids(request.skip_missing))),
-        _ => Err(Error::InvalidFields(violations)),
+        Ok(ttl) => violations.into_result((ids, ttl, missing_ids(request.skip_missing))).map_err(Error::InvalidFields),
+        Err(problem) => {
+            violations.add("ttl", problem);
+            Err(Error::InvalidFields(violations))
+        }
     }
 }
 

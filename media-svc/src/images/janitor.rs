@@ -14,8 +14,8 @@ use std::{
 
 use accommador_proto::tenant::TenantId;
 
-use super::{ImageId, ImageLibrary, is_stale};
-use crate::{error::Error, storage::keys};
+use super::{ImageId, ImageLibrary, is_stale, keys};
+use crate::error::Error;
 
 /// What one sweep did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

@@ -10,11 +10,10 @@ use std::{
 use accommador_proto::tenant::TenantId;
 use serde::{Deserialize, Serialize};
 
-use super::ImageId;
+use super::{ImageId, keys};
 use crate::{
     error::Error,
     pipeline::{Format, ImageInfo, Normalized},
-    storage::keys,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

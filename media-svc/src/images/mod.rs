@@ -1,7 +1,7 @@
 //! The image library: what media-svc does with images, over the pipeline
 //! and the bucket. No gRPC here.
 //!
-//! All state lives in the bucket (see [`crate::storage::keys`]), so any
+//! All state lives in the bucket (see [`keys`]), so any
 //! number of replicas can share one bucket. Pending uploads carry a lease;
 //! the janitor ([`janitor`]) deletes those whose lease is older than the
 //! grace period and that nobody claimed. Uploads and claims race safely with
@@ -41,6 +41,7 @@
 
 mod id;
 pub mod janitor;
+pub mod keys;
 mod manifest;
 mod processor;
 mod signing;
@@ -63,7 +64,7 @@ pub use steps::{ProtocolStep, StepObserver};
 use crate::{
     error::Error,
     pipeline::{ImageInfo, Pipeline},
-    storage::{ObjectStore, keys},
+    storage::ObjectStore,
 };
 
 /// How long uploads and claims wait for a janitor that is deleting the same

@@ -11,6 +11,7 @@ use hyper_util::{
     server::conn::auto::Builder as ConnectionBuilder,
 };
 use s3s::{auth::SimpleAuth, service::S3ServiceBuilder};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 
@@ -24,10 +25,16 @@ pub struct EmbeddedS3 {
 /// Generated once per data folder and kept there, so that signed URLs stay
 /// valid across restarts. Only requests signed with them are served: the
 /// bucket is private, anonymous requests are refused.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EmbeddedCredentials {
     pub access_key_id: String,
-    pub secret_access_key: String,
+    #[serde(serialize_with = "expose")]
+    pub secret_access_key: SecretString,
+}
+
+/// The one place the secret is written out: into its own 0600 file.
+fn expose<S: serde::Serializer>(secret: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(secret.expose_secret())
 }
 
 /// Starts the server on `listen` (loopback), storing objects under
@@ -40,7 +47,8 @@ pub async fn start(data_dir: &Path, listen: SocketAddr) -> anyhow::Result<Embedd
     let filesystem = s3s_fs::FileSystem::new(&objects_dir)
         .map_err(|error| anyhow::anyhow!("open the embedded S3 folder {}: {error:?}", objects_dir.display()))?;
     let mut builder = S3ServiceBuilder::new(filesystem);
-    builder.set_auth(SimpleAuth::from_single(credentials.access_key_id.clone(), credentials.secret_access_key.clone()));
+    let secret = credentials.secret_access_key.expose_secret().to_owned();
+    builder.set_auth(SimpleAuth::from_single(credentials.access_key_id.clone(), secret));
     let service = builder.build();
 
     let listener = TcpListener::bind(listen).await.with_context(|| format!("bind embedded S3 on {listen}"))?;
@@ -77,7 +85,7 @@ fn load_or_create_credentials(path: &Path) -> anyhow::Result<EmbeddedCredentials
     }
     let credentials = EmbeddedCredentials {
         access_key_id: format!("local-{}", uuid::Uuid::new_v4().simple()),
-        secret_access_key: format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()),
+        secret_access_key: format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()).into(),
     };
     write_private(path, serde_json::to_string(&credentials)?.as_bytes())
         .with_context(|| format!("write {}", path.display()))?;

@@ -4,10 +4,11 @@
 //! - [`objects`]: the S3 operations media-svc needs.
 //! - [`presign`]: signed GET URLs, computed locally with SigV4.
 //! - [`embedded`]: an S3-compatible server in-process, for the local stack.
-//! - [`keys`]: where each object lives in the bucket.
+//!
+//! Keys are opaque here: where each object lives is the image library's
+//! business ([`crate::images::keys`]), and nothing in this module imports it.
 
 pub mod embedded;
-pub mod keys;
 pub mod objects;
 pub mod presign;
 

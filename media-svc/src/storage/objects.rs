@@ -12,10 +12,12 @@ use aws_sdk_s3::{
     primitives::ByteStream,
 };
 
+use secrecy::{ExposeSecret, SecretString};
+
 use super::{StorageError, UrlSigner};
 
 /// Where the bucket is and how to reach it.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct S3Settings {
     /// Endpoint the service talks to, e.g. `http://minio:9000`; `None` is AWS S3.
     pub endpoint: Option<String>,
@@ -26,23 +28,9 @@ pub struct S3Settings {
     pub region: String,
     pub bucket: String,
     pub access_key_id: String,
-    pub secret_access_key: String,
+    pub secret_access_key: SecretString,
     /// `http://host/bucket/key` instead of `http://bucket.host/key`; MinIO and Garage need it.
     pub force_path_style: bool,
-}
-
-impl std::fmt::Debug for S3Settings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never print the secret.
-        f.debug_struct("S3Settings")
-            .field("endpoint", &self.endpoint)
-            .field("public_endpoint", &self.public_endpoint)
-            .field("region", &self.region)
-            .field("bucket", &self.bucket)
-            .field("access_key_id", &self.access_key_id)
-            .field("force_path_style", &self.force_path_style)
-            .finish_non_exhaustive()
-    }
 }
 
 /// One object found by a listing.
@@ -175,8 +163,13 @@ impl ObjectStore {
 }
 
 fn client_config(settings: &S3Settings) -> aws_sdk_s3::Config {
-    let credentials =
-        Credentials::new(&settings.access_key_id, &settings.secret_access_key, None, None, "media-svc-config");
+    let credentials = Credentials::new(
+        &settings.access_key_id,
+        settings.secret_access_key.expose_secret(),
+        None,
+        None,
+        "media-svc-config",
+    );
     let mut builder = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(settings.region.clone()))

@@ -50,7 +50,8 @@ pub async fn all() -> Vec<Backend> {
                 bucket: fresh_bucket(),
                 access_key_id: std::env::var("TEST_GARAGE_ACCESS_KEY_ID").expect("TEST_GARAGE_ACCESS_KEY_ID"),
                 secret_access_key: std::env::var("TEST_GARAGE_SECRET_ACCESS_KEY")
-                    .expect("TEST_GARAGE_SECRET_ACCESS_KEY"),
+                    .expect("TEST_GARAGE_SECRET_ACCESS_KEY")
+                    .into(),
                 force_path_style: true,
             },
             _data_dir: None,

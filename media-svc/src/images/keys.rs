@@ -13,7 +13,7 @@
 use accommador_proto::tenant::TenantId;
 use sha2::{Digest, Sha256};
 
-use crate::images::ImageId;
+use super::ImageId;
 
 pub fn image_prefix(tenant: &TenantId, image: &ImageId) -> String {
     format!("{tenant}/images/{image}/")
