@@ -7,12 +7,14 @@
 //! - [`book`]: the use cases (create, read, list, merge, duplicates, claim outbox).
 //! - [`domain`]: what a valid contact is and how contacts merge.
 //! - [`store`]: sea-orm entities, migrations and queries.
+//! - [`context`]: the tenant, request id and deadline of the call being served.
 //! - [`media`]: the client of media-svc.
 //! - [`error`]: the service's one error type and its mapping to `tonic::Status`.
 
 pub mod api;
 pub mod book;
 pub mod config;
+pub(crate) mod context;
 pub mod domain;
 pub mod error;
 pub mod media;

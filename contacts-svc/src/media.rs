@@ -1,7 +1,11 @@
 //! The client side of media-svc: uploads, claims and URL signing, carrying
-//! the tenant and the request id of the call being served.
+//! the tenant and the request id of the call being served. media-svc's
+//! message types stay in here: callers get domain types.
 
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::HashMap,
+    time::{Duration, SystemTime},
+};
 
 use accommador_proto::{
     accommador::media::v1::{
@@ -13,35 +17,21 @@ use accommador_proto::{
 use accommador_server::auth::AUTHORIZATION_HEADER;
 use tonic::{Code, Status, transport::Channel};
 
-use crate::error::Error;
+use crate::{
+    context::RequestContext,
+    domain::{Picture, Rendition},
+    error::Error,
+};
 
 /// Largest message exchanged with media-svc: an image plus framing.
 const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 
-/// What every call to media-svc carries.
-#[derive(Debug, Clone)]
-pub struct CallContext {
-    pub tenant: String,
-    /// Ties media-svc's logs to the call that caused them.
-    pub request_id: String,
-    /// When the caller stops waiting: media-svc gets only what is left of it.
-    pub deadline: Option<std::time::Instant>,
-}
-
-impl CallContext {
-    /// A call no client is waiting for: a background job's, bounded only by
-    /// MEDIA_TIMEOUT.
-    pub fn background(tenant: &str, request_id: String) -> Self {
-        Self { tenant: tenant.to_owned(), request_id, deadline: None }
-    }
-}
-
 /// An uploaded, still pending image.
 #[derive(Debug, Clone)]
-pub struct UploadedImage {
-    pub image_id: String,
+pub(crate) struct UploadedImage {
+    pub(crate) image_id: String,
     /// When media-svc deletes it unless claimed (microseconds since the epoch).
-    pub claim_deadline_us: i64,
+    pub(crate) claim_deadline_us: i64,
 }
 
 #[derive(Clone)]
@@ -84,7 +74,7 @@ impl MediaClient {
         Ok(Self { client, timeout, url_ttl, authorization })
     }
 
-    pub async fn upload(&self, context: &CallContext, data: Vec<u8>) -> Result<UploadedImage, Error> {
+    pub(crate) async fn upload(&self, context: &RequestContext, data: Vec<u8>) -> Result<UploadedImage, Error> {
         let message = UploadImageRequest { data, request_id: context.request_id.clone() };
         let image = self
             .call(context, message, |mut client, request| async move { client.upload_image(request).await })
@@ -96,7 +86,7 @@ impl MediaClient {
 
     /// Claims `image_id` for `owner`; `true` when this call wrote the claim
     /// (it was missing), `false` when the owner held it already.
-    pub async fn claim(&self, context: &CallContext, image_id: &str, owner: &str) -> Result<bool, Error> {
+    pub(crate) async fn claim(&self, context: &RequestContext, image_id: &str, owner: &str) -> Result<bool, Error> {
         let message = ClaimImageRequest { image_id: image_id.to_owned(), owner: owner.to_owned() };
         let image =
             self.call(context, message, |mut client, request| async move { client.claim_image(request).await }).await?;
@@ -106,11 +96,11 @@ impl MediaClient {
     /// Signed URLs for `image_ids` in one call. Ids media-svc does not know
     /// are left out (each logged once) rather than failing the response: a
     /// page loses only the pictures that are gone.
-    pub async fn sign(
+    pub(crate) async fn sign(
         &self,
-        context: &CallContext,
+        context: &RequestContext,
         mut image_ids: Vec<String>,
-    ) -> Result<HashMap<String, SignedImage>, Error> {
+    ) -> Result<HashMap<String, Picture>, Error> {
         image_ids.sort();
         image_ids.dedup();
         if image_ids.is_empty() {
@@ -124,7 +114,7 @@ impl MediaClient {
         for missing in &response.missing_image_ids {
             tracing::error!(image_id = %missing, "a contact's picture is missing from media-svc");
         }
-        Ok(response.images.into_iter().map(|image| (image.image_id.clone(), image)).collect())
+        Ok(response.images.into_iter().map(|image| (image.image_id.clone(), picture(image))).collect())
     }
 }
 
@@ -135,7 +125,7 @@ impl MediaClient {
     /// the expiry into DEADLINE_EXCEEDED.
     async fn call<T, R, F>(
         &self,
-        context: &CallContext,
+        context: &RequestContext,
         message: T,
         rpc: impl FnOnce(MediaServiceClient<Channel>, tonic::Request<T>) -> F,
     ) -> Result<R, Error>
@@ -157,10 +147,11 @@ impl MediaClient {
         }
     }
 
-    fn request<T>(&self, context: &CallContext, message: T) -> tonic::Request<T> {
+    /// Every request to media-svc is built here: the one place its metadata is set.
+    fn request<T>(&self, context: &RequestContext, message: T) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
         let metadata = request.metadata_mut();
-        if let Ok(tenant) = context.tenant.parse() {
+        if let Ok(tenant) = context.tenant.as_str().parse() {
             metadata.insert(TENANT_ID_HEADER, tenant);
         }
         if let Ok(request_id) = context.request_id.parse() {
@@ -172,6 +163,18 @@ impl MediaClient {
         accommador_server::otlp::inject_context(metadata);
         request
     }
+}
+
+/// The one conversion from media-svc's signed image to the domain's picture.
+fn picture(signed: SignedImage) -> Picture {
+    let renditions = signed
+        .renditions
+        .into_iter()
+        .map(|r| Rendition { size: r.size, width: r.width, height: r.height, content_type: r.content_type, url: r.url })
+        .collect();
+    // A timestamp outside what SystemTime holds cannot come from media-svc's clock: read as none.
+    let url_expire_time = signed.expire_time.and_then(|time| SystemTime::try_from(time).ok());
+    Picture { image_id: signed.image_id, renditions, url_expire_time }
 }
 
 /// Whether tonic's own client timer (set from `grpc-timeout`) ended the call:

@@ -79,7 +79,7 @@ impl Application {
         let readiness = tokio::spawn({
             let (book, health, stop) = (self.book.clone(), introspection.reporter(), stopped());
             async move {
-                let check = || book.store().ping();
+                let check = || book.ready();
                 follow_readiness(health, SERVICE_NAME, "database", DATABASE_CHECK_INTERVAL, check, stop).await
             }
         });

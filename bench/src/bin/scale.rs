@@ -61,7 +61,7 @@ async fn main() -> anyhow::Result<()> {
         let started = Instant::now();
         while imported < size {
             let batch: Vec<Contact> = (imported..size.min(imported + 50_000)).map(synthetic_contact).collect();
-            store.import(&args.tenant, &batch).await?;
+            store.import(&accommador_proto::tenant::TenantId::parse(&args.tenant)?, &batch).await?;
             imported += batch.len();
         }
         database.execute_unprepared("ANALYZE").await?;

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     book::{ContactView, Idempotency},
-    domain::{ContactDraft, ContactId, MatchReason, MergeField},
+    domain::{ContactDraft, ContactId, MatchReason, MergeField, Picture},
     error::Error,
 };
 
@@ -36,24 +36,28 @@ pub fn contact(view: ContactView) -> pb::Contact {
         source: fields.source,
         additional_emails: fields.additional_emails,
         additional_phones: fields.additional_phones,
-        profile_picture: picture.map(|signed| pb::ProfilePicture {
-            image_id: signed.image_id,
-            renditions: signed
-                .renditions
-                .into_iter()
-                .map(|r| pb::Rendition {
-                    size: r.size,
-                    width: r.width,
-                    height: r.height,
-                    content_type: r.content_type,
-                    url: r.url,
-                })
-                .collect(),
-            url_expire_time: signed.expire_time,
-        }),
+        profile_picture: picture.map(profile_picture),
         create_time: Some(timestamp(contact.create_time_us)),
         revision_create_time: Some(timestamp(contact.revision_create_time_us)),
         merged_contact_ids: contact.merged_contact_ids,
+    }
+}
+
+fn profile_picture(picture: Picture) -> pb::ProfilePicture {
+    pb::ProfilePicture {
+        image_id: picture.image_id,
+        renditions: picture
+            .renditions
+            .into_iter()
+            .map(|r| pb::Rendition {
+                size: r.size,
+                width: r.width,
+                height: r.height,
+                content_type: r.content_type,
+                url: r.url,
+            })
+            .collect(),
+        url_expire_time: picture.url_expire_time.map(prost_types::Timestamp::from),
     }
 }
 

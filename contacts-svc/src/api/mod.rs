@@ -21,8 +21,8 @@ use tonic::{Request, Response, Status};
 use self::tenant_gate::{Admitted, TenantGate};
 use crate::{
     book::{ContactBook, DEFAULT_PAGE_SIZE, MAX_BATCH_IDS, MAX_PAGE_SIZE, MAX_QUERY_LEN},
+    context::RequestContext,
     error::Error,
-    media::CallContext,
 };
 
 pub struct ContactsApi {
@@ -37,22 +37,22 @@ impl ContactsApi {
     }
 
     /// The call's context, counted against its tenant's cap until dropped.
-    fn admit<T>(&self, request: &Request<T>) -> Result<(CallContext, Admitted), Error> {
+    fn admit<T>(&self, request: &Request<T>) -> Result<(RequestContext, Admitted), Error> {
         let context = context(request)?;
-        let admitted = self.tenants.admit(&context.tenant)?;
+        let admitted = self.tenants.admit(context.tenant.as_str())?;
         Ok((context, admitted))
     }
 }
 
 /// The tenant, the request id and the deadline to carry to media-svc (the
 /// transport guard has given every call a request id and a deadline).
-fn context<T>(request: &Request<T>) -> Result<CallContext, Error> {
+fn context<T>(request: &Request<T>) -> Result<RequestContext, Error> {
     let tenant = TenantId::from_metadata(request.metadata())?;
     let request_id = current_request_id()
         .or_else(|| request_id(request.metadata()).map(str::to_owned))
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     let deadline = request.extensions().get::<Deadline>().map(|deadline| deadline.0);
-    Ok(CallContext { tenant: tenant.to_string(), request_id, deadline })
+    Ok(RequestContext { tenant, request_id, deadline })
 }
 
 #[tonic::async_trait]

@@ -14,7 +14,7 @@ use futures::StreamExt;
 use tonic::Code;
 
 use super::{ContactBook, now_us};
-use crate::{error::Error, media::CallContext, store::ClaimEntry};
+use crate::{context::RequestContext, error::Error, store::ClaimEntry};
 
 /// How the outbox paces itself.
 #[derive(Debug, Clone, Copy)]
@@ -88,7 +88,7 @@ impl ContactBook {
     }
 
     async fn deliver_claim(&self, entry: ClaimEntry) -> Result<Delivery, Error> {
-        let context = CallContext::background(&entry.tenant, format!("claim-outbox-{}", entry.id));
+        let context = RequestContext::background_for_stored(&entry.tenant, format!("claim-outbox-{}", entry.id))?;
         let error = match self.media.claim(&context, &entry.image_id, &entry.owner).await {
             Ok(_) => {
                 self.store.claim_delivered(entry.id).await?;

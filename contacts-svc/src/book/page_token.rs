@@ -16,8 +16,9 @@ pub const KEY_NAME: &str = "page_token_v1";
 /// Longest token read; ours are about 150 characters.
 const MAX_TOKEN_LEN: usize = 512;
 
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Content {
+/// What a token says, serialized as JSON (short keys: tokens travel in URLs).
+#[derive(Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct PageToken {
     /// Creation time of the last contact on the page.
     #[serde(rename = "t")]
     create_time_us: i64,
@@ -53,12 +54,12 @@ impl PageTokens {
     }
 
     pub fn issue(&self, tenant: &str, query: &str, cursor: &ListCursor) -> String {
-        let content = Content {
+        let token = PageToken {
             create_time_us: cursor.create_time_us,
             contact_id: cursor.contact_id.clone(),
             query_key: query_key(query),
         };
-        let json = serde_json::to_vec(&content).expect("the content serializes");
+        let json = serde_json::to_vec(&token).expect("a page token serializes");
         let signature = self.mac(tenant, &json).finalize().into_bytes();
         format!("{}.{}", URL_SAFE_NO_PAD.encode(&json), URL_SAFE_NO_PAD.encode(signature))
     }
@@ -74,11 +75,11 @@ impl PageTokens {
         let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| invalid())?;
         // Constant-time comparison: no timing tells how much of a forgery was right.
         self.mac(tenant, &json).verify_slice(&signature).map_err(|_| invalid())?;
-        let content: Content = serde_json::from_slice(&json).map_err(|_| invalid())?;
-        if content.query_key != query_key(query) {
+        let token: PageToken = serde_json::from_slice(&json).map_err(|_| invalid())?;
+        if token.query_key != query_key(query) {
             return Err(Error::invalid_field("page_token", "page_token was issued for a different query"));
         }
-        Ok(ListCursor { create_time_us: content.create_time_us, contact_id: content.contact_id })
+        Ok(ListCursor { create_time_us: token.create_time_us, contact_id: token.contact_id })
     }
 
     fn mac(&self, tenant: &str, content: &[u8]) -> Hmac<Sha256> {
@@ -104,16 +105,29 @@ mod tests {
     }
 
     #[test]
-    fn a_token_opens_for_its_tenant_and_query_only() {
+    fn a_token_opens_to_the_cursor_it_was_issued_for() {
         let tokens = PageTokens::new(PageTokens::fresh_key());
         let token = tokens.issue("acme", "ann", &cursor());
         assert_eq!(tokens.open("acme", "ann", &token).unwrap(), cursor());
+        assert!(!token.contains(&cursor().contact_id), "opaque: no readable id in {token}");
+    }
+
+    #[test]
+    fn a_token_of_another_tenant_is_refused() {
+        let tokens = PageTokens::new(PageTokens::fresh_key());
+        let token = tokens.issue("acme", "ann", &cursor());
         let other_tenant = tokens.open("globex", "ann", &token).unwrap_err();
         assert!(other_tenant.to_string().contains("not a token this service issued"), "{other_tenant}");
-        let other_query = tokens.open("acme", "bob", &token).unwrap_err();
-        assert!(other_query.to_string().contains("different query"), "{other_query}");
         let other_key = PageTokens::new(PageTokens::fresh_key()).open("acme", "ann", &token);
         assert!(other_key.is_err(), "another deployment's key does not open it");
+    }
+
+    #[test]
+    fn a_token_of_another_query_is_refused() {
+        let tokens = PageTokens::new(PageTokens::fresh_key());
+        let token = tokens.issue("acme", "ann", &cursor());
+        let other_query = tokens.open("acme", "bob", &token).unwrap_err();
+        assert!(other_query.to_string().contains("different query"), "{other_query}");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use serde::Serialize;
 use tonic::Code;
 
 use super::ContactBook;
-use crate::{error::Error, media::CallContext, store::LivePicture};
+use crate::{context::RequestContext, error::Error, store::LivePicture};
 
 /// Pictures read from the database per page.
 const PAGE: u64 = 200;
@@ -98,7 +98,14 @@ impl ContactBook {
     }
 
     async fn check_picture(&self, picture: &LivePicture) -> Verdict {
-        let context = CallContext::background(&picture.tenant, format!("reconcile-{}", picture.contact_id));
+        let context =
+            match RequestContext::background_for_stored(&picture.tenant, format!("reconcile-{}", picture.contact_id)) {
+                Ok(context) => context,
+                Err(error) => {
+                    tracing::error!(%error, image_id = %picture.image_id, "cannot check a picture of a corrupt row");
+                    return Verdict::Unchecked;
+                }
+            };
         match self.media.claim(&context, &picture.image_id, &picture.contact_id).await {
             Ok(false) => Verdict::Claimed,
             Ok(true) => {

@@ -1,6 +1,6 @@
 //! The merge policy: which value each field of the survivor takes.
 
-use super::{Contact, ContactFields};
+use super::{Contact, ContactFields, MAX_LISTED_MERGED_IDS};
 use accommador_proto::status::quote;
 
 /// Fields a caller may ask to take from the duplicate.
@@ -85,6 +85,37 @@ pub fn merge(primary: &Contact, duplicate: &Contact, take_from_duplicate: &[Merg
     }
 }
 
+/// The primary's next revision after merging `duplicate` into it at
+/// `now_us`: the whole revision, which the store writes as given.
+pub fn merged_revision(
+    primary: &Contact,
+    duplicate: &Contact,
+    take_from_duplicate: &[MergeField],
+    now_us: i64,
+) -> Contact {
+    Contact {
+        id: primary.id.clone(),
+        revision: primary.revision + 1,
+        fields: merge(primary, duplicate, take_from_duplicate),
+        create_time_us: primary.create_time_us,
+        revision_create_time_us: now_us,
+        merged_contact_ids: listed_merged_ids(primary, duplicate),
+    }
+}
+
+/// The merged ids a revision lists: the newest [`MAX_LISTED_MERGED_IDS`] of
+/// the primary's, the duplicate's and the duplicate itself. Bounded so that
+/// a contact merged thousands of times still fits in a response and each
+/// revision stays small; the store keeps every merge once.
+fn listed_merged_ids(primary: &Contact, duplicate: &Contact) -> Vec<String> {
+    let mut ids = primary.merged_contact_ids.clone();
+    ids.extend(duplicate.merged_contact_ids.iter().cloned());
+    ids.push(duplicate.id.to_string());
+    let excess = ids.len().saturating_sub(MAX_LISTED_MERGED_IDS);
+    ids.drain(..excess);
+    ids
+}
+
 /// Every non-empty value except the winner, without duplicates, in order.
 fn losers<'a>(
     values: impl Iterator<Item = &'a String>,
@@ -158,6 +189,24 @@ mod tests {
         assert_eq!(merged.email, "ADA@new.example");
         assert_eq!(merged.additional_emails, ["ada@old.example"]);
         assert_eq!(merged.phone, "+14155552671", "naming a field never erases it");
+    }
+
+    #[test]
+    fn the_merged_revision_follows_the_primary_and_lists_the_newest_merged_ids() {
+        let mut primary = old();
+        primary.revision = 3;
+        primary.create_time_us = 10;
+        primary.merged_contact_ids = (0..MAX_LISTED_MERGED_IDS).map(|i| format!("p{i}")).collect();
+        let mut duplicate = new_with_picture();
+        duplicate.merged_contact_ids = vec!["d0".into()];
+        let merged = merged_revision(&primary, &duplicate, &[], 99);
+        assert_eq!((merged.id.clone(), merged.revision, merged.create_time_us), (primary.id.clone(), 4, 10));
+        assert_eq!(merged.revision_create_time_us, 99);
+        assert_eq!(merged.merged_contact_ids.len(), MAX_LISTED_MERGED_IDS, "bounded");
+        let newest = &merged.merged_contact_ids[MAX_LISTED_MERGED_IDS - 2..];
+        assert_eq!(newest, ["d0".to_owned(), duplicate.id.to_string()], "the newest are kept, the duplicate last");
+        assert_eq!(merged.merged_contact_ids[0], "p2", "the oldest are dropped");
+        assert_eq!(merged.fields, merge(&primary, &duplicate, &[]));
     }
 
     #[test]

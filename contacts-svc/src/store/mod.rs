@@ -4,29 +4,47 @@
 //! where it matters: on PostgreSQL a merge locks both `contact` rows
 //! (`SELECT ... FOR UPDATE`); SQLite allows one writer anyway, so a
 //! process-wide lock orders writers instead of failing them with BUSY.
+//!
+//! - [`requests`]: request records, the idempotency of writes (AIP-155);
+//! - [`contacts`]: creating contacts, reading revisions, resolving ids;
+//! - [`search`]: the Smart List and duplicate search (keyset pages);
+//! - [`merges`] and [`merge_groups`]: the merge transaction, and resolving
+//!   any id to its survivor in one lookup;
+//! - [`outbox`]: the claims owed to media-svc, as a work queue;
+//! - [`pictures`]: the pictures live contacts wear, for reconciliation;
+//! - [`rows`]: rows to domain contacts and back.
 
-pub mod entities;
+mod contacts;
+mod entities;
+mod merge_groups;
 mod merges;
 mod migration;
 mod outbox;
 mod pictures;
-mod queries;
+mod requests;
 mod rows;
+mod search;
 
 use std::{collections::HashMap, time::Duration};
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement, Value};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, SqlErr, Statement, Value,
+};
 use sea_orm_migration::MigratorTrait;
 use tokio::sync::{Mutex, MutexGuard};
 
+pub use contacts::CreateOutcome;
 pub use merges::{MergeOutcome, MergeRequest};
-pub use outbox::OutboxBacklog;
+pub use outbox::{ClaimEntry, OutboxBacklog};
 pub use pictures::LivePicture;
-pub use queries::{ClaimEntry, CreateOutcome, ListCursor, RequestRecord};
+pub use requests::RequestRecord;
+pub use search::ListCursor;
 
 use crate::error::Error;
 
+/// The database of contacts-svc, behind the queries the use cases need.
 pub struct Store {
+    /// A pool of connections (sea-orm over sqlx).
     db: DatabaseConnection,
     /// Held by every write transaction on SQLite; `None` on PostgreSQL.
     sqlite_writer: Option<Mutex<()>>,
@@ -77,14 +95,20 @@ impl Store {
         stored.map(|row| row.secret).ok_or_else(|| Error::Internal(format!("server key {name} missing after insert")))
     }
 
-    /// Checks the database answers: the readiness check.
+    /// Checks the database answers: the readiness check (server.rs polls it
+    /// and reports the service NOT_SERVING while it fails).
     pub async fn ping(&self) -> Result<(), Error> {
         Ok(self.db.ping().await?)
     }
 }
 
 /// Latest revisions keyed by contact id.
-pub type LatestRevisions = HashMap<String, crate::domain::Contact>;
+pub type LatestRevisions = HashMap<crate::domain::ContactId, crate::domain::Contact>;
+
+/// Whether an insert failed because the row is there already.
+fn is_unique_violation(error: &DbErr) -> bool {
+    matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
 
 /// A statement written with `?` placeholders, numbered for PostgreSQL.
 fn statement(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {

@@ -9,18 +9,22 @@
 //! lets two replicas lease at the same moment without waiting on each
 //! other or taking the same rows; SQLite has one writer at a time anyway.
 
+use accommador_proto::tenant::TenantId;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter,
-    TransactionTrait, sea_query::Expr,
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, TransactionTrait,
+    sea_query::Expr,
 };
 
 use super::{
     Store,
     entities::{claim_dead_letter, claim_outbox},
-    queries::ClaimEntry,
     statement,
 };
-use crate::error::Error;
+use crate::{domain::ContactId, error::Error};
+
+/// A claim owed to media-svc: an outbox row as stored.
+pub use super::entities::claim_outbox::Model as ClaimEntry;
 
 /// How much is waiting, across every tenant.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -35,6 +39,28 @@ const MAX_ERROR_LEN: usize = 500;
 
 fn shorten(error: &str) -> String {
     error.chars().take(MAX_ERROR_LEN).collect()
+}
+
+/// The claim of `image_id` for `owner`, due at once; media-svc deletes the
+/// image after `deadline_us` unless the claim got there.
+pub(super) fn claim_row(
+    tenant: &TenantId,
+    image_id: &str,
+    owner: &ContactId,
+    now_us: i64,
+    deadline_us: i64,
+) -> claim_outbox::ActiveModel {
+    claim_outbox::ActiveModel {
+        id: NotSet,
+        tenant: Set(tenant.to_string()),
+        image_id: Set(image_id.to_owned()),
+        owner: Set(owner.to_string()),
+        create_time_us: Set(now_us),
+        claim_deadline_us: Set(deadline_us),
+        next_attempt_us: Set(now_us),
+        attempts: Set(0),
+        last_error: Set(String::new()),
+    }
 }
 
 impl Store {

@@ -1,5 +1,6 @@
 //! Rows to domain contacts and back: the only place that knows both.
 
+use accommador_proto::tenant::TenantId;
 use sea_orm::ActiveValue::Set;
 
 use super::entities::contact_revision;
@@ -16,7 +17,7 @@ fn to_json(list: &[String]) -> String {
     serde_json::to_string(list).expect("string lists serialize")
 }
 
-pub fn contact(row: contact_revision::Model) -> Result<Contact, Error> {
+pub(super) fn contact(row: contact_revision::Model) -> Result<Contact, Error> {
     Ok(Contact {
         id: ContactId::from_trusted(row.contact_id),
         revision: row.revision,
@@ -38,20 +39,15 @@ pub fn contact(row: contact_revision::Model) -> Result<Contact, Error> {
     })
 }
 
-pub fn revision_row(tenant: &str, contact: &Contact) -> contact_revision::ActiveModel {
+pub(super) fn revision_row(tenant: &TenantId, contact: &Contact) -> contact_revision::ActiveModel {
     let fields = &contact.fields;
     let search_text = [&fields.first_name, &fields.last_name, &fields.email, &fields.phone, &fields.company_name]
         .iter()
         .map(|value| value.to_lowercase())
         .collect::<Vec<_>>()
         .join("\n");
-    let full_name_key = if fields.first_name.is_empty() || fields.last_name.is_empty() {
-        String::new()
-    } else {
-        format!("{} {}", fields.first_name.to_lowercase(), fields.last_name.to_lowercase())
-    };
     contact_revision::ActiveModel {
-        tenant: Set(tenant.to_owned()),
+        tenant: Set(tenant.to_string()),
         contact_id: Set(contact.id.to_string()),
         revision: Set(contact.revision),
         first_name: Set(fields.first_name.clone()),
@@ -69,6 +65,6 @@ pub fn revision_row(tenant: &str, contact: &Contact) -> contact_revision::Active
         revision_create_time_us: Set(contact.revision_create_time_us),
         merged_contact_ids: Set(to_json(&contact.merged_contact_ids)),
         search_text: Set(search_text),
-        full_name_key: Set(full_name_key),
+        full_name_key: Set(fields.full_name_key().unwrap_or_default()),
     }
 }

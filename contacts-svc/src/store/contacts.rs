@@ -1,0 +1,130 @@
+//! Contacts: writing a new one, reading revisions, and resolving ids to
+//! their survivors.
+
+use std::collections::{HashMap, HashSet};
+
+use accommador_proto::tenant::TenantId;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait, sea_query::Expr,
+};
+
+use super::{
+    LatestRevisions, RequestRecord, Store,
+    entities::{claim_outbox, contact, contact_revision},
+    merge_groups, outbox, requests, rows,
+};
+use crate::{
+    domain::{Contact, ContactId},
+    error::Error,
+};
+
+pub enum CreateOutcome {
+    Created,
+    /// Another request with the same id won; here is what it produced.
+    RequestIdTaken(RequestRecord),
+}
+
+/// `contact_revision.revision` is the newest revision of its contact.
+pub(super) fn is_latest() -> Expr {
+    Expr::cust(
+        r#""contact_revision"."revision" = (SELECT MAX(r2."revision") FROM "contact_revision" r2 WHERE r2."tenant" = "contact_revision"."tenant" AND r2."contact_id" = "contact_revision"."contact_id")"#,
+    )
+}
+
+/// The contact was not merged away.
+pub(super) fn is_not_merged() -> Expr {
+    Expr::cust(
+        r#"NOT EXISTS (SELECT 1 FROM "contact_merge" m WHERE m."tenant" = "contact_revision"."tenant" AND m."duplicate_id" = "contact_revision"."contact_id")"#,
+    )
+}
+
+fn anchor(tenant: &TenantId, contact: &Contact) -> contact::ActiveModel {
+    contact::ActiveModel {
+        tenant: Set(tenant.to_string()),
+        id: Set(contact.id.to_string()),
+        create_time_us: Set(contact.create_time_us),
+    }
+}
+
+impl Store {
+    /// Writes a new contact (revision 1) with its request record and the
+    /// claim its picture needs, all in one transaction.
+    pub async fn create(
+        &self,
+        tenant: &TenantId,
+        contact: &Contact,
+        request: Option<RequestRecord>,
+        claim_deadline_us: Option<i64>,
+    ) -> Result<CreateOutcome, Error> {
+        let _writer = self.writer().await;
+        let txn = self.db.begin().await?;
+        if let Some(record) = &request
+            && !requests::insert_request_record(&txn, tenant, record, contact.create_time_us).await?
+        {
+            txn.rollback().await?;
+            return Ok(CreateOutcome::RequestIdTaken(self.request_winner(tenant, &record.request_id).await?));
+        }
+        contact::Entity::insert(anchor(tenant, contact)).exec(&txn).await?;
+        contact_revision::Entity::insert(rows::revision_row(tenant, contact)).exec(&txn).await?;
+        if let (Some(image_id), Some(deadline)) = (&contact.fields.image_id, claim_deadline_us) {
+            let claim = outbox::claim_row(tenant, image_id, &contact.id, contact.create_time_us, deadline);
+            claim_outbox::Entity::insert(claim).exec(&txn).await?;
+        }
+        txn.commit().await?;
+        Ok(CreateOutcome::Created)
+    }
+
+    /// Exactly `revision` of `id`, without following merges.
+    pub async fn revision(&self, tenant: &TenantId, id: &ContactId, revision: i64) -> Result<Option<Contact>, Error> {
+        let key = (tenant.to_string(), id.to_string(), revision);
+        let row = contact_revision::Entity::find_by_id(key).one(&self.db).await?;
+        row.map(rows::contact).transpose()
+    }
+
+    /// The newest revision of each of `ids` that exists.
+    pub async fn latest(&self, tenant: &TenantId, ids: &[ContactId]) -> Result<LatestRevisions, Error> {
+        latest_in(&self.db, tenant, ids).await
+    }
+
+    /// The survivor of each existing id among `ids` (an id that was never
+    /// merged away is its own survivor). Unknown ids are absent.
+    pub async fn resolve(&self, tenant: &TenantId, ids: &[ContactId]) -> Result<HashMap<ContactId, ContactId>, Error> {
+        merge_groups::resolve_in(&self.db, tenant, ids).await
+    }
+
+    /// Writes already-validated contacts (revision 1, no picture claims, no
+    /// request ids) in one transaction, in batches: a bulk import, used to
+    /// load a tenant from another system and by the list-scale benchmark.
+    pub async fn import(&self, tenant: &TenantId, contacts: &[Contact]) -> Result<(), Error> {
+        // Each batch stays under SQLite's 32,766 bound parameters per statement.
+        const BATCH: usize = 1_000;
+        let _writer = self.writer().await;
+        let txn = self.db.begin().await?;
+        for batch in contacts.chunks(BATCH) {
+            contact::Entity::insert_many(batch.iter().map(|contact| anchor(tenant, contact))).exec(&txn).await?;
+            contact_revision::Entity::insert_many(batch.iter().map(|contact| rows::revision_row(tenant, contact)))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+}
+
+pub(super) async fn latest_in(
+    db: &impl ConnectionTrait,
+    tenant: &TenantId,
+    ids: &[ContactId],
+) -> Result<LatestRevisions, Error> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let unique: Vec<String> = ids.iter().map(ToString::to_string).collect::<HashSet<_>>().into_iter().collect();
+    let rows = contact_revision::Entity::find()
+        .filter(contact_revision::Column::Tenant.eq(tenant.as_str()))
+        .filter(contact_revision::Column::ContactId.is_in(unique))
+        .filter(is_latest())
+        .all(db)
+        .await?;
+    rows.into_iter().map(|row| rows::contact(row).map(|contact| (contact.id.clone(), contact))).collect()
+}
