@@ -1,4 +1,4 @@
-//! Harness for the end-to-end tests in `tests/tests/`: it starts the real
+//! Harness for the end-to-end tests in `tests/tests/e2e/`: it starts the real
 //! `contacts-svc` and `media-svc` binaries on free loopback ports, waits until
 //! their gRPC health check answers SERVING, and stops them with SIGTERM.
 //!
