@@ -6,11 +6,15 @@
 use std::time::Duration;
 
 use accommador_proto::accommador::{
-    contacts::v1::{Contact, CreateContactRequest, GetContactRequest, contacts_service_client::ContactsServiceClient},
+    contacts::v1::{GetContactRequest, contacts_service_client::ContactsServiceClient},
     media::v1::{UploadImageRequest, media_service_client::MediaServiceClient},
 };
-use accommador_tests::{Stack, databases, restart_media, tenant_request};
-use media_svc::samples::{self, JpegOptions};
+use accommador_tests::{
+    Stack, databases,
+    pictures::jpeg,
+    requests::{create_request, named},
+    restart_media, tenant_request,
+};
 
 /// media-svc deletes unclaimed uploads this long after upload; short for the test.
 const GRACE: Duration = Duration::from_secs(12);
@@ -24,14 +28,10 @@ async fn a_claim_queued_while_media_is_down_is_delivered_when_it_returns() {
         let contacts_env = [("CLAIM_RETRY_INTERVAL", "4s".to_owned())];
         let stack = Stack::start(&database, &media_env, &contacts_env).await.unwrap();
         let mut contacts = ContactsServiceClient::new(stack.contacts.channel());
-        let bytes = samples::jpeg(&samples::photo(400, 400, 9), JpegOptions::default());
+        let bytes = jpeg(400, 400, 9);
 
         // contacts-svc's first delivery pass ran at startup; the next is CLAIM_INTERVAL later.
-        let request = CreateContactRequest {
-            contact: Some(Contact { first_name: "Ada".into(), ..Default::default() }),
-            profile_picture: bytes.clone(),
-            request_id: String::new(),
-        };
+        let request = create_request(named("Ada"), bytes.clone());
         let created = contacts.create_contact(tenant_request("acme", request)).await.unwrap().into_inner();
         let media_addr = stack.media.addr();
         let Stack { media, contacts: contacts_process, dir } = stack;

@@ -4,10 +4,10 @@
 use std::{collections::HashSet, time::Duration};
 
 use accommador_proto::accommador::contacts::v1::{
-    Contact, CreateContactRequest, GetContactRequest, ListContactsRequest, MergeContactsRequest,
+    Contact, CreateContactRequest, GetContactRequest, MergeContactsRequest,
     contacts_service_client::ContactsServiceClient,
 };
-use accommador_tests::{Stack, databases, start_contacts, tenant_request};
+use accommador_tests::{Stack, databases, requests::first_page, start_contacts, tenant_request};
 use tonic::transport::Channel;
 
 const CONTACTS: usize = 24;
@@ -73,12 +73,8 @@ async fn merges_interrupted_by_sigkill_are_all_or_nothing() {
             }
             survivors.insert(survivor.id);
         }
-        let listed = client
-            .list_contacts(tenant_request("acme", ListContactsRequest { page_size: 200, ..Default::default() }))
-            .await
-            .unwrap()
-            .into_inner();
-        let listed: HashSet<String> = listed.contacts.into_iter().map(|c| c.id).collect();
+        let listed = first_page(&mut client, "acme").await;
+        let listed: HashSet<String> = listed.into_iter().map(|c| c.id).collect();
         assert_eq!(listed, survivors, "{}: the list shows exactly the survivors", database.name);
         assert!(survivors.len() < CONTACTS, "{}: some merges happened between the crashes", database.name);
     }

@@ -2,15 +2,15 @@
 //! that name the public endpoint browsers use.
 
 use accommador_proto::accommador::{
-    contacts::v1::{Contact, CreateContactRequest, contacts_service_client::ContactsServiceClient},
+    contacts::v1::contacts_service_client::ContactsServiceClient,
     media::v1::{SignImageUrlsRequest, UploadImageRequest, media_service_client::MediaServiceClient},
 };
-use accommador_tests::{Stack, TestDatabase, binary_path, free_port, start_media, tenant_request};
-use media_svc::samples::{self, JpegOptions};
-
-fn photo(seed: u32) -> Vec<u8> {
-    samples::jpeg(&samples::photo(300, 300, seed), JpegOptions::default())
-}
+use accommador_tests::{
+    Server, Stack, TestDatabase, free_port,
+    pictures::photo,
+    requests::{create_request, named},
+    start_media, tenant_request,
+};
 
 /// The value of the first sample of `metric` whose labels contain every one of `labels`.
 fn sample(metrics: &str, metric: &str, labels: &[&str]) -> Option<f64> {
@@ -24,19 +24,11 @@ fn sample(metrics: &str, metric: &str, labels: &[&str]) -> Option<f64> {
 
 #[tokio::test]
 async fn both_services_count_and_time_rpcs_and_domain_events() {
-    let stack = Stack::start(&TestDatabase { name: "sqlite", url: None }, &[], &[]).await.unwrap();
+    let stack = Stack::start(&TestDatabase::sqlite(), &[], &[]).await.unwrap();
     let mut contacts = ContactsServiceClient::new(stack.contacts.channel());
-    let request = CreateContactRequest {
-        contact: Some(Contact { first_name: "Ada".into(), ..Default::default() }),
-        profile_picture: photo(1),
-        request_id: String::new(),
-    };
+    let request = create_request(named("Ada"), photo(1));
     contacts.create_contact(tenant_request("acme", request)).await.unwrap();
-    let bad = CreateContactRequest {
-        contact: Some(Contact { first_name: "Bob".into(), ..Default::default() }),
-        profile_picture: b"GIF89a....".to_vec(),
-        request_id: String::new(),
-    };
+    let bad = create_request(named("Bob"), b"GIF89a....".to_vec());
     contacts.create_contact(tenant_request("acme", bad)).await.unwrap_err();
     tokio::time::sleep(std::time::Duration::from_secs(1)).await; // one outbox pass
 
@@ -62,20 +54,12 @@ async fn the_healthcheck_subcommand_reports_serving_or_fails() {
     let dir = tempfile::tempdir().unwrap();
     let media = start_media(dir.path(), &[]).await.unwrap();
     for (address, expected) in [(media.addr().to_string(), true), (format!("127.0.0.1:{}", free_port()), false)] {
-        let output = std::process::Command::new(binary_path("media-svc"))
-            .arg("healthcheck")
-            .env("MEDIA_LISTEN", &address)
-            .output()
-            .unwrap();
+        let output = Server::media().command().arg("healthcheck").env("MEDIA_LISTEN", &address).output().unwrap();
         assert_eq!(output.status.success(), expected, "{address}: {}", String::from_utf8_lossy(&output.stdout));
     }
     // Listening on every interface is probed on loopback.
     let wildcard = format!("0.0.0.0:{}", media.addr().port());
-    let output = std::process::Command::new(binary_path("contacts-svc"))
-        .arg("healthcheck")
-        .env("CONTACTS_LISTEN", wildcard)
-        .output()
-        .unwrap();
+    let output = Server::contacts().command().arg("healthcheck").env("CONTACTS_LISTEN", wildcard).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
 }
 

@@ -9,11 +9,8 @@ use accommador_proto::{
     accommador::media::v1::{SignImageUrlsRequest, UploadImageRequest, media_service_client::MediaServiceClient},
     status::error_info,
 };
-use accommador_tests::{ServerProcess, health_status, proxy::Proxy, tenant_request};
-use media_svc::{
-    samples::{self, JpegOptions},
-    storage::{ObjectStore, S3Settings},
-};
+use accommador_tests::{Server, ServerProcess, health_status, pictures::jpeg, proxy::Proxy, tenant_request};
+use media_svc::storage::{ObjectStore, S3Settings};
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
 
@@ -53,9 +50,8 @@ async fn garage_bucket() -> Option<S3Settings> {
 }
 
 /// media-svc's environment for `settings`, talking to S3 at `endpoint`.
-fn media_env(dir: &std::path::Path, settings: &S3Settings, endpoint: String) -> Vec<(&'static str, String)> {
+fn media_env(settings: &S3Settings, endpoint: String) -> Vec<(&'static str, String)> {
     vec![
-        ("DATA_DIR", dir.display().to_string()),
         ("S3_ENDPOINT", endpoint),
         ("S3_REGION", settings.region.clone()),
         ("S3_BUCKET", settings.bucket.clone()),
@@ -65,7 +61,7 @@ fn media_env(dir: &std::path::Path, settings: &S3Settings, endpoint: String) -> 
 }
 
 fn upload(seed: u32) -> tonic::Request<UploadImageRequest> {
-    let data = samples::jpeg(&samples::photo(300, 300, seed), JpegOptions::default());
+    let data = jpeg(300, 300, seed);
     tenant_request("acme", UploadImageRequest { data, request_id: String::new() })
 }
 
@@ -73,12 +69,12 @@ fn upload(seed: u32) -> tonic::Request<UploadImageRequest> {
 async fn data_on_external_s3_survives_media_svc_restarts() {
     let Some(settings) = garage_bucket().await else { return };
     let dir = tempfile::tempdir().unwrap();
-    let envs = media_env(dir.path(), &settings, settings.endpoint.clone().unwrap());
-    let media = ServerProcess::start("media-svc", "MEDIA_LISTEN", &envs, dir.path()).await.unwrap();
+    let envs = media_env(&settings, settings.endpoint.clone().unwrap());
+    let media = Server::media().dir(dir.path()).envs(&envs).start().await.unwrap();
     let image = MediaServiceClient::new(media.channel()).upload_image(upload(7)).await.unwrap().into_inner();
     assert!(media.terminate().await.unwrap().success());
 
-    let media = ServerProcess::start("media-svc", "MEDIA_LISTEN", &envs, dir.path()).await.unwrap();
+    let media = Server::media().dir(dir.path()).envs(&envs).start().await.unwrap();
     let request = SignImageUrlsRequest { image_ids: vec![image.image_id], ttl: None, skip_missing: false };
     let signed =
         MediaServiceClient::new(media.channel()).sign_image_urls(tenant_request("acme", request)).await.unwrap();
@@ -94,8 +90,8 @@ async fn media_svc_reports_and_survives_an_s3_outage() {
     let target = garage.trim_start_matches("http://").parse().unwrap();
     let proxy = Proxy::start(target).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let envs = media_env(dir.path(), &settings, format!("http://{}", proxy.addr()));
-    let media = ServerProcess::start("media-svc", "MEDIA_LISTEN", &envs, dir.path()).await.unwrap();
+    let envs = media_env(&settings, format!("http://{}", proxy.addr()));
+    let media = Server::media().dir(dir.path()).envs(&envs).start().await.unwrap();
     let mut client = MediaServiceClient::new(media.channel());
     client.upload_image(upload(1)).await.expect("S3 reachable");
 

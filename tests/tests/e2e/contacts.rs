@@ -10,21 +10,18 @@ use accommador_proto::{
     },
     status::{error_info, field_violations},
 };
-use accommador_tests::{Stack, TestDatabase, databases, tenant_request};
-use media_svc::samples::{self, JpegOptions};
+use accommador_tests::{
+    Stack, TestDatabase, databases,
+    pictures::camera_photo,
+    requests::{create_request, merge_request},
+    tenant_request,
+};
 use tonic::{Code, Status, transport::Channel};
 
 type Client = ContactsServiceClient<Channel>;
 
-fn client(stack: &Stack) -> Client {
-    stack.contacts_client()
-}
-
 fn picture(seed: u32) -> Vec<u8> {
-    samples::jpeg(
-        &samples::photo(700, 600, seed),
-        JpegOptions { exif_orientation: Some(6), gps: true, ..Default::default() },
-    )
+    camera_photo(700, 600, seed)
 }
 
 fn person(first: &str, last: &str, email: &str) -> Contact {
@@ -32,8 +29,10 @@ fn person(first: &str, last: &str, email: &str) -> Contact {
 }
 
 async fn create(client: &mut Client, tenant: &str, contact: Contact, picture: Vec<u8>) -> Result<Contact, Status> {
-    let request = CreateContactRequest { contact: Some(contact), profile_picture: picture, request_id: String::new() };
-    client.create_contact(tenant_request(tenant, request)).await.map(tonic::Response::into_inner)
+    client
+        .create_contact(tenant_request(tenant, create_request(contact, picture)))
+        .await
+        .map(tonic::Response::into_inner)
 }
 
 async fn get(client: &mut Client, tenant: &str, id: &str, revision: i64) -> Result<Contact, Status> {
@@ -60,13 +59,10 @@ async fn merge(
     duplicate: &str,
     take: &[&str],
 ) -> Result<Contact, Status> {
-    let request = MergeContactsRequest {
-        primary_id: primary.into(),
-        duplicate_id: duplicate.into(),
-        take_from_duplicate: take.iter().map(|s| s.to_string()).collect(),
-        request_id: String::new(),
-    };
-    client.merge_contacts(tenant_request(tenant, request)).await.map(tonic::Response::into_inner)
+    client
+        .merge_contacts(tenant_request(tenant, merge_request(primary, duplicate, take, "")))
+        .await
+        .map(tonic::Response::into_inner)
 }
 
 /// Fetches every rendition URL and checks it serves an image of its size.
@@ -89,7 +85,7 @@ async fn stack(database: &TestDatabase) -> Stack {
 async fn created_pictures_show_in_get_list_and_batch_get() {
     for database in databases().await {
         let stack = stack(&database).await;
-        let mut client = client(&stack);
+        let mut client = stack.contacts_client();
         let created =
             create(&mut client, "acme", person("Ada", "Lovelace", "ada@example.com"), picture(1)).await.unwrap();
         assert_eq!(created.revision, 1, "{}", database.name);
@@ -123,7 +119,7 @@ fn uuid_is_v7(id: &str) -> bool {
 async fn the_documented_workflow_gives_the_old_contact_the_new_picture() {
     for database in databases().await {
         let stack = stack(&database).await;
-        let mut client = client(&stack);
+        let mut client = stack.contacts_client();
         let mut old = person("Ada", "", "ada@old.example");
         old.phone = "+1 415 555 2671".into();
         old.tags = vec!["vip".into()];
@@ -196,9 +192,9 @@ async fn assert_contact_data_never_updated(url: &str) {
 
 #[tokio::test]
 async fn the_request_id_travels_to_media_svc() {
-    let database = TestDatabase { name: "sqlite", url: None };
+    let database = TestDatabase::sqlite();
     let stack = stack(&database).await;
-    let mut client = client(&stack);
+    let mut client = stack.contacts_client();
     let mut request = tenant_request(
         "acme",
         CreateContactRequest {
@@ -222,7 +218,7 @@ async fn the_request_id_travels_to_media_svc() {
 async fn invalid_contacts_report_every_violation_and_create_nothing() {
     for database in databases().await {
         let stack = stack(&database).await;
-        let mut client = client(&stack);
+        let mut client = stack.contacts_client();
         let mut bad = person(&"x".repeat(101), "", "not-an-email");
         bad.phone = "12".into();
         let status = create(&mut client, "acme", bad, vec![]).await.unwrap_err();
@@ -250,7 +246,7 @@ async fn invalid_contacts_report_every_violation_and_create_nothing() {
 async fn request_ids_make_retries_safe_even_when_they_race() {
     for database in databases().await {
         let stack = stack(&database).await;
-        let mut client = client(&stack);
+        let mut client = stack.contacts_client();
         let request = CreateContactRequest {
             contact: Some(person("Grace", "Hopper", "grace@example.com")),
             profile_picture: picture(4),
@@ -279,7 +275,7 @@ async fn request_ids_make_retries_safe_even_when_they_race() {
 async fn the_smart_list_pages_newest_first_filters_and_hides_merged_contacts() {
     for database in databases().await {
         let stack = stack(&database).await;
-        let mut client = client(&stack);
+        let mut client = stack.contacts_client();
         let mut ids = Vec::new();
         for n in 0..7 {
             let company = if n % 2 == 0 { "Acme Corp" } else { "Globex" };
@@ -334,7 +330,7 @@ async fn the_smart_list_pages_newest_first_filters_and_hides_merged_contacts() {
 async fn batch_get_keeps_order_resolves_merges_and_is_all_or_nothing() {
     for database in databases().await {
         let stack = stack(&database).await;
-        let mut client = client(&stack);
+        let mut client = stack.contacts_client();
         let a = create(&mut client, "acme", person("A", "", ""), vec![]).await.unwrap().id;
         let b = create(&mut client, "acme", person("B", "", ""), picture(5)).await.unwrap().id;
         let c = create(&mut client, "acme", person("C", "", ""), vec![]).await.unwrap().id;
@@ -373,7 +369,7 @@ async fn batch_get_keeps_order_resolves_merges_and_is_all_or_nothing() {
 async fn merges_refuse_self_repeat_and_foreign_contacts_and_follow_chains() {
     for database in databases().await {
         let stack = stack(&database).await;
-        let mut client = client(&stack);
+        let mut client = stack.contacts_client();
         let a = create(&mut client, "acme", person("A", "", ""), vec![]).await.unwrap().id;
         let b = create(&mut client, "acme", person("B", "", ""), vec![]).await.unwrap().id;
         let c = create(&mut client, "acme", person("C", "", ""), vec![]).await.unwrap().id;
@@ -426,7 +422,7 @@ async fn merges_refuse_self_repeat_and_foreign_contacts_and_follow_chains() {
 async fn concurrent_merges_are_serialized() {
     for database in databases().await {
         let stack = stack(&database).await;
-        let mut client = client(&stack);
+        let mut client = stack.contacts_client();
         let mut ids = Vec::new();
         for n in 0..6 {
             ids.push(create(&mut client, "acme", person(&format!("P{n}"), "", ""), vec![]).await.unwrap().id);
@@ -457,7 +453,7 @@ async fn concurrent_merges_are_serialized() {
 async fn duplicates_match_on_email_phone_and_full_name() {
     for database in databases().await {
         let stack = stack(&database).await;
-        let mut client = client(&stack);
+        let mut client = stack.contacts_client();
         let mut me = person("Ada", "Lovelace", "Ada@Example.com");
         me.phone = "+1 (415) 555-2671".into();
         let me = create(&mut client, "acme", me, vec![]).await.unwrap();
@@ -489,7 +485,7 @@ async fn duplicates_match_on_email_phone_and_full_name() {
 async fn reads_survive_a_media_outage_and_creates_fail_cleanly() {
     for database in databases().await {
         let stack = stack(&database).await;
-        let mut client = client(&stack);
+        let mut client = stack.contacts_client();
         let with_picture = create(&mut client, "acme", person("Ada", "", ""), picture(6)).await.unwrap();
         let Stack { media, contacts, dir } = stack;
         assert!(media.terminate().await.unwrap().success());

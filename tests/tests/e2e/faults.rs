@@ -7,19 +7,16 @@ use accommador_proto::accommador::contacts::v1::{
     Contact, CreateContactRequest, ListContactsRequest, contacts_service_client::ContactsServiceClient,
 };
 use accommador_proto::tenant::{GRPC_TIMEOUT_HEADER, grpc_timeout};
-use accommador_tests::{Stack, TestDatabase, tenant_request};
-use media_svc::samples::{self, JpegOptions};
+use accommador_tests::{Stack, TestDatabase, pictures::jpeg, tenant_request};
 use tonic::Code;
 
 #[tokio::test]
 async fn a_hung_media_svc_costs_callers_only_their_deadline() {
-    let stack = Stack::start(&TestDatabase { name: "sqlite", url: None }, &[], &[("MEDIA_TIMEOUT", "30s".to_owned())])
-        .await
-        .unwrap();
+    let stack = Stack::start(&TestDatabase::sqlite(), &[], &[("MEDIA_TIMEOUT", "30s".to_owned())]).await.unwrap();
     let mut client = ContactsServiceClient::new(stack.contacts.channel());
     let request = CreateContactRequest {
         contact: Some(Contact { first_name: "Ada".into(), ..Default::default() }),
-        profile_picture: samples::jpeg(&samples::photo(400, 400, 1), JpegOptions::default()),
+        profile_picture: jpeg(400, 400, 1),
         request_id: "hung-media-1".into(),
     };
 

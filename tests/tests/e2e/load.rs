@@ -4,8 +4,8 @@
 
 use std::process::Command;
 
-use accommador_proto::accommador::contacts::v1::{ListContactsRequest, contacts_service_client::ContactsServiceClient};
-use accommador_tests::{Stack, TestDatabase, binary_path, embedded_objects, tenant_request};
+use accommador_proto::accommador::contacts::v1::contacts_service_client::ContactsServiceClient;
+use accommador_tests::{Stack, TestDatabase, binary_path, embedded_objects, requests::first_page};
 
 /// media-svc's peak resident memory under this load must stay below this.
 const PEAK_MEMORY_BOUND: u64 = 256 * 1024 * 1024;
@@ -14,7 +14,7 @@ const PEAK_MEMORY_BOUND: u64 = 256 * 1024 * 1024;
 async fn twice_the_capacity_fails_fast_and_reconciles_exactly() {
     // Capacity: 1 image in progress and no room to wait (the waiting cap is one byte).
     let media_env = [("MEDIA_WORKERS", "1".to_owned()), ("MEDIA_MAX_QUEUED_BYTES", "1".to_owned())];
-    let stack = Stack::start(&TestDatabase { name: "sqlite", url: None }, &media_env, &[]).await.unwrap();
+    let stack = Stack::start(&TestDatabase::sqlite(), &media_env, &[]).await.unwrap();
     let requests = 40;
     let output = Command::new(binary_path("loadgen"))
         .args(["--endpoint", &stack.contacts.endpoint(), "--tenant", "acme", "--operation", "create", "--json"])
@@ -33,12 +33,8 @@ async fn twice_the_capacity_fails_fast_and_reconciles_exactly() {
     assert_eq!(errors.keys().collect::<Vec<_>>(), ["ResourceExhausted"], "and nothing else fails: {report}");
     assert_eq!(ok + errors["ResourceExhausted"].as_u64().unwrap(), requests);
 
-    let listed = ContactsServiceClient::new(stack.contacts.channel())
-        .list_contacts(tenant_request("acme", ListContactsRequest { page_size: 200, ..Default::default() }))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(listed.contacts.len() as u64, ok, "contacts created = successful responses");
+    let listed = first_page(&mut ContactsServiceClient::new(stack.contacts.channel()), "acme").await;
+    assert_eq!(listed.len() as u64, ok, "contacts created = successful responses");
     let stored = embedded_objects(stack.dir.path(), "acme", "images").len();
     assert_eq!(
         stored as u64,

@@ -5,12 +5,13 @@
 
 use std::{collections::HashSet, time::Duration};
 
-use accommador_proto::accommador::contacts::v1::{
-    Contact, CreateContactRequest, ListContactsRequest, MergeContactsRequest,
-    contacts_service_client::ContactsServiceClient,
+use accommador_proto::accommador::contacts::v1::contacts_service_client::ContactsServiceClient;
+use accommador_tests::{
+    Stack, TestDatabase, embedded_objects,
+    pictures::jpeg,
+    requests::{create_request, first_page, merge_request, named},
+    restart_media, tenant_request,
 };
-use accommador_tests::{Stack, TestDatabase, embedded_objects, restart_media, tenant_request};
-use media_svc::samples::{self, JpegOptions};
 use tonic::transport::Channel;
 
 const GRACE_SECONDS: u64 = 6;
@@ -24,10 +25,8 @@ async fn workload(mut client: ContactsServiceClient<Channel>, stop: std::sync::A
     let mut n = 0u32;
     while !stop.load(std::sync::atomic::Ordering::SeqCst) {
         n += 1;
-        let picture = samples::jpeg(&samples::photo(640, 480, 1000 + n), JpegOptions::default());
-        let contact = Contact { first_name: format!("W{n}"), ..Default::default() };
-        let request =
-            CreateContactRequest { contact: Some(contact), profile_picture: picture, request_id: String::new() };
+        let picture = jpeg(640, 480, 1000 + n);
+        let request = create_request(named(&format!("W{n}")), picture);
         let Ok(created) = client.create_contact(tenant_request("acme", request)).await else {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
@@ -36,12 +35,7 @@ async fn workload(mut client: ContactsServiceClient<Channel>, stop: std::sync::A
         if n.is_multiple_of(3)
             && let Some(primary) = previous.take()
         {
-            let request = MergeContactsRequest {
-                primary_id: primary,
-                duplicate_id: id.clone(),
-                take_from_duplicate: vec!["profile_picture".into()],
-                request_id: String::new(),
-            };
+            let request = merge_request(&primary, &id, &["profile_picture"], "");
             let _ = client.merge_contacts(tenant_request("acme", request)).await;
         }
         previous = Some(id);
@@ -50,7 +44,7 @@ async fn workload(mut client: ContactsServiceClient<Channel>, stop: std::sync::A
 
 #[tokio::test]
 async fn media_svc_crashes_leave_no_missing_picture_and_no_orphan() {
-    let database = TestDatabase { name: "sqlite", url: None };
+    let database = TestDatabase::sqlite();
     let media_env =
         [("MEDIA_PENDING_GRACE", format!("{GRACE_SECONDS}s")), ("MEDIA_JANITOR_INTERVAL", "500ms".to_owned())];
     let Stack { media, contacts, dir } = Stack::start(&database, &media_env, &[]).await.unwrap();
@@ -73,14 +67,10 @@ async fn media_svc_crashes_leave_no_missing_picture_and_no_orphan() {
     tokio::time::sleep(Duration::from_secs(GRACE_SECONDS + 3)).await;
 
     let mut client = ContactsServiceClient::new(contacts.channel());
-    let listed = client
-        .list_contacts(tenant_request("acme", ListContactsRequest { page_size: 200, ..Default::default() }))
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(listed.contacts.len() >= 3, "the workload created contacts between crashes: {}", listed.contacts.len());
+    let listed = first_page(&mut client, "acme").await;
+    assert!(listed.len() >= 3, "the workload created contacts between crashes: {}", listed.len());
     let mut referenced = HashSet::new();
-    for contact in &listed.contacts {
+    for contact in &listed {
         let picture = contact.profile_picture.as_ref().unwrap_or_else(|| panic!("{} has no picture", contact.id));
         assert_eq!(picture.renditions.len(), 2, "{}: picture {} is missing", contact.first_name, picture.image_id);
         let response = reqwest::get(&picture.renditions[1].url).await.unwrap();

@@ -2,7 +2,7 @@
 //! services only, tenant isolation across every RPC, no secrets in logs,
 //! the loopback-only open mode, and TLS with mutual authentication.
 
-use std::{path::Path, process::Command};
+use std::path::Path;
 
 use accommador_proto::{
     accommador::{
@@ -18,8 +18,9 @@ use accommador_proto::{
     status::error_info,
 };
 use accommador_server::credentials::hash_token;
-use accommador_tests::{ServerProcess, binary_path, free_port, health_status, start_media};
-use media_svc::samples::{self, JpegOptions};
+use accommador_tests::{
+    Server, ServerProcess, free_port, health_status, pictures::photo, requests::create_request, start_media,
+};
 use tonic::{Code, Status, transport::Channel};
 use tonic_health::pb::health_check_response::ServingStatus;
 
@@ -45,13 +46,12 @@ fn media_credentials() -> String {
 async fn secured_stack(dir: &Path) -> (ServerProcess, ServerProcess) {
     let media = start_media(dir, &[("CREDENTIALS", media_credentials())]).await.unwrap();
     let envs = [
-        ("DATA_DIR", dir.display().to_string()),
         ("MEDIA_ENDPOINT", media.endpoint()),
         ("MEDIA_TOKEN", CONTACTS_TO_MEDIA_TOKEN.to_owned()),
         ("CREDENTIALS", contacts_credentials()),
         ("CLAIM_RETRY_INTERVAL", "500ms".to_owned()),
     ];
-    let contacts = ServerProcess::start("contacts-svc", "CONTACTS_LISTEN", &envs, dir).await.unwrap();
+    let contacts = Server::contacts().dir(dir).envs(&envs).start().await.unwrap();
     (media, contacts)
 }
 
@@ -67,10 +67,6 @@ fn call<T>(token: Option<&str>, tenant: Option<&str>, message: T) -> tonic::Requ
     request
 }
 
-fn photo(seed: u32) -> Vec<u8> {
-    samples::jpeg(&samples::photo(300, 300, seed), JpegOptions::default())
-}
-
 async fn create(
     client: &mut ContactsServiceClient<Channel>,
     token: &str,
@@ -82,8 +78,10 @@ async fn create(
         email: format!("{}@example.com", name.to_lowercase()),
         ..Default::default()
     };
-    let message = CreateContactRequest { contact: Some(contact), profile_picture: picture, request_id: String::new() };
-    client.create_contact(call(Some(token), None, message)).await.map(tonic::Response::into_inner)
+    client
+        .create_contact(call(Some(token), None, create_request(contact, picture)))
+        .await
+        .map(tonic::Response::into_inner)
 }
 
 #[tokio::test]
@@ -304,16 +302,12 @@ async fn secrets_never_reach_the_logs() {
 
 #[tokio::test]
 async fn without_credentials_a_service_refuses_to_listen_beyond_loopback() {
-    for (binary, listen_env) in [("contacts-svc", "CONTACTS_LISTEN"), ("media-svc", "MEDIA_LISTEN")] {
+    for (server, binary, listen_env) in
+        [(Server::contacts(), "contacts-svc", "CONTACTS_LISTEN"), (Server::media(), "media-svc", "MEDIA_LISTEN")]
+    {
         let dir = tempfile::tempdir().unwrap();
-        let output = Command::new(binary_path(binary))
-            .env(listen_env, format!("0.0.0.0:{}", free_port()))
-            // Never a default port: the local stack may be running beside the tests.
-            .env("METRICS_LISTEN", "127.0.0.1:0")
-            .env("DATA_DIR", dir.path())
-            .env("EMBEDDED_S3_LISTEN", "127.0.0.1:0")
-            .output()
-            .unwrap();
+        let output =
+            server.dir(dir.path()).env(listen_env, format!("0.0.0.0:{}", free_port())).command().output().unwrap();
         assert!(!output.status.success(), "{binary} must not start open on 0.0.0.0");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains("no credentials configured"), "{binary} says why: {stderr}");
@@ -372,18 +366,14 @@ async fn both_services_serve_tls_and_media_requires_a_client_certificate() {
     };
     let path = |p: &Path| p.display().to_string();
     let media_env = [
-        ("DATA_DIR", dir.path().display().to_string()),
-        ("EMBEDDED_S3_LISTEN", "127.0.0.1:0".to_owned()),
         ("TLS_CERT", path(&pki.server_cert)),
         ("TLS_KEY", path(&pki.server_key)),
         ("TLS_CLIENT_CA", path(&pki.ca)),
         ("CREDENTIALS", media_credentials()),
     ];
-    let media =
-        ServerProcess::start_tls("media-svc", "MEDIA_LISTEN", &media_env, dir.path(), client_tls()).await.unwrap();
+    let media = Server::media().dir(dir.path()).envs(&media_env).tls(client_tls()).start().await.unwrap();
     let health_listen = format!("127.0.0.1:{}", free_port());
     let contacts_env = [
-        ("DATA_DIR", dir.path().display().to_string()),
         ("MEDIA_ENDPOINT", media.endpoint()),
         ("MEDIA_TOKEN", CONTACTS_TO_MEDIA_TOKEN.to_owned()),
         ("MEDIA_TLS_CA", path(&pki.ca)),
@@ -396,9 +386,7 @@ async fn both_services_serve_tls_and_media_requires_a_client_certificate() {
     ];
     let server_only_tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(&pki.ca_pem));
     let contacts =
-        ServerProcess::start_tls("contacts-svc", "CONTACTS_LISTEN", &contacts_env, dir.path(), server_only_tls.clone())
-            .await
-            .unwrap();
+        Server::contacts().dir(dir.path()).envs(&contacts_env).tls(server_only_tls.clone()).start().await.unwrap();
 
     // contacts-svc over TLS, and through it media-svc over mutual TLS.
     let mut client = ContactsServiceClient::new(contacts.channel());
@@ -437,7 +425,7 @@ async fn both_services_serve_tls_and_media_requires_a_client_certificate() {
     assert_eq!(status.code(), Code::Unimplemented, "only health on the health listener: {status:?}");
     // And the healthcheck subcommand (container health checks) goes there.
     let healthcheck = |extra: &[&str], health_listen: Option<&str>| {
-        let mut command = Command::new(binary_path("contacts-svc"));
+        let mut command = Server::contacts().command();
         command.arg("healthcheck").args(extra).env("CONTACTS_LISTEN", contacts.addr().to_string());
         match health_listen {
             Some(address) => command.env("HEALTH_LISTEN", address),

@@ -8,20 +8,13 @@ use accommador_proto::{
     },
     status::error_info,
 };
-use accommador_tests::{ServerProcess, health_status};
+use accommador_tests::{Server, ServerProcess, health_status};
 use prost::Message;
 use tonic::{Code, transport::Channel};
 use tonic_health::pb::health_check_response::ServingStatus;
 
-async fn start(binary: &str, listen_env: &str, dir: &tempfile::TempDir) -> ServerProcess {
-    let server = match binary {
-        "media-svc" => accommador_tests::start_media(dir.path(), &[]).await,
-        _ => {
-            let envs = [("DATA_DIR", dir.path().display().to_string())];
-            ServerProcess::start(binary, listen_env, &envs, dir.path()).await
-        }
-    };
-    server.expect("server starts")
+async fn start(server: Server, dir: &tempfile::TempDir) -> ServerProcess {
+    server.dir(dir.path()).start().await.expect("server starts")
 }
 
 /// Asks reflection v1 for the file defining `symbol` and returns its descriptors.
@@ -108,8 +101,8 @@ async fn assert_described(channel: Channel, service: &str, methods: &[&str]) {
 #[tokio::test]
 async fn both_services_serve_health_reflection_and_stop_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let media = start("media-svc", "MEDIA_LISTEN", &dir).await;
-    let contacts = start("contacts-svc", "CONTACTS_LISTEN", &dir).await;
+    let media = start(Server::media(), &dir).await;
+    let contacts = start(Server::contacts(), &dir).await;
 
     for (server, service, methods) in [
         (
@@ -157,8 +150,8 @@ async fn both_services_serve_health_reflection_and_stop_on_sigterm() {
 #[tokio::test]
 async fn calls_without_a_valid_tenant_are_invalid_argument_with_error_info() {
     let dir = tempfile::tempdir().unwrap();
-    let media = start("media-svc", "MEDIA_LISTEN", &dir).await;
-    let contacts = start("contacts-svc", "CONTACTS_LISTEN", &dir).await;
+    let media = start(Server::media(), &dir).await;
+    let contacts = start(Server::contacts(), &dir).await;
 
     let status = ContactsServiceClient::new(contacts.channel())
         .get_contact(GetContactRequest { id: "x".into(), revision: 0 })

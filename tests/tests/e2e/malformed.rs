@@ -35,7 +35,7 @@ async fn create(client: &mut ContactsServiceClient<Channel>, contact: Contact) -
 
 #[tokio::test]
 async fn oversized_and_malformed_requests_are_refused_clearly() {
-    let stack = Stack::start(&TestDatabase { name: "sqlite", url: None }, &[], &[]).await.unwrap();
+    let stack = Stack::start(&TestDatabase::sqlite(), &[], &[]).await.unwrap();
     let channel = stack.contacts.channel();
     let mut client = ContactsServiceClient::new(channel.clone()).max_encoding_message_size(16 << 20);
 

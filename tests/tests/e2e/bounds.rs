@@ -7,7 +7,7 @@ use std::{
 };
 
 use accommador_server::credentials::hash_token;
-use accommador_tests::{Stack, TestDatabase, binary_path, free_port};
+use accommador_tests::{Server, Stack, TestDatabase, binary_path, pictures::jpeg};
 use tonic::{Code, transport::Channel};
 
 /// Calls `path` with an empty message, as a client that made it up would.
@@ -30,7 +30,7 @@ async fn call(channel: Channel, path: String, tenant: String) -> Code {
 
 #[tokio::test]
 async fn ten_thousand_unauthenticated_calls_to_made_up_paths_barely_grow_metrics_and_logs() {
-    let database = TestDatabase { name: "sqlite", url: None };
+    let database = TestDatabase::sqlite();
     let key = "bounds-test-key-0123456789";
     let credentials = [("CREDENTIALS", format!("tenant acme-key acme {}", hash_token(key)))];
     let stack = Stack::start(&database, &[], &credentials).await.unwrap();
@@ -101,15 +101,13 @@ fn hash_token_refuses_short_and_empty_tokens() {
 
 #[test]
 fn a_service_refuses_to_start_with_the_hash_of_the_empty_token() {
-    for (binary, listen_env) in [("contacts-svc", "CONTACTS_LISTEN"), ("media-svc", "MEDIA_LISTEN")] {
+    for (server, binary) in [(Server::contacts(), "contacts-svc"), (Server::media(), "media-svc")] {
         let dir = tempfile::tempdir().unwrap();
-        let output = Command::new(binary_path(binary))
-            .env(listen_env, format!("127.0.0.1:{}", free_port()))
-            .env("METRICS_LISTEN", "127.0.0.1:0")
-            .env("DATA_DIR", dir.path())
-            .env("EMBEDDED_S3_LISTEN", "127.0.0.1:0")
+        let output = server
+            .dir(dir.path())
             .env("CREDENTIALS", format!("service anyone {}", hash_token("")))
             .env("RUST_BACKTRACE", "0")
+            .command()
             .output()
             .unwrap();
         assert!(!output.status.success(), "{binary} must not start with the hash of the empty token");
@@ -191,7 +189,7 @@ async fn stalled_uploads(addr: std::net::SocketAddr, streams: usize, sent: usize
 
 #[tokio::test]
 async fn a_thousand_stalled_uploads_on_one_connection_are_cut_off_within_the_byte_budget() {
-    let database = TestDatabase { name: "sqlite", url: None };
+    let database = TestDatabase::sqlite();
     const BUDGET: u64 = 16 * 1024 * 1024;
     let contacts_env = [("MAX_INFLIGHT_REQUEST_BYTES", BUDGET.to_string()), ("BODY_READ_TIMEOUT", "2s".to_owned())];
     let stack = Stack::start(&database, &[], &contacts_env).await.unwrap();
@@ -244,10 +242,10 @@ async fn an_expired_deadline_is_deadline_exceeded_whoever_set_it() {
         accommador::contacts::v1::{Contact, CreateContactRequest},
         status::error_info,
     };
-    let database = TestDatabase { name: "sqlite", url: None };
+    let database = TestDatabase::sqlite();
     let contacts_env = [("MEDIA_TIMEOUT", "1s".to_owned())];
     let stack = Stack::start(&database, &[], &contacts_env).await.unwrap();
-    let picture = media_svc::samples::jpeg(&media_svc::samples::photo(64, 64, 1), Default::default());
+    let picture = jpeg(64, 64, 1);
     let create = || {
         let contact = Contact { first_name: "Slow".into(), ..Default::default() };
         accommador_tests::tenant_request(
@@ -289,7 +287,7 @@ async fn a_request_cannot_make_its_own_error_large() {
         accommador::contacts::v1::{BatchGetContactsRequest, MergeContactsRequest},
         status::field_violations,
     };
-    let stack = Stack::start(&TestDatabase { name: "sqlite", url: None }, &[], &[]).await.unwrap();
+    let stack = Stack::start(&TestDatabase::sqlite(), &[], &[]).await.unwrap();
     let baseline = stack.contacts.memory_bytes().unwrap();
     let mut client = stack.contacts_client();
     // 900,000 bad ids (2.7 MB): once an error listing each of them, megabytes

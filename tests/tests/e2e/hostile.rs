@@ -7,17 +7,17 @@
 
 use std::collections::HashSet;
 
-use accommador_proto::{
-    accommador::contacts::v1::{
-        Contact, CreateContactRequest, ListContactsRequest, contacts_service_client::ContactsServiceClient,
-    },
-    status::error_info,
+use accommador_proto::{accommador::contacts::v1::contacts_service_client::ContactsServiceClient, status::error_info};
+use accommador_tests::{
+    Stack, TestDatabase, embedded_objects,
+    pictures::jpeg,
+    requests::{create_request, first_page, named},
+    tenant_request,
 };
-use accommador_tests::{Stack, TestDatabase, embedded_objects, tenant_request};
 use futures::{StreamExt, stream};
 use media_svc::{
     pipeline::budget::MEMORY_BUDGET_BYTES,
-    samples::{self, CorpusEntry, EXIF_MARKER, Expected, hostile_corpus},
+    samples::{CorpusEntry, EXIF_MARKER, Expected, hostile_corpus},
 };
 use tonic::{Code, transport::Channel};
 
@@ -31,11 +31,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 /// Sends one entry through CreateContact; what went wrong, if anything.
 /// The image id of an accepted picture comes back too.
 async fn check(mut client: ContactsServiceClient<Channel>, entry: &CorpusEntry) -> Result<Option<String>, String> {
-    let request = CreateContactRequest {
-        contact: Some(Contact { first_name: entry.name.clone(), ..Default::default() }),
-        profile_picture: entry.bytes.clone(),
-        request_id: String::new(),
-    };
+    let request = create_request(named(&entry.name), entry.bytes.clone());
     let name = &entry.name;
     match (client.create_contact(tenant_request("acme", request)).await, entry.expected) {
         (Ok(response), Expected::Accepted) => {
@@ -92,17 +88,13 @@ async fn every_hostile_image_gets_its_verdict_within_the_memory_budget() {
     // Debug builds decode 40-megapixel PNGs in seconds, not milliseconds:
     // give contacts-svc's calls to media-svc the time a loaded CI machine needs.
     let contacts_env = [("MEDIA_TIMEOUT", "120s".to_owned())];
-    let stack = Stack::start(&TestDatabase { name: "sqlite", url: None }, &media_env, &contacts_env).await.unwrap();
+    let stack = Stack::start(&TestDatabase::sqlite(), &media_env, &contacts_env).await.unwrap();
     let client = stack.contacts_client();
     let corpus = hostile_corpus();
 
     // The baseline: media-svc after it has served one ordinary picture
     // (connections, caches and thread pools set up), before the corpus.
-    let warm_up = CorpusEntry {
-        name: "warm-up.jpg".into(),
-        bytes: samples::jpeg(&samples::photo(640, 480, 1), samples::JpegOptions::default()),
-        expected: Expected::Accepted,
-    };
+    let warm_up = CorpusEntry { name: "warm-up.jpg".into(), bytes: jpeg(640, 480, 1), expected: Expected::Accepted };
     check(client.clone(), &warm_up).await.unwrap();
     let baseline = stack.media.peak_memory_bytes().unwrap();
 
@@ -135,14 +127,9 @@ async fn every_hostile_image_gets_its_verdict_within_the_memory_budget() {
     }
     assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
 
-    let listed = client
-        .clone()
-        .list_contacts(tenant_request("acme", ListContactsRequest { page_size: 200, ..Default::default() }))
-        .await
-        .unwrap()
-        .into_inner();
+    let listed = first_page(&mut client.clone(), "acme").await;
     // The warm-up picture is a contact too.
-    assert_eq!(listed.contacts.len(), accepted + 1, "refused pictures created no contact");
+    assert_eq!(listed.len(), accepted + 1, "refused pictures created no contact");
     let stored = embedded_objects(stack.dir.path(), "acme", "images");
     assert!(accepted_images.is_subset(&stored), "every accepted picture is stored");
     assert_eq!(stored.len(), accepted_images.len() + 1, "refused pictures left no object behind");

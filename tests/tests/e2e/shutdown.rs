@@ -6,8 +6,7 @@ use std::time::Duration;
 use accommador_proto::accommador::contacts::v1::{
     Contact, CreateContactRequest, GetContactRequest, contacts_service_client::ContactsServiceClient,
 };
-use accommador_tests::{Stack, databases, start_contacts, tenant_request};
-use media_svc::samples::{self, JpegOptions};
+use accommador_tests::{Stack, databases, pictures::jpeg, start_contacts, tenant_request};
 use tonic::Code;
 
 #[tokio::test]
@@ -15,8 +14,7 @@ async fn sigterm_under_load_loses_no_acknowledged_write() {
     for database in databases().await {
         let Stack { media, contacts, dir } = Stack::start(&database, &[], &[]).await.unwrap();
         let client = ContactsServiceClient::new(contacts.channel()).max_encoding_message_size(8 << 20);
-        let pictures: Vec<Vec<u8>> =
-            (0..24).map(|seed| samples::jpeg(&samples::photo(1200, 900, 100 + seed), JpegOptions::default())).collect();
+        let pictures: Vec<Vec<u8>> = (0..24).map(|seed| jpeg(1200, 900, 100 + seed)).collect();
         let calls = pictures.into_iter().enumerate().map(|(n, picture)| {
             let mut client = client.clone();
             async move {

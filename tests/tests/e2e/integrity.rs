@@ -8,45 +8,32 @@ use std::{collections::HashSet, path::Path, time::Duration};
 
 use accommador_proto::accommador::{
     contacts::v1::{
-        BatchGetContactsRequest, Contact, CreateContactRequest, GetContactRequest, ListContactsRequest,
-        MergeContactsRequest, contacts_service_client::ContactsServiceClient,
+        BatchGetContactsRequest, Contact, GetContactRequest, ListContactsRequest, MergeContactsRequest,
+        contacts_service_client::ContactsServiceClient,
     },
     media::v1::{UploadImageRequest, media_service_client::MediaServiceClient},
 };
-use accommador_tests::{Stack, TestDatabase, binary_path, databases, start_contacts, tenant_request};
-use media_svc::samples::{self, JpegOptions};
+use accommador_tests::{
+    Server, Stack, TestDatabase, databases,
+    pictures::{jpeg, photo},
+    requests::{self, create_request, named},
+    start_contacts, tenant_request,
+};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use tonic::transport::Channel;
 
 type Client = ContactsServiceClient<Channel>;
 
-fn client(stack: &Stack) -> Client {
-    stack.contacts_client()
-}
-
-fn picture(seed: u32) -> Vec<u8> {
-    samples::jpeg(&samples::photo(300, 300, seed), JpegOptions::default())
-}
-
 async fn create(client: &mut Client, name: &str, picture: Vec<u8>) -> Contact {
-    let request = CreateContactRequest {
-        contact: Some(Contact { first_name: name.into(), ..Default::default() }),
-        profile_picture: picture,
-        request_id: String::new(),
-    };
-    client.create_contact(tenant_request("acme", request)).await.expect("create").into_inner()
+    client
+        .create_contact(tenant_request("acme", create_request(named(name), picture)))
+        .await
+        .expect("create")
+        .into_inner()
 }
 
 fn merge_request(primary: &str, duplicate: &str, request_id: &str) -> tonic::Request<MergeContactsRequest> {
-    tenant_request(
-        "acme",
-        MergeContactsRequest {
-            primary_id: primary.into(),
-            duplicate_id: duplicate.into(),
-            take_from_duplicate: vec![],
-            request_id: request_id.into(),
-        },
-    )
+    tenant_request("acme", requests::merge_request(primary, duplicate, &[], request_id))
 }
 
 async fn connect(stack: &Stack, database: &TestDatabase) -> DatabaseConnection {
@@ -89,8 +76,8 @@ async fn poison_claims_never_hold_back_a_new_contacts_claim() {
             db.execute_raw(Statement::from_string(backend, sql)).await.unwrap();
         }
 
-        let mut contacts = client(&stack);
-        let bytes = picture(7);
+        let mut contacts = stack.contacts_client();
+        let bytes = photo(7);
         let created = create(&mut contacts, "Ada", bytes.clone()).await;
 
         // Past media-svc's grace period, its janitor sweeping twice a second.
@@ -148,7 +135,7 @@ async fn claims_failing_for_now_wait_on_their_own_backoff_behind_a_healthy_one()
         let mut media = MediaServiceClient::new(stack.media.channel());
         let backend = db.get_database_backend();
         for n in 0..110u32 {
-            let data = samples::jpeg(&samples::photo(64, 64, 9_000 + n), JpegOptions::default());
+            let data = jpeg(64, 64, 9_000 + n);
             let request = UploadImageRequest { data, request_id: String::new() };
             let image = media.upload_image(tenant_request("acme", request)).await.unwrap().into_inner();
             std::fs::write(images_folder(stack.dir.path()).join(&image.image_id).join("manifest.json"), b"{").unwrap();
@@ -161,8 +148,8 @@ async fn claims_failing_for_now_wait_on_their_own_backoff_behind_a_healthy_one()
             db.execute_raw(Statement::from_string(backend, sql)).await.unwrap();
         }
 
-        let mut contacts = client(&stack);
-        let created = create(&mut contacts, "Healthy", picture(11)).await;
+        let mut contacts = stack.contacts_client();
+        let created = create(&mut contacts, "Healthy", photo(11)).await;
         let claims = images_folder(stack.dir.path()).join(picture_id(&created)).join("claims");
         let deadline = std::time::Instant::now() + Duration::from_secs(15);
         while std::fs::read_dir(&claims).map_or(true, |mut entries| entries.next().is_none()) {
@@ -198,10 +185,10 @@ async fn two_replicas_deliver_each_claim_once() {
         let fast = [("CLAIM_RETRY_INTERVAL", "100ms".to_owned())];
         let stack = Stack::start(&database, &[], &fast).await.unwrap();
         let second = start_contacts(stack.dir.path(), &stack.media, &database, &fast).await.unwrap();
-        let mut contacts = client(&stack);
+        let mut contacts = stack.contacts_client();
         const PICTURES: u32 = 30;
         for n in 0..PICTURES {
-            create(&mut contacts, &format!("Replicated {n}"), picture(500 + n)).await;
+            create(&mut contacts, &format!("Replicated {n}"), photo(500 + n)).await;
         }
         let db = connect(&stack, &database).await;
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -223,7 +210,7 @@ async fn a_chain_of_1000_merges_resolves_every_id_to_the_survivor() {
     const CHAIN: usize = 1000;
     for database in databases().await {
         let stack = Stack::start(&database, &[], &[]).await.unwrap();
-        let mut contacts = client(&stack);
+        let mut contacts = stack.contacts_client();
         let mut ids = Vec::with_capacity(CHAIN);
         for n in 0..CHAIN {
             ids.push(create(&mut contacts, &format!("Contact {n}"), vec![]).await.id);
@@ -263,7 +250,7 @@ async fn a_chain_of_1000_merges_resolves_every_id_to_the_survivor() {
 async fn a_merge_retried_while_the_first_call_runs_gets_its_result() {
     for database in databases().await {
         let stack = Stack::start(&database, &[], &[]).await.unwrap();
-        let mut contacts = client(&stack);
+        let mut contacts = stack.contacts_client();
         for round in 0..12 {
             let primary = create(&mut contacts, "Primary", vec![]).await.id;
             let duplicate = create(&mut contacts, "Duplicate", vec![]).await.id;
@@ -281,12 +268,12 @@ async fn a_merge_retried_while_the_first_call_runs_gets_its_result() {
 
 #[tokio::test]
 async fn a_page_loses_only_the_pictures_media_svc_no_longer_has() {
-    let database = TestDatabase { name: "sqlite", url: None };
+    let database = TestDatabase::sqlite();
     let stack = Stack::start(&database, &[], &[]).await.unwrap();
-    let mut contacts = client(&stack);
+    let mut contacts = stack.contacts_client();
     let mut created = Vec::new();
     for n in 0..5 {
-        created.push(create(&mut contacts, &format!("Pictured {n}"), picture(100 + n)).await);
+        created.push(create(&mut contacts, &format!("Pictured {n}"), photo(100 + n)).await);
     }
     // Four pictures vanish from the bucket behind media-svc's back; a
     // restart empties its caches, so it finds out.
@@ -319,10 +306,10 @@ async fn a_page_loses_only_the_pictures_media_svc_no_longer_has() {
 async fn reconciliation_reclaims_missing_claims_and_reports_lost_pictures() {
     for database in databases().await {
         let stack = Stack::start(&database, &[], &[("RECONCILE_INTERVAL", "0s".to_owned())]).await.unwrap();
-        let mut contacts = client(&stack);
-        let kept = create(&mut contacts, "Kept", picture(1)).await;
-        let unclaimed = create(&mut contacts, "Unclaimed", picture(2)).await;
-        let lost = create(&mut contacts, "Lost", picture(3)).await;
+        let mut contacts = stack.contacts_client();
+        let kept = create(&mut contacts, "Kept", photo(1)).await;
+        let unclaimed = create(&mut contacts, "Unclaimed", photo(2)).await;
+        let lost = create(&mut contacts, "Lost", photo(3)).await;
         let images = images_folder(stack.dir.path());
         let claims = |contact: &Contact| images.join(picture_id(contact)).join("claims");
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
@@ -334,12 +321,9 @@ async fn reconciliation_reclaims_missing_claims_and_reports_lost_pictures() {
         std::fs::remove_dir_all(claims(&unclaimed)).unwrap();
         std::fs::remove_dir_all(images.join(picture_id(&lost))).unwrap();
 
-        let mut command = std::process::Command::new(binary_path("contacts-svc"));
-        command
-            .arg("reconcile")
-            .env("DATA_DIR", stack.dir.path())
-            .env("MEDIA_ENDPOINT", stack.media.endpoint())
-            .env("RUST_LOG", "warn");
+        let mut command =
+            Server::contacts().dir(stack.dir.path()).env("MEDIA_ENDPOINT", stack.media.endpoint()).command();
+        command.arg("reconcile").env("RUST_LOG", "warn");
         if let Some(url) = &database.url {
             command.env("DATABASE_URL", url);
         }
@@ -392,7 +376,7 @@ async fn downgrade_to_second_migration(db: &DatabaseConnection) {
 async fn merges_made_before_the_upgrade_resolve_after_it() {
     for database in databases().await {
         let stack = Stack::start(&database, &[], &[]).await.unwrap();
-        let mut contacts = client(&stack);
+        let mut contacts = stack.contacts_client();
         let mut ids = Vec::new();
         for n in 0..5 {
             ids.push(create(&mut contacts, &format!("Before {n}"), vec![]).await.id);
@@ -409,7 +393,7 @@ async fn merges_made_before_the_upgrade_resolve_after_it() {
         old.terminate().await.unwrap();
         let restarted = start_contacts(dir.path(), &media, &database, &[]).await.unwrap();
         let stack = Stack { media, contacts: restarted, dir };
-        let mut contacts = client(&stack);
+        let mut contacts = stack.contacts_client();
         let request = BatchGetContactsRequest { ids: ids[..4].to_vec() };
         let found = contacts.batch_get_contacts(tenant_request("acme", request)).await.unwrap().into_inner();
         assert!(

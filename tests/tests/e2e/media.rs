@@ -9,23 +9,16 @@ use accommador_proto::{
     },
     status::{error_info, field_violations},
 };
-use accommador_tests::{ServerProcess, start_media, tenant_request};
+use accommador_tests::{ServerProcess, clients::media_client, pictures::camera_photo, start_media, tenant_request};
 use media_svc::samples::{self, JpegOptions, PngOptions};
 use tonic::{Code, transport::Channel};
 
-const MAX_MESSAGE: usize = 16 * 1024 * 1024;
-
 fn client(server: &ServerProcess) -> MediaServiceClient<Channel> {
-    MediaServiceClient::new(server.channel())
-        .max_decoding_message_size(MAX_MESSAGE)
-        .max_encoding_message_size(MAX_MESSAGE)
+    media_client(server)
 }
 
 fn photo() -> Vec<u8> {
-    samples::jpeg(
-        &samples::photo(1024, 768, 7),
-        JpegOptions { exif_orientation: Some(6), gps: true, ..Default::default() },
-    )
+    camera_photo(1024, 768, 7)
 }
 
 fn upload(data: Vec<u8>) -> tonic::Request<UploadImageRequest> {
@@ -213,7 +206,8 @@ async fn process_command_writes_renditions_and_reports_json_lines() {
     std::fs::write(&good, photo()).unwrap();
     std::fs::write(&bad, b"GIF89a not really").unwrap();
     let out = dir.path().join("out");
-    let output = std::process::Command::new(accommador_tests::binary_path("media-svc"))
+    let output = accommador_tests::Server::media()
+        .command()
         .args(["process", good.to_str().unwrap(), bad.to_str().unwrap(), "--out", out.to_str().unwrap()])
         .output()
         .unwrap();
