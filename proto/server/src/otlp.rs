@@ -13,6 +13,8 @@
 //! When the collector is slower than the traffic, spans beyond the queue are
 //! dropped, never buffered without bound and never slowing a request.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use opentelemetry::{
     propagation::{Extractor, Injector},
     trace::TracerProvider as _,
@@ -22,6 +24,15 @@ use opentelemetry_sdk::{Resource, propagation::TraceContextPropagator, trace::Sd
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+/// Set once trace export is configured: until then the RPC span carries no
+/// OpenTelemetry fields and no incoming trace context is read.
+static EXPORTING: AtomicBool = AtomicBool::new(false);
+
+/// Whether this process exports its traces.
+pub fn exporting() -> bool {
+    EXPORTING.load(Ordering::Relaxed)
+}
+
 /// The provider exporting to `endpoint` when one is configured, with the
 /// W3C trace-context propagator installed; `None` otherwise.
 pub(crate) fn tracer_provider(
@@ -29,6 +40,7 @@ pub(crate) fn tracer_provider(
     service_name: &'static str,
 ) -> anyhow::Result<Option<SdkTracerProvider>> {
     let Some(endpoint) = endpoint.filter(|endpoint| !endpoint.is_empty()) else { return Ok(None) };
+    EXPORTING.store(true, Ordering::Relaxed);
     let exporter = opentelemetry_otlp::SpanExporter::builder().with_tonic().with_endpoint(endpoint).build()?;
     let provider = SdkTracerProvider::builder()
         .with_resource(Resource::builder().with_service_name(service_name).build())

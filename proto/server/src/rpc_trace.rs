@@ -30,13 +30,21 @@ pub fn rpc_span<B>(request: &http::Request<B>) -> Span {
         method,
         tenant,
         request_id = tracing::field::Empty,
+        otel.name = tracing::field::Empty,
+        otel.kind = tracing::field::Empty,
         // The caller's remaining budget as sent (`grpc-timeout`, e.g. 950m).
         deadline = header(GRPC_TIMEOUT_HEADER).filter(|raw| raw.len() <= 9).unwrap_or(""),
     );
     if let Some(request_id) = header(REQUEST_ID_HEADER).filter(|raw| raw.len() <= MAX_REQUEST_ID_LEN) {
         span.record("request_id", request_id);
     }
-    crate::otlp::extract_context(request, &span);
+    if crate::otlp::exporting() {
+        // Named after the RPC in trace viewers; empty (hence absent from log
+        // lines) when nothing is exported.
+        span.record("otel.name", method);
+        span.record("otel.kind", "server");
+        crate::otlp::extract_context(request, &span);
+    }
     span
 }
 
