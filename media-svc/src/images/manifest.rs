@@ -1,11 +1,7 @@
 //! The manifest: what is stored for an image, written after every other
 //! part so that its presence means "complete".
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
-};
+use std::{sync::Arc, time::Duration};
 
 use accommador_proto::tenant::TenantId;
 use serde::{Deserialize, Serialize};
@@ -61,34 +57,33 @@ impl Manifest {
 /// Manifests never change for an id (ids are content hashes), so they can be
 /// cached; the time limit only bounds how long a deleted pending image can
 /// still get URLs signed (they would fetch nothing).
-#[derive(Default)]
-pub struct ManifestCache {
-    entries: Mutex<HashMap<(TenantId, ImageId), CachedManifest>>,
+pub(crate) struct ManifestCache {
+    entries: moka::sync::Cache<(TenantId, ImageId), Arc<Manifest>>,
 }
 
-/// When a manifest entered the cache, and the manifest.
-type CachedManifest = (Instant, Arc<Manifest>);
-
-const CACHE_CAPACITY: usize = 50_000;
+/// Manifests kept at most; beyond it the least used go first. A manifest is
+/// about 300 bytes, so the cache stays under about 20 MB.
+const CACHE_CAPACITY: u64 = 50_000;
+/// How long a manifest is trusted without reading the bucket again.
 const CACHE_TTL: Duration = Duration::from_secs(600);
 
+impl Default for ManifestCache {
+    fn default() -> Self {
+        let entries = moka::sync::Cache::builder().max_capacity(CACHE_CAPACITY).time_to_live(CACHE_TTL).build();
+        Self { entries }
+    }
+}
+
 impl ManifestCache {
-    pub fn get(&self, tenant: &TenantId, id: &ImageId) -> Option<Arc<Manifest>> {
-        let entries = self.entries.lock().expect("cache lock");
-        let (inserted, manifest) = entries.get(&(tenant.clone(), id.clone()))?;
-        (inserted.elapsed() < CACHE_TTL).then(|| manifest.clone())
+    pub(crate) fn get(&self, tenant: &TenantId, id: &ImageId) -> Option<Arc<Manifest>> {
+        self.entries.get(&(tenant.clone(), id.clone()))
     }
 
-    pub fn insert(&self, tenant: &TenantId, id: &ImageId, manifest: Arc<Manifest>) {
-        let mut entries = self.entries.lock().expect("cache lock");
-        if entries.len() >= CACHE_CAPACITY {
-            // Crude but bounded: start over rather than track recency.
-            entries.clear();
-        }
-        entries.insert((tenant.clone(), id.clone()), (Instant::now(), manifest));
+    pub(crate) fn insert(&self, tenant: &TenantId, id: &ImageId, manifest: Arc<Manifest>) {
+        self.entries.insert((tenant.clone(), id.clone()), manifest);
     }
 
-    pub fn remove(&self, tenant: &TenantId, id: &ImageId) {
-        self.entries.lock().expect("cache lock").remove(&(tenant.clone(), id.clone()));
+    pub(crate) fn remove(&self, tenant: &TenantId, id: &ImageId) {
+        self.entries.invalidate(&(tenant.clone(), id.clone()));
     }
 }

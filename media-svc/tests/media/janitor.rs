@@ -4,8 +4,6 @@
 //! races, one test forces the interleaving that an upload must survive, and
 //! one pins that a failed claim does not take back an acknowledged one.
 
-mod backends;
-
 use std::{
     sync::{
         Arc, Mutex,
@@ -19,9 +17,13 @@ use futures::future::BoxFuture;
 use media_svc::{
     error::Error,
     images::{ImageId, ImageLibrary, ProtocolStep, StepObserver, keys},
-    samples::{self, JpegOptions},
 };
 use tokio::{sync::oneshot, task::JoinHandle};
+
+use crate::{
+    backends,
+    helpers::{photo, tenant},
+};
 
 const GRACE: Duration = Duration::from_secs(3);
 
@@ -32,10 +34,6 @@ const SHORT_GRACE: Duration = Duration::from_secs(1);
 /// finishes its deletion anyway: well within the 10 s an upload waits for a
 /// `deleting/` marker, so an upload that waits sees it go.
 const FINISH_AFTER: Duration = Duration::from_secs(2);
-
-fn photo(seed: u32) -> Vec<u8> {
-    samples::jpeg(&samples::photo(200, 200, seed), JpegOptions::default())
-}
 
 async fn is_complete(library: &ImageLibrary, tenant: &TenantId, id: &ImageId) -> bool {
     let store = library.store();
@@ -57,7 +55,7 @@ async fn is_complete(library: &ImageLibrary, tenant: &TenantId, id: &ImageId) ->
 async fn pending_images_go_after_the_grace_period_and_claimed_ones_stay() {
     for backend in backends::all().await {
         let library = backend.library(GRACE);
-        let acme = TenantId::parse("acme").unwrap();
+        let acme = tenant("acme");
         let pending = library.upload(&acme, photo(1).into()).await.unwrap();
         let claimed = library.upload(&acme, photo(2).into()).await.unwrap();
         library.claim(&acme, &claimed.id, "contact-1").await.unwrap();
@@ -79,7 +77,7 @@ async fn pending_images_go_after_the_grace_period_and_claimed_ones_stay() {
 async fn concurrent_janitors_claims_and_uploads_lose_nothing() {
     for backend in backends::all().await {
         let library = backend.library(GRACE);
-        let acme = TenantId::parse("acme").unwrap();
+        let acme = tenant("acme");
         let mut images = Vec::new();
         for seed in 0..12 {
             images.push(library.upload(&acme, photo(100 + seed).into()).await.unwrap());
@@ -191,7 +189,7 @@ impl StraddlingJanitor {
 async fn an_upload_that_answers_survives_a_janitor_that_straddles_it() {
     for backend in backends::all().await {
         let janitor = backend.library(SHORT_GRACE);
-        let acme = TenantId::parse("acme").unwrap();
+        let acme = tenant("acme");
         let bytes = photo(200);
         let first = janitor.upload(&acme, bytes.clone().into()).await.unwrap();
         tokio::time::sleep(SHORT_GRACE + Duration::from_millis(200)).await;
@@ -226,7 +224,7 @@ async fn an_upload_that_answers_survives_a_janitor_that_straddles_it() {
 async fn a_claim_that_fails_keeps_a_claim_an_earlier_call_acknowledged() {
     for backend in backends::all().await {
         let library = backend.library(SHORT_GRACE);
-        let acme = TenantId::parse("acme").unwrap();
+        let acme = tenant("acme");
         let image = library.upload(&acme, photo(300).into()).await.unwrap();
         let first = library.claim(&acme, &image.id, "contact-1").await.unwrap();
         assert!(first.owner_claim_created, "{}: the first claim writes the owner's claim", backend.name);

@@ -1,25 +1,18 @@
 //! The image library against real S3 servers: uploads, dedupe, claims,
 //! signed URLs fetched over HTTP, privacy, tampering, expiry.
 
-mod backends;
-
 use std::time::Duration;
 
-use accommador_proto::tenant::TenantId;
 use media_svc::{
     error::Error,
     images::{ImageId, MissingIds, UrlTtl, keys},
-    samples::{self, JpegOptions},
+    samples,
 };
 
-fn tenant(name: &str) -> TenantId {
-    TenantId::parse(name).unwrap()
-}
-
-fn phone_photo(seed: u32) -> Vec<u8> {
-    let options = JpegOptions { exif_orientation: Some(6), gps: true, ..JpegOptions::default() };
-    samples::jpeg(&samples::photo(900, 700, seed), options)
-}
+use crate::{
+    backends,
+    helpers::{phone_photo, tenant},
+};
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|window| window == needle)
