@@ -18,6 +18,7 @@ mod hostile;
 mod integrity;
 mod introspection;
 mod load;
+mod local_stack;
 mod malformed;
 mod media;
 mod operations;
