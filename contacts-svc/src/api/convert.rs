@@ -148,3 +148,6 @@ pub fn batch_ids(raw: &[String], limit: usize) -> Result<Vec<ContactId>, Error> 
     }
     if violations.is_empty() { Ok(ids) } else { Err(Error::InvalidFields(violations)) }
 }
+
+#[cfg(test)]
+mod tests;
