@@ -148,3 +148,6 @@ pub fn batch_ids(raw: &[String], limit: usize) -> Result<Vec<ContactId>, Error> 
     }
     violations.into_result(ids).map_err(Error::InvalidFields)
 }
+
+#[cfg(test)]
+mod tests;

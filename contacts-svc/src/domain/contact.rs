@@ -74,38 +74,6 @@ pub struct ContactFields {
     pub image_id: Option<String>,
 }
 
-impl ContactFields {
-    /// Every email (the main one first), lowercased as they are matched;
-    /// empty ones left out.
-    pub fn email_keys(&self) -> Vec<String> {
-        [&self.email]
-            .into_iter()
-            .chain(&self.additional_emails)
-            .filter(|e| !e.is_empty())
-            .map(|e| e.to_lowercase())
-            .collect()
-    }
-
-    /// Every phone number (the main one first); empty ones left out.
-    pub fn phones(&self) -> Vec<String> {
-        [&self.phone].into_iter().chain(&self.additional_phones).filter(|p| !p.is_empty()).cloned().collect()
-    }
-
-    /// (first, last), lowercased, when both names are given: a full name
-    /// matches only another full name, never a lone first or last name.
-    pub fn full_name(&self) -> Option<(String, String)> {
-        if self.first_name.is_empty() || self.last_name.is_empty() {
-            return None;
-        }
-        Some((self.first_name.to_lowercase(), self.last_name.to_lowercase()))
-    }
-
-    /// [`ContactFields::full_name`] as the store indexes it: "first last".
-    pub fn full_name_key(&self) -> Option<String> {
-        self.full_name().map(|(first, last)| format!("{first} {last}"))
-    }
-}
-
 /// One revision of a contact as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Contact {

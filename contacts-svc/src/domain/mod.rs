@@ -3,6 +3,7 @@
 
 mod contact;
 mod duplicates;
+mod fields;
 mod merge;
 mod picture;
 

@@ -1,0 +1,59 @@
+//! The databases every store test runs on: SQLite in a fresh folder always,
+//! and a fresh database on the PostgreSQL server `TEST_POSTGRES_URL` names
+//! (set by `tests/postgres.sh`). In CI (`CI` set) the PostgreSQL leg is
+//! required, so it cannot be skipped silently.
+
+use contacts_svc::store::{CreateOutcome, Store};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+
+use crate::{Contact, TenantId};
+
+pub struct Backend {
+    pub name: &'static str,
+    pub store: Store,
+    /// The same database, for what the store does not expose (dead letters).
+    pub raw: DatabaseConnection,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Backend {
+    /// Creates `contact` with no request id and no picture claim, or panics.
+    pub async fn create(&self, tenant: &TenantId, contact: &Contact) {
+        let outcome = self.store.create(tenant, contact, None, None).await;
+        let outcome = outcome.unwrap_or_else(|error| panic!("{}: create: {error}", self.name));
+        assert!(matches!(outcome, CreateOutcome::Created), "{}: a fresh contact is created", self.name);
+    }
+
+    /// The value of a one-number query.
+    pub async fn count(&self, sql: &str) -> i64 {
+        let row = self.raw.query_one_raw(sea_orm::Statement::from_string(self.raw.get_database_backend(), sql));
+        let row = row.await.unwrap().expect("a row");
+        row.try_get_by_index(0).unwrap()
+    }
+}
+
+pub async fn all() -> Vec<Backend> {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let sqlite = format!("sqlite://{}?mode=rwc", dir.path().join("contacts.sqlite").display());
+    let mut backends = vec![connect("sqlite", sqlite, Some(dir)).await];
+    match std::env::var("TEST_POSTGRES_URL") {
+        Ok(admin_url) => {
+            let name = format!("store_{}", uuid::Uuid::new_v4().simple());
+            let admin = Database::connect(&admin_url).await.expect("connect to the test PostgreSQL");
+            admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create a test database");
+            let (base, _) = admin_url.rsplit_once('/').expect("the URL ends with a database name");
+            backends.push(connect("postgres", format!("{base}/{name}"), None).await);
+        }
+        Err(_) if std::env::var_os("CI").is_some() => {
+            panic!("TEST_POSTGRES_URL is not set: CI must run the PostgreSQL leg (tests/run.sh starts PostgreSQL)")
+        }
+        Err(_) => eprintln!("TEST_POSTGRES_URL not set: skipping the PostgreSQL leg (tests/postgres.sh sets it)"),
+    }
+    backends
+}
+
+async fn connect(name: &'static str, url: String, dir: Option<tempfile::TempDir>) -> Backend {
+    let store = Store::connect(&url).await.unwrap_or_else(|error| panic!("{name}: connect and migrate: {error}"));
+    let raw = Database::connect(&url).await.expect("a second connection");
+    Backend { name, store, raw, _dir: dir }
+}

@@ -1,0 +1,93 @@
+//! The Smart List (keyset pages, substring search) and duplicate search.
+
+use contacts_svc::store::ListCursor;
+
+use crate::{backends, contact, tenant};
+
+fn after(contact: &contacts_svc::domain::Contact) -> ListCursor {
+    ListCursor { create_time_us: contact.create_time_us, contact_id: contact.id.to_string() }
+}
+
+#[tokio::test]
+async fn pages_walk_newest_first_without_gaps_or_repeats_even_on_equal_times() {
+    for db in backends::all().await {
+        let acme = tenant("acme");
+        // Two pairs share a creation time: the id breaks the tie.
+        let times = [10, 20, 20, 30, 40, 40, 50];
+        let mut written = Vec::new();
+        for (i, time) in times.into_iter().enumerate() {
+            let c = contact(&format!("c{i}"), "", "", time);
+            db.create(&acme, &c).await;
+            written.push(c);
+        }
+        db.create(&tenant("globex"), &contact("other", "", "", 35)).await;
+        let mut expected = written.clone();
+        expected.sort_by(|a, b| (b.create_time_us, b.id.as_str()).cmp(&(a.create_time_us, a.id.as_str())));
+
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = db.store.list(&acme, None, cursor.as_ref(), 3).await.unwrap();
+            assert!(page.len() <= 3, "{}", db.name);
+            let Some(last) = page.last() else { break };
+            cursor = Some(after(last));
+            seen.extend(page);
+        }
+        let ids =
+            |contacts: &[contacts_svc::domain::Contact]| contacts.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&seen), ids(&expected), "{}: every contact once, newest first", db.name);
+    }
+}
+
+#[tokio::test]
+async fn a_query_is_a_case_insensitive_substring_with_wildcards_taken_literally() {
+    for db in backends::all().await {
+        let acme = tenant("acme");
+        let percent = contact("Ann", "Fifty", "50%off@example.com", 1);
+        let underscore = contact("Bob", "Under_Score", "", 2);
+        let plain = contact("Carol", "Plain", "carol@example.com", 3);
+        for c in [&percent, &underscore, &plain] {
+            db.create(&acme, c).await;
+        }
+        let names = |contacts: Vec<contacts_svc::domain::Contact>| {
+            contacts.into_iter().map(|c| c.fields.first_name).collect::<Vec<_>>()
+        };
+        let list = |query: &'static str| {
+            let (db, acme) = (&db, &acme);
+            async move { names(db.store.list(acme, Some(query), None, 10).await.unwrap()) }
+        };
+        assert_eq!(list("fifty").await, ["Ann"], "{}: lowercase query, mixed-case data", db.name);
+        assert_eq!(list("50%").await, ["Ann"], "{}: % is a character", db.name);
+        assert_eq!(list("r_s").await, ["Bob"], "{}: _ is a character", db.name);
+        assert_eq!(list("example.com").await, ["Carol", "Ann"], "{}: newest first", db.name);
+        assert_eq!(list("").await.len(), 3, "{}: an empty query lists all", db.name);
+        assert!(list("nobody").await.is_empty(), "{}", db.name);
+    }
+}
+
+#[tokio::test]
+async fn duplicates_match_email_phone_or_full_name_of_live_contacts_of_the_tenant() {
+    for db in backends::all().await {
+        let acme = tenant("acme");
+        let mut ada = contact("Ada", "Lovelace", "ada@example.com", 1);
+        ada.fields.additional_phones = vec!["+14155552671".into()];
+        let same_email = contact("A.", "", "ADA@example.com", 2);
+        let mut same_phone = contact("Countess", "", "", 3);
+        same_phone.fields.phone = "+14155552671".into();
+        let same_name = contact("ada", "LOVELACE", "other@example.com", 4);
+        let first_name_only = contact("Ada", "", "", 5);
+        let stranger = contact("Grace", "Hopper", "grace@example.com", 6);
+        for c in [&ada, &same_email, &same_phone, &same_name, &first_name_only, &stranger] {
+            db.create(&acme, c).await;
+        }
+        db.create(&tenant("globex"), &contact("Ada", "Lovelace", "ada@example.com", 7)).await;
+
+        let found = db.store.duplicates_of(&acme, &ada, 50).await.unwrap();
+        let mut ids: Vec<_> = found.iter().map(|c| c.id.clone()).collect();
+        ids.sort();
+        let mut expected = vec![same_email.id.clone(), same_phone.id.clone(), same_name.id.clone()];
+        expected.sort();
+        assert_eq!(ids, expected, "{}: not itself, not a lone first name, not another tenant", db.name);
+        assert_eq!(db.store.duplicates_of(&acme, &ada, 1).await.unwrap().len(), 1, "{}: limited", db.name);
+    }
+}
