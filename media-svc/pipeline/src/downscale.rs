@@ -16,7 +16,7 @@
 
 use fast_image_resize::{MulDiv, PixelType, images::Image};
 
-use super::decode::Decoded;
+use super::decoded::Decoded;
 
 /// How many times the largest rendition's side the cells keep, at least.
 const GAP: u32 = 2;

@@ -4,7 +4,7 @@
 use super::{
     Format, Rejection,
     budget::{self, Cost},
-    decode::{Decoded, Target},
+    decoded::{Decoded, Target},
     jpeg_header::{JpegLayout, Process},
     turbo::{self, PixelFormat},
 };

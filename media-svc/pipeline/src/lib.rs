@@ -23,6 +23,7 @@ pub mod budget;
 pub mod samples;
 
 mod decode;
+mod decoded;
 mod downscale;
 mod encode;
 mod header;

@@ -5,7 +5,7 @@
 
 use super::{
     Format, Rejection,
-    decode::{Decoded, Target},
+    decoded::{Decoded, Target},
     downscale::BoxReducer,
     header::png_reader,
 };

@@ -10,7 +10,7 @@ use fast_image_resize::{
 };
 use image::{DynamicImage, RgbImage, RgbaImage};
 
-use super::{decode::Decoded, header::Orientation};
+use super::{decoded::Decoded, header::Orientation};
 
 /// A square of 8-bit pixels, RGB or RGBA.
 #[derive(Debug, Clone)]

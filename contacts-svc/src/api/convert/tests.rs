@@ -140,7 +140,7 @@ fn merge_fields_list_every_unknown_name_by_index() {
     let Err(Error::InvalidFields(violations)) = merge_fields(&["email".into(), "age".into(), "x".into()]) else {
         panic!("unknown names must be refused");
     };
-    let fields: Vec<&str> = violations.iter().map(|(field, _)| field.as_str()).collect();
+    let fields: Vec<&str> = violations.iter().map(|violation| violation.field.as_str()).collect();
     assert_eq!(fields, ["take_from_duplicate[1]", "take_from_duplicate[2]"]);
     let Err(Error::InvalidFields(too_many)) = merge_fields(&vec!["email".to_owned(); 1000]) else {
         panic!("too many names must be refused");
@@ -153,11 +153,11 @@ fn batch_ids_are_checked_together_and_counted_first() {
     let good = ContactId::generate();
     assert_eq!(batch_ids(&[good.to_string()], 2).unwrap(), std::slice::from_ref(&good));
     let Err(Error::InvalidFields(empty)) = batch_ids(&[], 2) else { panic!("no ids must be refused") };
-    assert_eq!(empty[0].0, "ids");
+    assert_eq!(empty[0].field, "ids");
     let Err(Error::InvalidFields(bad)) = batch_ids(&[good.to_string(), "nope".into()], 2) else {
         panic!("a bad id must be refused");
     };
-    assert_eq!(bad.iter().map(|(field, _)| field.as_str()).collect::<Vec<_>>(), ["ids[1]"]);
+    assert_eq!(bad.iter().map(|violation| violation.field.as_str()).collect::<Vec<_>>(), ["ids[1]"]);
     let Err(Error::InvalidFields(many)) = batch_ids(&vec!["nope".to_owned(); 3], 2) else {
         panic!("too many ids must be refused");
     };
