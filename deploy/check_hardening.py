@@ -156,8 +156,13 @@ def check_compose() -> None:
     # Comments (YAML's and the scripts') may mention `${NAME}` without using it.
     raw = "\n".join(line for line in COMPOSE.read_text().splitlines() if not line.lstrip().startswith("#"))
     references = re.findall(r"(?<!\$)\$\{([A-Za-z0-9_]+)([^}]*)\}", raw)
-    for name in sorted({name for name, _ in references} - set(example)):
+    # `${NAME:-default}` everywhere makes NAME optional: .env.example documents it in a comment.
+    required = {name for name, operator in references if not operator.startswith(":-")}
+    for name in sorted(required - set(example)):
         problem(f"docker-compose.yml uses ${{{name}}}, which .env.example does not list")
+    for name in sorted({name for name, _ in references} - required - set(example)):
+        if not re.search(rf"^#\s*{name}=", ENV_EXAMPLE.read_text(), re.M):
+            problem(f"docker-compose.yml takes an optional ${{{name}}} that .env.example does not mention")
     for name, operator in references:
         if name in secrets and not operator.startswith(":?"):
             problem(f"docker-compose.yml: ${{{name}{operator}}} lets a missing or empty secret through; use ${{{name}:?...}}")

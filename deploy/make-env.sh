@@ -19,6 +19,5 @@ POSTGRES_DB=contacts
 CONTACTS_CREDENTIALS=tenant demo-key demo $(sha256 "$demo_key")
 MEDIA_CREDENTIALS=service contacts-svc $(sha256 "$media_token")
 MEDIA_TOKEN=$media_token
-OTEL_EXPORTER_OTLP_ENDPOINT=
 ENV
 echo "demo tenant API key (keep it; only its hash is in the .env): $demo_key" >&2
