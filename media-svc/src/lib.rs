@@ -11,7 +11,7 @@
 //! - [`samples`]: synthetic images for tests and benchmarks (in the pipeline crate).
 //! - [`error`]: the service's one error type and its mapping to `tonic::Status`.
 
-pub mod api;
+pub(crate) mod api;
 pub mod config;
 pub mod error;
 pub mod images;

@@ -12,7 +12,6 @@ use accommador_proto::{
     },
     tenant::TenantId,
 };
-pub use convert::{MAX_OWNER_LEN, MAX_SIGN_IDS};
 use tonic::{Request, Response, Status};
 
 use crate::{error::Error, images::ImageLibrary};

@@ -39,6 +39,7 @@
 //! 5. on NOT_FOUND take back the claim if this call wrote it; on any other
 //!    error leave it (see [`ImageLibrary::claim`]).
 
+mod coordination;
 mod id;
 pub mod janitor;
 pub mod keys;
@@ -46,10 +47,11 @@ mod manifest;
 mod processor;
 mod signing;
 mod steps;
+mod storing;
 
 use std::{
     sync::Arc,
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant, SystemTime},
 };
 
 use accommador_proto::tenant::TenantId;
@@ -57,24 +59,19 @@ use bytes::Bytes;
 pub use id::{IMAGE_ID_LEN, ImageId};
 pub use janitor::Deletion;
 pub use manifest::{Manifest, RenditionEntry};
-pub use processor::{Job, Processor};
+pub(crate) use processor::Job;
+pub use processor::Processor;
 pub use signing::{MissingIds, SignedBatch, SignedImage, SignedRendition, UrlTtl};
 pub use steps::{ProtocolStep, StepObserver};
+
+pub use self::coordination::STALE_DELETION_MARKER;
+use self::{coordination::is_stale, storing::count_rejection};
 
 use crate::{
     error::Error,
     pipeline::{ImageInfo, Pipeline},
     storage::ObjectStore,
 };
-
-/// How long uploads and claims wait for a janitor that is deleting the same
-/// image, and how often they look.
-const DELETION_WAIT_ATTEMPTS: u32 = 40;
-const DELETION_WAIT_STEP: Duration = Duration::from_millis(250);
-
-/// A `deleting/` marker older than this belongs to a janitor that died; it
-/// is ignored and removed. Far above the time one deletion takes.
-pub const STALE_DELETION_MARKER: Duration = Duration::from_secs(300);
 
 /// An image as stored, with its lease state.
 #[derive(Debug, Clone)]
@@ -98,11 +95,22 @@ pub struct LibrarySettings {
 }
 
 pub struct ImageLibrary {
+    /// The bucket: the only state there is, shared by every replica, so
+    /// the library holds nothing that must survive a restart.
     store: ObjectStore,
+    /// Validation and normalization of the bytes, with their limits
+    /// (`Copy`: each job takes its own onto a worker thread).
     pipeline: Pipeline,
+    /// The bounded pool that runs the pipeline off the async runtime and
+    /// refuses work (OVERLOADED) instead of queueing it without limit.
     processor: Processor,
+    /// The lease's grace period, from configuration.
     settings: LibrarySettings,
+    /// Manifests read recently: signing a page of pictures would otherwise
+    /// read one object per picture.
     manifests: manifest::ManifestCache,
+    /// URLs signed in the current time buckets, handed out again instead of
+    /// signed again (see [`signing`]).
     urls: signing::UrlCache,
     /// Test hook at the steps of the upload protocol; `None` in production.
     observer: Option<Arc<dyn StepObserver>>,
@@ -243,93 +251,4 @@ impl ImageLibrary {
         self.manifests.insert(tenant, id, manifest.clone());
         Ok(Some(manifest))
     }
-
-    /// The manifest, if the image is complete: manifest, original and every rendition present.
-    async fn complete_manifest(&self, tenant: &TenantId, id: &ImageId) -> Result<Option<Arc<Manifest>>, Error> {
-        let Some(bytes) = self.store.get(&keys::manifest(tenant, id)).await? else {
-            self.manifests.remove(tenant, id);
-            return Ok(None);
-        };
-        let manifest = Arc::new(Manifest::decode(&bytes)?);
-        let mut parts = vec![keys::original(tenant, id)];
-        parts.extend(manifest.renditions.iter().map(|rendition| rendition.key(tenant, id)));
-        let present = futures::future::try_join_all(parts.iter().map(|key| self.store.exists(key))).await?;
-        Ok(present.into_iter().all(|exists| exists).then_some(manifest))
-    }
-
-    /// Runs the pipeline and writes original, renditions, then the manifest.
-    async fn store_new(
-        &self,
-        tenant: &TenantId,
-        id: &ImageId,
-        bytes: Bytes,
-        deadline: Option<Instant>,
-    ) -> Result<Arc<Manifest>, Error> {
-        let pipeline = self.pipeline;
-        let processing_input = bytes.clone();
-        let started = Instant::now();
-        let job = Job { tenant: tenant.as_str(), bytes: bytes.len(), deadline };
-        let normalized = self
-            .processor
-            .run(job, move || pipeline.normalize(&processing_input))
-            .await?
-            .inspect_err(count_rejection)?;
-        metrics::histogram!("media_pipeline_seconds", "stage" => "normalize", "format" => normalized.info.format.extension())
-            .record(started.elapsed().as_secs_f64());
-        let manifest = Arc::new(Manifest::of(&normalized));
-        let original_key = keys::original(tenant, id);
-        let original = self.store.put(&original_key, bytes.to_vec(), normalized.info.format.content_type());
-        let renditions = normalized.renditions.iter().map(|rendition| {
-            let key = keys::rendition(tenant, id, rendition.size, rendition.format.extension());
-            async move { self.store.put(&key, rendition.bytes.clone(), rendition.format.content_type()).await }
-        });
-        futures::future::try_join(original, futures::future::try_join_all(renditions)).await?;
-        self.store.put(&keys::manifest(tenant, id), manifest.encode(), "application/json").await?;
-        self.manifests.insert(tenant, id, manifest.clone());
-        Ok(manifest)
-    }
-
-    async fn is_claimed(&self, tenant: &TenantId, id: &ImageId) -> Result<bool, Error> {
-        Ok(!self.store.list(&keys::claims_prefix(tenant, id)).await?.is_empty())
-    }
-
-    /// Writes the lease of a pending image: now, in milliseconds since the
-    /// epoch. Returns when it expires.
-    async fn write_lease(&self, tenant: &TenantId, id: &ImageId) -> Result<SystemTime, Error> {
-        let millis = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
-        self.store.put(&keys::pending(tenant, id), millis.to_string().into_bytes(), "text/plain").await?;
-        Ok(UNIX_EPOCH + Duration::from_millis(millis) + self.settings.pending_grace)
-    }
-
-    /// Whether a live janitor is deleting the image.
-    async fn active_deletions(&self, tenant: &TenantId, id: &ImageId) -> Result<bool, Error> {
-        let now = SystemTime::now();
-        let markers = self.store.list(&keys::deleting_prefix(tenant, id)).await?;
-        Ok(markers.iter().any(|marker| !is_stale(marker.last_modified, now)))
-    }
-
-    async fn reached(&self, step: ProtocolStep) {
-        if let Some(observer) = &self.observer {
-            observer.reached(step).await;
-        }
-    }
-
-    async fn wait_for_deletions(&self, tenant: &TenantId, id: &ImageId) -> Result<(), Error> {
-        for _ in 0..DELETION_WAIT_ATTEMPTS {
-            if !self.active_deletions(tenant, id).await? {
-                return Ok(());
-            }
-            tokio::time::sleep(DELETION_WAIT_STEP).await;
-        }
-        Err(Error::CleanupInProgress { image_id: id.to_string() })
-    }
-}
-
-/// Counts refused images by reason, for dashboards and alerts.
-fn count_rejection(rejection: &crate::pipeline::Rejection) {
-    metrics::counter!("media_images_rejected_total", "reason" => rejection.reason()).increment(1);
-}
-
-fn is_stale(last_modified: Option<SystemTime>, now: SystemTime) -> bool {
-    last_modified.is_some_and(|time| now.duration_since(time).is_ok_and(|age| age > STALE_DELETION_MARKER))
 }

@@ -64,7 +64,7 @@ struct Waiter {
 
 /// What a caller brings to the queue.
 #[derive(Debug, Clone)]
-pub struct Job<'a> {
+pub(crate) struct Job<'a> {
     pub tenant: &'a str,
     /// Bytes held while waiting (the upload).
     pub bytes: usize,
@@ -86,7 +86,7 @@ impl Processor {
 
     /// Runs `work` on a blocking thread once a worker is free and it is
     /// `job`'s tenant's turn, or refuses it with [`Error::Overloaded`].
-    pub async fn run<T, F>(&self, job: Job<'_>, work: F) -> Result<T, Error>
+    pub(crate) async fn run<T, F>(&self, job: Job<'_>, work: F) -> Result<T, Error>
     where
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,

@@ -9,8 +9,8 @@
 //! business ([`crate::images::keys`]), and nothing in this module imports it.
 
 pub mod embedded;
-pub mod objects;
-pub mod presign;
+mod objects;
+mod presign;
 
 pub use objects::{ObjectStore, S3Settings};
 pub use presign::UrlSigner;

@@ -1,0 +1,60 @@
+//! The bucket-side coordination of the protocol in the parent module: the
+//! lease of a pending image, the owners' claims, and waiting out the
+//! janitors' `deleting/` markers.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use accommador_proto::tenant::TenantId;
+
+use super::{ImageId, ImageLibrary, ProtocolStep, keys};
+use crate::error::Error;
+
+/// How long uploads and claims wait for a janitor that is deleting the same
+/// image, and how often they look.
+const DELETION_WAIT_ATTEMPTS: u32 = 40;
+const DELETION_WAIT_STEP: Duration = Duration::from_millis(250);
+
+/// A `deleting/` marker older than this belongs to a janitor that died; it
+/// is ignored and removed. Far above the time one deletion takes.
+pub const STALE_DELETION_MARKER: Duration = Duration::from_secs(300);
+
+impl ImageLibrary {
+    pub(super) async fn is_claimed(&self, tenant: &TenantId, id: &ImageId) -> Result<bool, Error> {
+        Ok(!self.store.list(&keys::claims_prefix(tenant, id)).await?.is_empty())
+    }
+
+    /// Writes the lease of a pending image: now, in milliseconds since the
+    /// epoch. Returns when it expires.
+    pub(super) async fn write_lease(&self, tenant: &TenantId, id: &ImageId) -> Result<SystemTime, Error> {
+        let millis = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
+        self.store.put(&keys::pending(tenant, id), millis.to_string().into_bytes(), "text/plain").await?;
+        Ok(UNIX_EPOCH + Duration::from_millis(millis) + self.settings.pending_grace)
+    }
+
+    /// Whether a live janitor is deleting the image.
+    async fn active_deletions(&self, tenant: &TenantId, id: &ImageId) -> Result<bool, Error> {
+        let now = SystemTime::now();
+        let markers = self.store.list(&keys::deleting_prefix(tenant, id)).await?;
+        Ok(markers.iter().any(|marker| !is_stale(marker.last_modified, now)))
+    }
+
+    pub(super) async fn reached(&self, step: ProtocolStep) {
+        if let Some(observer) = &self.observer {
+            observer.reached(step).await;
+        }
+    }
+
+    pub(super) async fn wait_for_deletions(&self, tenant: &TenantId, id: &ImageId) -> Result<(), Error> {
+        for _ in 0..DELETION_WAIT_ATTEMPTS {
+            if !self.active_deletions(tenant, id).await? {
+                return Ok(());
+            }
+            tokio::time::sleep(DELETION_WAIT_STEP).await;
+        }
+        Err(Error::CleanupInProgress { image_id: id.to_string() })
+    }
+}
+
+pub(super) fn is_stale(last_modified: Option<SystemTime>, now: SystemTime) -> bool {
+    last_modified.is_some_and(|time| now.duration_since(time).is_ok_and(|age| age > STALE_DELETION_MARKER))
+}
