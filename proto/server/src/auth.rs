@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 
 use accommador_proto::{
+    reasons,
     status::{ErrorInfo, with_details},
     tenant::TENANT_ID_HEADER,
 };
@@ -55,19 +56,18 @@ impl Authenticator {
             .ok_or_else(|| {
                 self.refuse(
                     Code::Unauthenticated,
-                    "UNAUTHENTICATED",
+                    reasons::UNAUTHENTICATED,
                     "metadata `authorization: Bearer <token>` is required",
                 )
             })?;
-        let credential = self
-            .credentials
-            .verify(token.trim())
-            .ok_or_else(|| self.refuse(Code::Unauthenticated, "UNAUTHENTICATED", "the bearer token is not valid"))?;
+        let credential = self.credentials.verify(token.trim()).ok_or_else(|| {
+            self.refuse(Code::Unauthenticated, reasons::UNAUTHENTICATED, "the bearer token is not valid")
+        })?;
         match (&credential.role, self.admit) {
             (Role::Service, _) => Ok(()),
             (Role::Tenant(_), Admit::ServicesOnly) => Err(self.refuse(
                 Code::Unauthenticated,
-                "SERVICE_CREDENTIAL_REQUIRED",
+                reasons::SERVICE_CREDENTIAL_REQUIRED,
                 "this service accepts service credentials only",
             )),
             (Role::Tenant(own), Admit::TenantsAndServices) => match metadata.get(TENANT_ID_HEADER) {
@@ -78,7 +78,7 @@ impl Authenticator {
                 Some(asked) if asked.as_bytes() == own.as_str().as_bytes() => Ok(()),
                 Some(_) => Err(self.refuse(
                     Code::PermissionDenied,
-                    "TENANT_MISMATCH",
+                    reasons::TENANT_MISMATCH,
                     "this API key belongs to another tenant than `x-tenant-id` names",
                 )),
             },

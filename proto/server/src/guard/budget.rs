@@ -11,6 +11,7 @@ use std::{
     task::{Context, Poll},
 };
 
+use accommador_proto::reasons;
 use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use tonic::{Code, Status, body::Body};
@@ -38,7 +39,7 @@ impl Reservation {
                      (MAX_INFLIGHT_REQUEST_BYTES); retry with backoff",
                     shared.budget_bytes >> 20
                 ),
-                "INFLIGHT_BYTES_EXHAUSTED",
+                reasons::INFLIGHT_BYTES_EXHAUSTED,
                 [("limit_bytes", shared.budget_bytes.to_string())],
             ));
         };
@@ -110,7 +111,7 @@ impl HttpBody for GuardedBody {
                 Poll::Ready(Some(Err(shared.refusal(
                     Code::DeadlineExceeded,
                     format!("the request body did not arrive within {limit:?} (BODY_READ_TIMEOUT)"),
-                    "BODY_READ_TIMEOUT",
+                    reasons::BODY_READ_TIMEOUT,
                     [("limit_ms", limit.as_millis().to_string())],
                 ))))
             }

@@ -3,7 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use accommador_proto::tenant::{GRPC_TIMEOUT_HEADER, parse_grpc_timeout};
+use accommador_proto::{
+    reasons,
+    tenant::{GRPC_TIMEOUT_HEADER, parse_grpc_timeout},
+};
 use tonic::{Code, Status, body::Body};
 
 use super::Shared;
@@ -50,12 +53,14 @@ impl Shared {
 
     pub(super) fn deadline_exceeded(&self, source: DeadlineSource) -> Status {
         let (message, reason, limit) = match source {
-            DeadlineSource::Caller(timeout) => {
-                (format!("the call did not finish within its deadline of {timeout:?}"), "DEADLINE_EXCEEDED", timeout)
-            }
+            DeadlineSource::Caller(timeout) => (
+                format!("the call did not finish within its deadline of {timeout:?}"),
+                reasons::DEADLINE_EXCEEDED,
+                timeout,
+            ),
             DeadlineSource::Server(limit) => (
                 format!("the call did not finish within the server's limit of {limit:?} (REQUEST_TIMEOUT)"),
-                "REQUEST_TIMEOUT",
+                reasons::REQUEST_TIMEOUT,
                 limit,
             ),
         };

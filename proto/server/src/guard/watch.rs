@@ -7,6 +7,7 @@ use std::{
     task::{Context, Poll},
 };
 
+use accommador_proto::reasons;
 use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use tonic::{
@@ -47,7 +48,7 @@ impl WatchSlot {
                      and {MAX_HEALTH_WATCHES} in all",
                     shared.watches_per_connection
                 ),
-                "HEALTH_WATCHES_EXHAUSTED",
+                reasons::HEALTH_WATCHES_EXHAUSTED,
                 [("limit_per_connection", shared.watches_per_connection.to_string())],
             ));
         }
