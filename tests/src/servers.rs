@@ -25,7 +25,7 @@ const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Settings naming an address or a place, which a developer's shell may
 /// have exported for the local stack: a child must not inherit them.
-const INHERITED_SETTINGS_REMOVED: &[&str] = &[
+pub const INHERITED_SETTINGS_REMOVED: &[&str] = &[
     "CONTACTS_LISTEN",
     "MEDIA_LISTEN",
     "HEALTH_LISTEN",
@@ -336,53 +336,4 @@ pub async fn health_status(channel: Channel, service: &str) -> Option<ServingSta
     let request = HealthCheckRequest { service: service.to_owned() };
     let response = tokio::time::timeout(Duration::from_secs(2), client.check(request)).await.ok()?.ok()?;
     ServingStatus::try_from(response.into_inner().status).ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The ports the local stack (`deploy/local-stack.sh`) listens on: the
-    /// services' defaults.
-    const DEFAULT_PORTS: [u16; 5] = [50051, 50052, 50053, 9464, 9465];
-
-    fn settings(command: &Command) -> Vec<(String, Option<String>)> {
-        command
-            .get_envs()
-            .map(|(key, value)| {
-                (key.to_string_lossy().into_owned(), value.map(|value| value.to_string_lossy().into_owned()))
-            })
-            .collect()
-    }
-
-    #[test]
-    fn every_listen_address_is_port_zero_and_no_default_port_is_named() {
-        for server in [Server::contacts(), Server::media()] {
-            let command = server.dir(Path::new("/nonexistent")).command();
-            let settings = settings(&command);
-            for (key, value) in &settings {
-                let Some(value) = value else { continue };
-                if key.ends_with("_LISTEN") {
-                    assert!(value.ends_with(":0"), "{key}={value} is not port 0");
-                }
-                for port in DEFAULT_PORTS {
-                    assert!(!value.ends_with(&format!(":{port}")), "{key}={value} names a default port");
-                }
-            }
-            for key in INHERITED_SETTINGS_REMOVED {
-                assert!(
-                    settings.iter().any(|(set, _)| set == key),
-                    "{key} is neither set nor removed: the child would inherit the shell's"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn the_test_chooses_over_the_builder() {
-        let command = Server::media().env("METRICS_LISTEN", "127.0.0.1:1234").command();
-        let metrics: Vec<_> =
-            settings(&command).into_iter().filter(|(key, _)| key == "METRICS_LISTEN").map(|(_, v)| v).collect();
-        assert_eq!(metrics, [Some("127.0.0.1:1234".to_owned())]);
-    }
 }
