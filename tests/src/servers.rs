@@ -38,6 +38,8 @@ pub const INHERITED_SETTINGS_REMOVED: &[&str] = &[
     "S3_PUBLIC_ENDPOINT",
     "CREDENTIALS",
     "CREDENTIALS_FILE",
+    // A developer exporting traces from their shell must not receive the tests' spans.
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
 ];
 
 /// Path of a workspace binary, next to the directory of the running test

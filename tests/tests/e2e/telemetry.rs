@@ -111,7 +111,7 @@ async fn a_create_contact_with_a_picture_is_one_trace_across_both_services() {
     let endpoint = start_receiver(receiver.clone()).await;
     // Short batches so the spans arrive well within the wait below.
     let otel = [("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint), ("OTEL_BSP_SCHEDULE_DELAY", "100".to_owned())];
-    let stack = Stack::start(&TestDatabase { name: "sqlite", url: None }, &otel, &otel).await.unwrap();
+    let stack = Stack::start(&TestDatabase::sqlite(), &otel, &otel).await.unwrap();
 
     let picture = samples::jpeg(&samples::photo(300, 300, 7), JpegOptions::default());
     let contact = Contact { first_name: "Ada".into(), email: "ada@example.com".into(), ..Default::default() };
