@@ -33,6 +33,13 @@ pub struct S3Settings {
     pub force_path_style: bool,
 }
 
+impl S3Settings {
+    /// The key pair as the SDK and the URL signer take it: the one place the secret is exposed.
+    pub(crate) fn credentials(&self) -> Credentials {
+        Credentials::new(&self.access_key_id, self.secret_access_key.expose_secret(), None, None, "media-svc-config")
+    }
+}
+
 /// One object found by a listing.
 #[derive(Debug, Clone)]
 pub struct ListedObject {
@@ -163,13 +170,7 @@ impl ObjectStore {
 }
 
 fn client_config(settings: &S3Settings) -> aws_sdk_s3::Config {
-    let credentials = Credentials::new(
-        &settings.access_key_id,
-        settings.secret_access_key.expose_secret(),
-        None,
-        None,
-        "media-svc-config",
-    );
+    let credentials = settings.credentials();
     let mut builder = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(settings.region.clone()))

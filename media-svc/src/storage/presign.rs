@@ -6,7 +6,6 @@
 
 use std::time::{Duration, SystemTime};
 
-use aws_credential_types::Credentials;
 use aws_sigv4::{
     http_request::{
         PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation, SigningSettings,
@@ -16,7 +15,6 @@ use aws_sigv4::{
 };
 use aws_smithy_runtime_api::client::identity::Identity;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use secrecy::ExposeSecret;
 
 use super::{S3Settings, StorageError};
 
@@ -59,14 +57,7 @@ impl UrlSigner {
         } else {
             format!("{scheme}://{bucket}.{authority}/")
         };
-        let credentials = Credentials::new(
-            &settings.access_key_id,
-            settings.secret_access_key.expose_secret(),
-            None,
-            None,
-            "media-svc-config",
-        );
-        Ok(Self { object_base, identity: credentials.into(), region: settings.region.clone() })
+        Ok(Self { object_base, identity: settings.credentials().into(), region: settings.region.clone() })
     }
 
     /// A GET URL for `key`, valid from `start` for `ttl`. Deterministic: the
