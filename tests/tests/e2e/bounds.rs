@@ -215,11 +215,16 @@ async fn a_thousand_stalled_uploads_on_one_connection_are_cut_off_within_the_byt
     let peak = stack.contacts.peak_memory_bytes().unwrap();
     let growth = peak.saturating_sub(baseline);
     println!("contacts-svc: baseline {} MiB, peak {} MiB", baseline >> 20, peak >> 20);
+    // Beyond the budget, each open call holds its h2 stream, task and span: measured 25-30 MiB
+    // alone, 36-44 MiB with the 2 cores saturated and up to 54 MiB amid the whole parallel
+    // suite. Unbounded, 1,000 stalled 2.5 MB uploads would hold 2.5 GB.
+    const SLACK: u64 = 64 * 1024 * 1024;
     assert!(
-        growth < BUDGET + 32 * 1024 * 1024,
-        "contacts-svc grew by {} MiB; the budget is {} MiB",
+        growth < BUDGET + SLACK,
+        "contacts-svc grew by {} MiB; the budget is {} MiB plus {} MiB for the calls themselves",
         growth >> 20,
-        BUDGET >> 20
+        BUDGET >> 20,
+        SLACK >> 20
     );
     let metrics = stack.contacts.metrics().await.unwrap();
     assert!(metrics.contains("grpc_server_inflight_request_bytes 0"), "every byte was given back:\n{metrics}");
