@@ -1,7 +1,10 @@
 //! A contact's fields, checked and normalized ("parse, don't validate").
 
+use std::collections::HashSet;
+
 use accommador_proto::status::{Violations, quote};
-use std::str::FromStr;
+
+use super::{PhoneNormalizer, text};
 
 /// A contact id: a UUIDv7 string.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -60,12 +63,13 @@ pub const LIMITS: Limits =
 pub struct ContactFields {
     pub first_name: String,
     pub last_name: String,
-    /// As given (trimmed); matched lowercased.
+    /// As given (NFC, trimmed); matched lowercased.
     pub email: String,
-    /// E.164, or empty.
+    /// E.164 with `;ext=` and the extension when there is one
+    /// (`+14155550101;ext=99`, see `domain::phone`), or empty.
     pub phone: String,
     pub company_name: String,
-    /// Deduplicated, in first-seen order.
+    /// Deduplicated case-insensitively, in first-seen order and spelling.
     pub tags: Vec<String>,
     pub source: String,
     pub additional_emails: Vec<String>,
@@ -86,28 +90,6 @@ pub struct Contact {
     pub merged_contact_ids: Vec<String>,
 }
 
-/// Normalizes phone numbers to E.164 with a default region for national numbers.
-#[derive(Debug, Clone, Copy)]
-pub struct PhoneNormalizer {
-    pub default_region: phonenumber::country::Id,
-}
-
-impl PhoneNormalizer {
-    pub fn parse_region(code: &str) -> Result<phonenumber::country::Id, String> {
-        phonenumber::country::Id::from_str(&code.to_uppercase())
-            .map_err(|_| format!("{} is not a two-letter region code such as US or DE", quote(code)))
-    }
-
-    pub fn normalize(&self, raw: &str) -> Result<String, String> {
-        let number = phonenumber::parse(Some(self.default_region), raw)
-            .map_err(|error| format!("{} is not a phone number: {error}", quote(raw)))?;
-        if !phonenumber::is_valid(&number) {
-            return Err(format!("{} is not a valid phone number", quote(raw)));
-        }
-        Ok(number.format().mode(phonenumber::Mode::E164).to_string())
-    }
-}
-
 /// The contact fields of a create request, as the caller sent them.
 #[derive(Debug, Clone, Default)]
 pub struct ContactDraft {
@@ -121,73 +103,114 @@ pub struct ContactDraft {
 }
 
 impl ContactDraft {
-    /// Checks and normalizes every field; returns all violations at once.
+    /// Checks and normalizes every field (the rules of [`text`], then each
+    /// field's own syntax); returns all violations at once.
     pub fn parse(self, phones: &PhoneNormalizer) -> Result<ContactFields, Violations> {
         let mut violations = Violations::new();
-        let mut text = |field: &str, value: String, limit: usize| {
-            let value = value.trim().to_owned();
-            let length = value.chars().count();
-            if length > limit {
-                violations
-                    .add(format!("contact.{field}"), format!("{field} is {length} characters; the limit is {limit}"));
-            }
-            value
-        };
-        let first_name = text("first_name", self.first_name, LIMITS.name);
-        let last_name = text("last_name", self.last_name, LIMITS.name);
-        let email = text("email", self.email, LIMITS.email);
-        let phone_input = text("phone", self.phone, LIMITS.phone);
-        let company_name = text("company_name", self.company_name, LIMITS.company_name);
-        let source = text("source", self.source, LIMITS.source);
-
-        if !email.is_empty() && !email_address::EmailAddress::is_valid(&email) {
-            violations.add("contact.email", format!("{} is not a valid email address", quote(&email)));
-        }
-        let phone = if phone_input.is_empty() {
-            String::new()
-        } else {
-            phones.normalize(&phone_input).unwrap_or_else(|problem| {
-                violations.add("contact.phone", problem);
-                String::new()
+        let mut text = |field: &str, value: &str, limit: usize| {
+            text::clean(value, limit).map_err(|problem| {
+                violations.add(format!("contact.{field}"), problem.describe(field));
             })
         };
-        if [&first_name, &last_name, &email, &phone_input].iter().all(|value| value.is_empty()) {
+        let first_name = text("first_name", &self.first_name, LIMITS.name);
+        let last_name = text("last_name", &self.last_name, LIMITS.name);
+        let email = text("email", &self.email, LIMITS.email);
+        let phone_input = text("phone", &self.phone, LIMITS.phone);
+        let company_name = text("company_name", &self.company_name, LIMITS.company_name);
+        let source = text("source", &self.source, LIMITS.source);
+
+        // Syntax is checked only on values that passed as text: an
+        // over-long or poisoned value has already said all there is to say.
+        if let Ok(email) = &email
+            && !email.is_empty()
+            && !email_address::EmailAddress::is_valid(email)
+        {
+            violations.add("contact.email", format!("{} is not a valid email address", quote(email)));
+        }
+        let phone = match &phone_input {
+            Ok(raw) if !raw.is_empty() => phones.normalize(raw).unwrap_or_else(|problem| {
+                violations.add("contact.phone", problem);
+                String::new()
+            }),
+            _ => String::new(),
+        };
+        let given = |value: &Result<String, ()>| value.as_ref().is_ok_and(|value| !value.is_empty());
+        let refused = |value: &Result<String, ()>| value.is_err();
+        let identifying = [&first_name, &last_name, &email, &phone_input];
+        if !identifying.iter().any(|value| given(value)) && !identifying.iter().any(|value| refused(value)) {
             violations.add("contact", "at least one of first_name, last_name, email or phone is required");
         }
 
-        if self.tags.len() > LIMITS.tags {
-            violations.add("contact.tags", format!("{} tags; the limit is {}", self.tags.len(), LIMITS.tags));
-        }
-        let mut tags: Vec<String> = Vec::new();
-        for (index, tag) in self.tags.iter().enumerate().take(LIMITS.tags + 1) {
-            let tag = tag.trim();
-            let length = tag.chars().count();
-            if tag.is_empty() || length > LIMITS.tag {
-                violations.add(
-                    format!("contact.tags[{index}]"),
-                    format!("tags must be 1 to {} characters; this one is {length}", LIMITS.tag),
-                );
-            } else if !tags.iter().any(|existing| existing == tag) {
-                tags.push(tag.to_owned());
-            }
-        }
+        let tags = parse_tags(&self.tags, &mut violations);
 
         if !violations.is_empty() {
             return Err(violations);
         }
+        let valid = |value: Result<String, ()>| value.expect("a refused value is a violation");
         Ok(ContactFields {
-            first_name,
-            last_name,
-            email,
+            first_name: valid(first_name),
+            last_name: valid(last_name),
+            email: valid(email),
             phone,
-            company_name,
+            company_name: valid(company_name),
             tags,
-            source,
+            source: valid(source),
             additional_emails: Vec::new(),
             additional_phones: Vec::new(),
             image_id: None,
         })
     }
+}
+
+/// Most violations about single tags collected from one request: past
+/// these, the caller has enough to fix, and a list of a million bad tags
+/// costs no more than this.
+const MAX_TAG_VIOLATIONS: usize = accommador_proto::status::MAX_LISTED_VIOLATIONS;
+
+/// The tags as stored: each a clean text of 1 to `LIMITS.tag` characters,
+/// deduplicated case-insensitively (Unicode default case folding of the NFC
+/// text, so "VIP", "vip" and "Vip" are one tag, spelled as first seen), at
+/// most `LIMITS.tags` of them. Stops at the first distinct tag over the
+/// limit, so a huge list costs one pass at most and one violation.
+fn parse_tags(raw: &[String], violations: &mut Violations) -> Vec<String> {
+    let mut tags = Vec::new();
+    let mut seen = HashSet::new();
+    let mut bad = 0;
+    for (index, tag) in raw.iter().enumerate() {
+        // The same bytes as the tag before: nothing new to check or keep,
+        // and a list of a million copies stays cheap.
+        if index > 0 && raw[index - 1] == *tag {
+            continue;
+        }
+        let problem = match text::clean(tag, LIMITS.tag) {
+            Ok(tag) if tag.is_empty() => format!("tags must be 1 to {} characters; this one is empty", LIMITS.tag),
+            Ok(tag) => {
+                if seen.insert(caseless::default_case_fold_str(&tag)) {
+                    if tags.len() == LIMITS.tags {
+                        violations.add(
+                            "contact.tags",
+                            format!(
+                                "{} tags with more than {} distinct ones (tags are case-insensitive); the limit is {}",
+                                raw.len(),
+                                LIMITS.tags,
+                                LIMITS.tags
+                            ),
+                        );
+                        break;
+                    }
+                    tags.push(tag);
+                }
+                continue;
+            }
+            Err(problem) => problem.describe("tag"),
+        };
+        violations.add(format!("contact.tags[{index}]"), problem);
+        bad += 1;
+        if bad == MAX_TAG_VIOLATIONS {
+            break;
+        }
+    }
+    tags
 }
 
 #[cfg(test)]
@@ -228,12 +251,119 @@ mod tests {
         assert_eq!(violations[0].field, "contact");
     }
 
+    fn fields_of(violations: &Violations) -> Vec<&str> {
+        violations.iter().map(|v| v.field.as_str()).collect()
+    }
+
+    fn named(first_name: &str) -> ContactDraft {
+        ContactDraft { first_name: first_name.into(), ..Default::default() }
+    }
+
     #[test]
-    fn too_many_tags_is_one_violation_and_tags_are_deduplicated() {
-        let many = ContactDraft { first_name: "a".into(), tags: vec!["t".into(); 51], ..Default::default() };
-        assert_eq!(many.parse(&phones()).unwrap_err()[0].field, "contact.tags");
-        let dup = ContactDraft { first_name: "a".into(), tags: vec!["vip".into(), "vip".into()], ..Default::default() };
-        assert_eq!(dup.parse(&phones()).unwrap().tags, ["vip"]);
+    fn tags_are_case_insensitive_and_keep_the_first_spelling() {
+        let draft = ContactDraft { tags: vec!["VIP".into(), "vip".into(), "Vip".into(), "Lead".into()], ..named("a") };
+        assert_eq!(draft.parse(&phones()).unwrap().tags, ["VIP", "Lead"]);
+        // Full case folding: "STRASSE" and "straße" are one tag; NFD and NFC too.
+        let draft = ContactDraft {
+            tags: vec!["straße".into(), "STRASSE".into(), "Cafe\u{301}".into(), "CAFÉ".into()],
+            ..named("a")
+        };
+        assert_eq!(draft.parse(&phones()).unwrap().tags, ["straße", "Café"]);
+    }
+
+    #[test]
+    fn duplicates_do_not_count_against_the_tag_limit() {
+        let identical = ContactDraft { tags: vec!["t".into(); 51], ..named("a") };
+        assert_eq!(identical.parse(&phones()).unwrap().tags, ["t"], "51 identical tags are one tag");
+        let mut cased: Vec<String> = (0..50).map(|n| format!("tag{n}")).collect();
+        cased.push("TAG0".into());
+        assert_eq!(ContactDraft { tags: cased, ..named("a") }.parse(&phones()).unwrap().tags.len(), 50);
+    }
+
+    #[test]
+    fn too_many_distinct_tags_is_one_violation_however_many_are_sent() {
+        for count in [51, 1_000_000] {
+            let tags = (0..count).map(|n| format!("tag{n}")).collect();
+            let violations = ContactDraft { tags, ..named("a") }.parse(&phones()).unwrap_err();
+            assert_eq!(fields_of(&violations), ["contact.tags"], "{count} tags");
+            let expected = format!("{count} tags with more than 50 distinct ones");
+            assert!(violations[0].description.starts_with(&expected), "{}", violations[0].description);
+        }
+        let empty = ContactDraft { tags: vec![String::new(); 1_000_000], ..named("a") };
+        assert_eq!(empty.parse(&phones()).unwrap_err().len(), 1, "identical bad tags are reported once");
+        let bad: Vec<String> = (0..1_000_000).map(|n| format!("bad\0{n}")).collect();
+        let violations = ContactDraft { tags: bad, ..named("a") }.parse(&phones()).unwrap_err();
+        assert_eq!(violations.len(), MAX_TAG_VIOLATIONS, "bad tags stop being collected at the cap");
+    }
+
+    #[test]
+    fn control_and_bidi_characters_are_refused_in_every_field() {
+        let draft = ContactDraft {
+            first_name: "Ada\0".into(),
+            last_name: "Love\nlace".into(),
+            email: "a\u{202E}@example.com".into(),
+            company_name: "Acme\u{2066}".into(),
+            source: "web\tform".into(),
+            tags: vec!["ok".into(), "v\u{202E}ip".into()],
+            ..Default::default()
+        };
+        let violations = draft.parse(&phones()).unwrap_err();
+        assert_eq!(
+            fields_of(&violations),
+            [
+                "contact.first_name",
+                "contact.last_name",
+                "contact.email",
+                "contact.company_name",
+                "contact.source",
+                "contact.tags[1]"
+            ],
+            "no email syntax error and no 'name required' on top: {violations}"
+        );
+        assert!(
+            violations[0].description.starts_with("first_name contains U+0000 (a control character) at character 4")
+        );
+        assert!(violations[2].description.starts_with("email contains U+202E"), "{}", violations[2].description);
+        assert!(violations.iter().all(|v| !v.description.contains(['\0', '\n', '\t', '\u{202E}', '\u{2066}'])));
+    }
+
+    #[test]
+    fn a_name_of_invisible_characters_is_no_name() {
+        for invisible in ["\u{200B}", "\u{FEFF}", " \u{200B}\u{2060} "] {
+            let violations = named(invisible).parse(&phones()).unwrap_err();
+            assert_eq!(fields_of(&violations), ["contact"], "{invisible:?}");
+        }
+        let fields = ContactDraft { email: "\u{FEFF}ada@example.com\u{200B}".into(), ..Default::default() };
+        assert_eq!(fields.parse(&phones()).unwrap().email, "ada@example.com");
+    }
+
+    #[test]
+    fn nfd_input_is_stored_as_nfc() {
+        let draft = ContactDraft { last_name: "Mu\u{0308}ller".into(), ..named("Jose\u{0301}") };
+        let fields = draft.parse(&phones()).unwrap();
+        assert_eq!((fields.first_name.as_str(), fields.last_name.as_str()), ("Jos\u{E9}", "M\u{FC}ller"));
+    }
+
+    #[test]
+    fn an_over_long_email_is_one_short_violation() {
+        let draft = ContactDraft { email: format!("{}@example.com", "a".repeat(4988)), ..Default::default() };
+        let violations = draft.parse(&phones()).unwrap_err();
+        assert_eq!(fields_of(&violations), ["contact.email"], "length only, no syntax check: {violations}");
+        assert_eq!(violations[0].description, "email is 5000 characters; the limit is 254");
+    }
+
+    #[test]
+    fn phones_keep_their_extension_and_bad_ones_are_explained() {
+        let draft = ContactDraft { phone: "+1 415 555 0101 ext. 99".into(), ..Default::default() };
+        assert_eq!(draft.parse(&phones()).unwrap().phone, "+14155550101;ext=99");
+        let draft = ContactDraft { phone: "+10000000000".into(), ..named("a") };
+        let violations = draft.parse(&phones()).unwrap_err();
+        assert_eq!(fields_of(&violations), ["contact.phone"]);
+        assert!(
+            violations[0].description.starts_with("\"+10000000000\" is not a valid phone number: no phone number"),
+            "{}",
+            violations[0].description
+        );
     }
 
     #[test]

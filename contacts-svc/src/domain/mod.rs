@@ -5,9 +5,12 @@ mod contact;
 mod duplicates;
 mod fields;
 mod merge;
+mod phone;
 mod picture;
+mod text;
 
-pub use contact::{Contact, ContactDraft, ContactFields, ContactId, Limits, MAX_LISTED_MERGED_IDS, PhoneNormalizer};
+pub use contact::{Contact, ContactDraft, ContactFields, ContactId, Limits, MAX_LISTED_MERGED_IDS};
 pub use duplicates::{MatchReason, match_reasons};
 pub use merge::{MergeField, merge, merged_revision};
+pub use phone::{EXTENSION_SEPARATOR, PhoneNormalizer};
 pub use picture::{Picture, Rendition};
