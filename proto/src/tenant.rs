@@ -25,6 +25,9 @@ pub struct TenantId(String);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TenantIdError {
     Missing,
+    /// Sent this many times: which one would count is anyone's guess (a
+    /// proxy may add one, a server may read the first or the last), so none does.
+    Repeated(usize),
     NotAscii,
     Empty,
     TooLong(usize),
@@ -35,6 +38,9 @@ impl fmt::Display for TenantIdError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Missing => write!(f, "metadata `{TENANT_ID_HEADER}` is required"),
+            Self::Repeated(times) => {
+                write!(f, "metadata `{TENANT_ID_HEADER}` was sent {times} times; it must be sent once")
+            }
             Self::NotAscii => write!(f, "metadata `{TENANT_ID_HEADER}` must be ASCII"),
             Self::Empty => {
                 write!(f, "metadata `{TENANT_ID_HEADER}` is empty; it needs 1 to {TENANT_ID_MAX_LEN} characters")
@@ -65,10 +71,10 @@ impl TenantId {
         Ok(Self(raw.to_owned()))
     }
 
-    /// Reads the tenant from a call's metadata.
+    /// Reads the tenant from a call's metadata, which must name exactly one.
     pub fn from_metadata(metadata: &MetadataMap) -> Result<Self, TenantIdError> {
-        let value = metadata.get(TENANT_ID_HEADER).ok_or(TenantIdError::Missing)?;
-        Self::parse(value.to_str().map_err(|_| TenantIdError::NotAscii)?)
+        let value = single(metadata, TENANT_ID_HEADER).map_err(TenantIdError::Repeated)?;
+        Self::parse(value.ok_or(TenantIdError::Missing)?.to_str().map_err(|_| TenantIdError::NotAscii)?)
     }
 
     pub fn as_str(&self) -> &str {
@@ -79,6 +85,22 @@ impl TenantId {
 impl fmt::Display for TenantId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// The one value of metadata `key`, if sent; `Err(n)` when it was sent `n`
+/// times. For every key whose value decides who the caller is or acts for:
+/// reading the first of several would let whoever adds one (a client
+/// library, a proxy) change the answer without anyone noticing.
+pub fn single<'a>(
+    metadata: &'a MetadataMap,
+    key: &'static str,
+) -> Result<Option<&'a tonic::metadata::MetadataValue<tonic::metadata::Ascii>>, usize> {
+    let mut values = metadata.get_all(key).iter();
+    let first = values.next();
+    match values.count() {
+        0 => Ok(first),
+        more => Err(more + 1),
     }
 }
 
@@ -163,5 +185,17 @@ mod tests {
         assert_eq!(TenantId::from_metadata(&metadata), Err(TenantIdError::Missing));
         metadata.insert(TENANT_ID_HEADER, "acme".parse().unwrap());
         assert_eq!(TenantId::from_metadata(&metadata).unwrap().as_str(), "acme");
+    }
+
+    #[test]
+    fn a_tenant_sent_twice_is_refused_even_when_both_agree() {
+        for second in ["globex", "acme"] {
+            let mut metadata = MetadataMap::new();
+            metadata.append(TENANT_ID_HEADER, "acme".parse().unwrap());
+            metadata.append(TENANT_ID_HEADER, second.parse().unwrap());
+            let error = TenantId::from_metadata(&metadata).unwrap_err();
+            assert_eq!(error, TenantIdError::Repeated(2));
+            assert_eq!(error.to_string(), "metadata `x-tenant-id` was sent 2 times; it must be sent once");
+        }
     }
 }

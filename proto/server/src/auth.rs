@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 
 use accommador_proto::{
     reasons,
-    status::{ErrorInfo, with_details},
-    tenant::TENANT_ID_HEADER,
+    status::{ErrorInfo, FieldViolation, with_details},
+    tenant::{TENANT_ID_HEADER, TenantIdError, single},
 };
 use tonic::{Code, Request, Status, metadata::MetadataMap};
 
@@ -45,12 +45,27 @@ impl Authenticator {
 
     /// Checks the bearer token and, for a tenant key, the tenant; fills in
     /// `x-tenant-id` when a tenant key's call left it out.
+    ///
+    /// A token or tenant sent more than once is refused before anything
+    /// else: which of them would count is not for a server to guess.
     pub fn authorize(&self, metadata: &mut MetadataMap) -> Result<(), Status> {
+        if let Err(times) = single(metadata, TENANT_ID_HEADER) {
+            let message = TenantIdError::Repeated(times).to_string();
+            let info = ErrorInfo::new(reasons::TENANT_ID_INVALID, self.domain, std::collections::HashMap::new());
+            let violation = FieldViolation::new(TENANT_ID_HEADER, message.clone());
+            return Err(with_details(Code::InvalidArgument, message, info, [violation]));
+        }
         if self.credentials.is_empty() {
             return Ok(()); // open mode, loopback only (see `check_exposure`)
         }
-        let token = metadata
-            .get(AUTHORIZATION_HEADER)
+        let token = single(metadata, AUTHORIZATION_HEADER)
+            .map_err(|times| {
+                self.refuse(
+                    Code::Unauthenticated,
+                    reasons::UNAUTHENTICATED,
+                    &format!("metadata `{AUTHORIZATION_HEADER}` was sent {times} times; it must be sent once"),
+                )
+            })?
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.strip_prefix("Bearer "))
             .ok_or_else(|| {
@@ -154,6 +169,28 @@ mod tests {
             let status = auth.authorize(&mut metadata(&pairs)).unwrap_err();
             assert_eq!(status.code(), Code::Unauthenticated, "{pairs:?}");
             assert!(!status.message().contains("nope") && !status.message().contains("acme-secret"), "no echo");
+        }
+    }
+
+    #[test]
+    fn a_token_or_tenant_sent_twice_is_refused() {
+        let auth = Authenticator::new(credentials(), Admit::TenantsAndServices, "test");
+        let mut tokens = metadata(&[("authorization", "Bearer acme-secret")]);
+        tokens.append("authorization", "Bearer service-secret".parse().unwrap());
+        let status = auth.authorize(&mut tokens).unwrap_err();
+        assert_eq!(status.code(), Code::Unauthenticated);
+        assert!(status.message().contains("`authorization` was sent 2 times"), "{}", status.message());
+        assert!(!status.message().contains("secret"), "no echo");
+
+        // A tenant key whose own tenant comes first must not slip another one through.
+        for auth in [auth, Authenticator::new(Credentials::default(), Admit::TenantsAndServices, "test")] {
+            let mut tenants = metadata(&[("authorization", "Bearer acme-secret"), (TENANT_ID_HEADER, "acme")]);
+            tenants.append(TENANT_ID_HEADER, "globex".parse().unwrap());
+            let status = auth.authorize(&mut tenants).unwrap_err();
+            assert_eq!(status.code(), Code::InvalidArgument);
+            assert_eq!(status.message(), "metadata `x-tenant-id` was sent 2 times; it must be sent once");
+            let info = accommador_proto::status::error_info(&status).unwrap();
+            assert_eq!((info.reason.as_str(), info.domain.as_str()), (reasons::TENANT_ID_INVALID, "test"));
         }
     }
 
