@@ -5,9 +5,11 @@ use std::{env, fs, path::PathBuf};
 
 use prost::Message;
 
-/// Our own contract: Rust code is generated for these.
+/// Our own contract: Rust code is generated for these, each service with
+/// its own codec (src/codec.rs), which knows the service's error domain.
 const SERVICE_PROTOS: &[&str] =
     &["accommador/contacts/v1/contacts_service.proto", "accommador/media/v1/media_service.proto"];
+const CODECS: &[&str] = &["crate::codec::ContactsCodec", "crate::codec::MediaCodec"];
 
 /// Error detail messages (`google.rpc.*`). Their Rust types come from
 /// tonic-types; we only need their descriptors so that reflection clients
@@ -22,10 +24,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let services = protox::compile(SERVICE_PROTOS, ["."])?;
     // compile_fds ignores file_descriptor_set_path, so reflection's copy is written by hand.
     fs::write(out_dir.join("accommador_descriptor.bin"), services.encode_to_vec())?;
-    tonic_prost_build::configure().build_client(true).build_server(true).compile_fds(services)?;
     // Each server's reflection describes its own contract only.
-    for (proto, name) in SERVICE_PROTOS.iter().zip(["contacts_descriptor.bin", "media_descriptor.bin"]) {
-        fs::write(out_dir.join(name), protox::compile([proto], ["."])?.encode_to_vec())?;
+    for ((proto, name), codec) in
+        SERVICE_PROTOS.iter().zip(["contacts_descriptor.bin", "media_descriptor.bin"]).zip(CODECS)
+    {
+        let service = protox::compile([proto], ["."])?;
+        fs::write(out_dir.join(name), service.encode_to_vec())?;
+        // Type names (prost::Name) tell the codec a request from a response.
+        let mut config = tonic_prost_build::Config::new();
+        config.enable_type_names();
+        tonic_prost_build::configure()
+            .build_client(true)
+            .build_server(true)
+            .codec_path(*codec)
+            .compile_fds_with_config(service, config)?;
     }
 
     let error_details = protox::compile(ERROR_DETAIL_PROTOS, ["."])?;

@@ -6,12 +6,15 @@
 //! - [`tenant`]: the `x-tenant-id` and `x-request-id` metadata every call carries.
 //! - [`status`]: building a `tonic::Status` with `google.rpc` error details (AIP-193).
 //! - [`reasons`]: the stable `ErrorInfo.reason` strings of both services.
+//! - [`codec`]: tonic-prost's codec, with malformed requests reported as
+//!   INVALID_ARGUMENT rather than INTERNAL.
 //!
 //! Nothing else: what servers of this contract do alike (authentication,
 //! TLS, telemetry, limits, health, `serve`) is `accommador-server`
 //! (`proto/server/`), so a client of the contract pays for neither clap nor
 //! rustls nor a Prometheus exporter.
 
+pub mod codec;
 pub mod reasons;
 pub mod status;
 pub mod tenant;

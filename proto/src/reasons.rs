@@ -9,6 +9,9 @@
 
 /// `x-tenant-id` is missing or not a valid tenant id.
 pub const TENANT_ID_INVALID: &str = "TENANT_ID_INVALID";
+/// The request's bytes are no valid message of its type (a string field
+/// that is not UTF-8, a truncated or mangled encoding).
+pub const MALFORMED_MESSAGE: &str = "MALFORMED_MESSAGE";
 /// A failure inside the server that the caller cannot fix; the details are logged.
 pub const INTERNAL: &str = "INTERNAL";
 /// No `authorization: Bearer` metadata, or a token that is not valid.
