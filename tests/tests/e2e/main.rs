@@ -27,3 +27,4 @@ mod security;
 mod shutdown;
 mod storage_outage;
 mod telemetry;
+mod text;

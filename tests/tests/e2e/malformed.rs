@@ -23,6 +23,15 @@ struct RawContact {
     first_name: Vec<u8>,
 }
 
+/// ClaimImageRequest with its owner as raw bytes.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RawClaimImageRequest {
+    #[prost(string, tag = "1")]
+    image_id: String,
+    #[prost(bytes = "vec", tag = "2")]
+    owner: Vec<u8>,
+}
+
 async fn still_serving(client: &mut ContactsServiceClient<Channel>) {
     let request = tenant_request("acme", ListContactsRequest::default());
     client.list_contacts(request).await.expect("the server keeps serving");
@@ -50,12 +59,9 @@ async fn oversized_and_malformed_requests_are_refused_clearly() {
     assert!(status.message().contains("too large"), "{}", status.message());
     still_serving(&mut client).await;
 
-    // A 1 MB name and 10,000 tags: one BadRequest naming both limits.
-    let status = create(
-        &mut client,
-        Contact { first_name: "n".repeat(1 << 20), tags: vec!["tag".into(); 10_000], ..Default::default() },
-    )
-    .await;
+    // A 1 MB name and 10,000 distinct tags: one BadRequest naming both limits.
+    let tags = (0..10_000).map(|n| format!("tag{n}")).collect();
+    let status = create(&mut client, Contact { first_name: "n".repeat(1 << 20), tags, ..Default::default() }).await;
     assert_eq!(status.code(), Code::InvalidArgument);
     assert_eq!(error_info(&status).unwrap().reason, accommador_proto::reasons::CONTACT_INVALID);
     let violations = field_violations(&status);
@@ -66,18 +72,41 @@ async fn oversized_and_malformed_requests_are_refused_clearly() {
         "{}",
         violations[0].description
     );
-    assert!(violations[1].description.contains("10000 tags; the limit is 50"), "{}", violations[1].description);
+    assert!(
+        violations[1].description.starts_with("10000 tags with more than 50 distinct ones (tags are case-insensitive)"),
+        "{}",
+        violations[1].description
+    );
     assert!(status.message().len() < 1000, "the error does not echo the 1 MB name: {} bytes", status.message().len());
     still_serving(&mut client).await;
 
-    // Invalid UTF-8 where a string is expected: refused while decoding.
+    // Invalid UTF-8 where a string is expected: the caller's mistake, said
+    // in the service's own words (not tonic's INTERNAL "failed to decode").
     let mut grpc = tonic::client::Grpc::new(channel);
     grpc.ready().await.unwrap();
-    let raw = RawCreateContactRequest { contact: Some(RawContact { first_name: vec![0xC3, 0x28, 0xFF] }) };
+    let raw = RawCreateContactRequest { contact: Some(RawContact { first_name: vec![b'A', 0xC3, 0x28, 0xFF] }) };
     let path = http::uri::PathAndQuery::from_static("/accommador.contacts.v1.ContactsService/CreateContact");
     let codec = tonic_prost::ProstCodec::<RawCreateContactRequest, Contact>::default();
     let status = grpc.unary(tenant_request("acme", raw), path, codec).await.unwrap_err();
-    assert!(status.message().contains("UTF-8"), "names the problem: {status:?}");
-    assert_ne!(status.code(), Code::Ok);
+    assert_malformed(&status, "Contact.first_name", "contacts.accommador");
     still_serving(&mut client).await;
+
+    let mut media = tonic::client::Grpc::new(stack.media.channel());
+    media.ready().await.unwrap();
+    let raw = RawClaimImageRequest { image_id: "x".into(), owner: vec![0xFF, 0xFE] };
+    let path = http::uri::PathAndQuery::from_static("/accommador.media.v1.MediaService/ClaimImage");
+    let codec = tonic_prost::ProstCodec::<RawClaimImageRequest, Contact>::default();
+    let status = media.unary(tenant_request("acme", raw), path, codec).await.unwrap_err();
+    assert_malformed(&status, "ClaimImageRequest.owner", "media.accommador");
+}
+
+/// INVALID_ARGUMENT with reason MALFORMED_MESSAGE in `domain`, naming the
+/// field and the problem, and never the bytes received.
+fn assert_malformed(status: &tonic::Status, field: &str, domain: &str) {
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let info = error_info(status).unwrap_or_else(|| panic!("ErrorInfo attached: {status:?}"));
+    assert_eq!((info.reason.as_str(), info.domain.as_str()), (accommador_proto::reasons::MALFORMED_MESSAGE, domain));
+    let message = status.message();
+    assert!(message.contains(field) && message.contains("not UTF-8"), "names field and problem: {message}");
+    assert!(!message.contains('\u{FFFD}') && !message.contains("\\x"), "no echo of the bytes: {message}");
 }
