@@ -6,8 +6,11 @@ mod duplicates;
 mod fields;
 mod merge;
 mod picture;
+mod search;
 
 pub use contact::{Contact, ContactDraft, ContactFields, ContactId, Limits, MAX_LISTED_MERGED_IDS, PhoneNormalizer};
 pub use duplicates::{MatchReason, match_reasons};
+pub use fields::{MatchKey, MatchKind};
 pub use merge::{MergeField, merge, merged_revision};
 pub use picture::{Picture, Rendition};
+pub use search::{SearchQuery, fold, fold_case, phone_digits, search_text};
