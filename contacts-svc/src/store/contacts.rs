@@ -29,17 +29,17 @@ pub enum CreateOutcome {
 const IMPORT_BATCH: usize = 1_000;
 
 /// `contact_revision.revision` is the newest revision of its contact.
-pub(super) fn is_latest() -> Expr {
-    Expr::cust(
-        r#""contact_revision"."revision" = (SELECT MAX(r2."revision") FROM "contact_revision" r2 WHERE r2."tenant" = "contact_revision"."tenant" AND r2."contact_id" = "contact_revision"."contact_id")"#,
-    )
-}
+pub(super) const IS_LATEST: &str = r#""contact_revision"."revision" = (SELECT MAX(r2."revision") FROM "contact_revision" r2 WHERE r2."tenant" = "contact_revision"."tenant" AND r2."contact_id" = "contact_revision"."contact_id")"#;
 
 /// The contact was not merged away.
+pub(super) const IS_NOT_MERGED: &str = r#"NOT EXISTS (SELECT 1 FROM "contact_merge" m WHERE m."tenant" = "contact_revision"."tenant" AND m."duplicate_id" = "contact_revision"."contact_id")"#;
+
+pub(super) fn is_latest() -> Expr {
+    Expr::cust(IS_LATEST)
+}
+
 pub(super) fn is_not_merged() -> Expr {
-    Expr::cust(
-        r#"NOT EXISTS (SELECT 1 FROM "contact_merge" m WHERE m."tenant" = "contact_revision"."tenant" AND m."duplicate_id" = "contact_revision"."contact_id")"#,
-    )
+    Expr::cust(IS_NOT_MERGED)
 }
 
 fn anchor(tenant: &TenantId, contact: &Contact) -> contact::ActiveModel {

@@ -3,15 +3,15 @@
 
 use accommador_proto::tenant::TenantId;
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, ExprTrait, LikeExpr, Query},
+    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Value,
+    sea_query::{Expr, ExprTrait, LikeExpr},
 };
 
 use super::{
     Store,
-    contacts::{is_latest, is_not_merged},
-    entities::{contact_match_key, contact_revision},
-    rows,
+    contacts::{IS_LATEST, IS_NOT_MERGED, is_latest, is_not_merged},
+    entities::contact_revision,
+    rows, statement,
 };
 use crate::{
     domain::{Contact, MatchKind, SearchQuery},
@@ -77,8 +77,6 @@ impl Store {
     /// through `contact_match_key` (every value of every revision, so an
     /// email a merge made additional is found as well as a main one).
     pub async fn duplicates_of(&self, tenant: &TenantId, contact: &Contact, limit: u64) -> Result<Vec<Contact>, Error> {
-        use contact_match_key::Column as K;
-        use contact_revision::Column as C;
         let mut keys_by_kind: Vec<(MatchKind, Vec<String>)> = Vec::new();
         for key in contact.fields.match_keys() {
             match keys_by_kind.iter_mut().find(|(kind, _)| *kind == key.kind) {
@@ -89,26 +87,35 @@ impl Store {
         if keys_by_kind.is_empty() {
             return Ok(Vec::new());
         }
-        let mut shares_a_key = Condition::any();
+        // Written out rather than built: both databases must start from the
+        // keys (one index seek per kind, hence a UNION, not an OR that
+        // SQLite can only answer by scanning the tenant) and only then read
+        // the few revisions found. CROSS JOIN is how SQLite is told to keep
+        // that order; PostgreSQL plans it as any join.
+        let mut values: Vec<Value> = Vec::new();
+        let mut by_kind = Vec::new();
         for (kind, keys) in keys_by_kind {
-            shares_a_key = shares_a_key.add(Condition::all().add(K::Kind.eq(kind.as_str())).add(K::Key.is_in(keys)));
+            let placeholders = vec!["?"; keys.len()].join(", ");
+            by_kind.push(format!(
+                r#"SELECT "contact_id", "revision" FROM "contact_match_key" WHERE "tenant" = ? AND "kind" = ? AND "key" IN ({placeholders})"#
+            ));
+            values.push(tenant.as_str().into());
+            values.push(kind.as_str().into());
+            values.extend(keys.into_iter().map(Value::from));
         }
-        let matching_revisions = Query::select()
-            .columns([K::ContactId, K::Revision])
-            .from(contact_match_key::Entity)
-            .and_where(K::Tenant.eq(tenant.as_str()))
-            .cond_where(shares_a_key)
-            .to_owned();
-        let rows = contact_revision::Entity::find()
-            .filter(C::Tenant.eq(tenant.as_str()))
-            .filter(C::ContactId.ne(contact.id.as_str()))
-            .filter(Expr::tuple([Expr::col(C::ContactId), Expr::col(C::Revision)]).in_subquery(matching_revisions))
-            .filter(is_latest())
-            .filter(is_not_merged())
-            .order_by_desc(C::CreateTimeUs)
-            .limit(limit)
+        let sql = format!(
+            r#"SELECT "contact_revision".* FROM ({}) matched CROSS JOIN "contact_revision"
+               WHERE "contact_revision"."tenant" = ? AND "contact_revision"."contact_id" = matched."contact_id"
+                 AND "contact_revision"."revision" = matched."revision" AND "contact_revision"."contact_id" <> ?
+                 AND {IS_LATEST} AND {IS_NOT_MERGED}
+               ORDER BY "contact_revision"."create_time_us" DESC LIMIT ?"#,
+            by_kind.join(" UNION ")
+        );
+        values.extend([tenant.as_str().into(), contact.id.as_str().into(), (limit as i64).into()]);
+        let found = contact_revision::Entity::find()
+            .from_raw_sql(statement(self.backend(), &sql, values))
             .all(&self.db)
             .await?;
-        rows.into_iter().map(rows::contact).collect()
+        found.into_iter().map(rows::contact).collect()
     }
 }
