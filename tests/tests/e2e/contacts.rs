@@ -529,7 +529,7 @@ async fn search_finds_what_staff_type_and_duplicates_see_merged_in_values() {
             let request = FindDuplicateContactsRequest { contact_id: newcomer.id.clone() };
             let found = client.find_duplicate_contacts(tenant_request("acme", request)).await.unwrap().into_inner();
             let ids: Vec<String> = found.matches.into_iter().map(|m| m.contact.unwrap().id).collect();
-            assert_eq!(ids, [a.id.clone()], "{}: {email}{phone} finds A", database.name);
+            assert_eq!(ids, std::slice::from_ref(&a.id), "{}: {email}{phone} finds A", database.name);
         }
     }
 }
