@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use accommador_proto::status::{Violations, quote};
 
-use super::{PhoneNormalizer, text};
+use super::{PhoneNormalizer, search::fold_case, text};
 
 /// A contact id: a UUIDv7 string.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -185,7 +185,7 @@ fn parse_tags(raw: &[String], violations: &mut Violations) -> Vec<String> {
         let problem = match text::clean(tag, LIMITS.tag) {
             Ok(tag) if tag.is_empty() => format!("tags must be 1 to {} characters; this one is empty", LIMITS.tag),
             Ok(tag) => {
-                if seen.insert(caseless::default_case_fold_str(&tag)) {
+                if seen.insert(fold_case(&tag)) {
                     if tags.len() == LIMITS.tags {
                         violations.add(
                             "contact.tags",

@@ -21,7 +21,7 @@ pub fn match_reasons(contact: &Contact, candidate: &Contact) -> Vec<MatchReason>
     if a.phones().iter().any(|phone| candidate_phones.contains(phone)) {
         reasons.push(MatchReason::Phone);
     }
-    if a.full_name().is_some() && a.full_name() == b.full_name() {
+    if a.full_name_key().is_some() && a.full_name_key() == b.full_name_key() {
         reasons.push(MatchReason::FullName);
     }
     reasons

@@ -1,6 +1,6 @@
 //! The merge policy: which value each field of the survivor takes.
 
-use super::{Contact, ContactFields, MAX_LISTED_MERGED_IDS};
+use super::{Contact, ContactFields, MAX_LISTED_MERGED_IDS, search::fold_case};
 use accommador_proto::status::quote;
 
 /// Fields a caller may ask to take from the duplicate.
@@ -63,13 +63,14 @@ pub fn merge(primary: &Contact, duplicate: &Contact, take_from_duplicate: &[Merg
         (primary, _) => primary.clone(),
     };
 
-    let mut tags = p.tags.clone();
-    tags.extend(d.tags.iter().filter(|tag| !p.tags.contains(tag)).cloned());
+    // Tags and emails are case-insensitive: "VIP" and "vip" are one tag.
+    let same_folded = |a: &str, b: &str| fold_case(a) == fold_case(b);
+    let tags = distinct_except(p.tags.iter().chain(&d.tags), "", same_folded);
 
     let all_emails = [&p.email].into_iter().chain(&p.additional_emails).chain([&d.email]).chain(&d.additional_emails);
-    let additional_emails = losers(all_emails, &email, |a, b| a.eq_ignore_ascii_case(b));
+    let additional_emails = distinct_except(all_emails, &email, same_folded);
     let all_phones = [&p.phone].into_iter().chain(&p.additional_phones).chain([&d.phone]).chain(&d.additional_phones);
-    let additional_phones = losers(all_phones, &phone, |a, b| a == b);
+    let additional_phones = distinct_except(all_phones, &phone, |a, b| a == b);
 
     ContactFields {
         first_name: pick(MergeField::FirstName, &p.first_name, &d.first_name),
@@ -116,15 +117,16 @@ fn listed_merged_ids(primary: &Contact, duplicate: &Contact) -> Vec<String> {
     ids
 }
 
-/// Every non-empty value except the winner, without duplicates, in order.
-fn losers<'a>(
+/// Every non-empty value except `excluded` (the winner), without
+/// duplicates, in order.
+fn distinct_except<'a>(
     values: impl Iterator<Item = &'a String>,
-    winner: &str,
+    excluded: &str,
     same: impl Fn(&str, &str) -> bool,
 ) -> Vec<String> {
     let mut kept: Vec<String> = Vec::new();
     for value in values {
-        if !value.is_empty() && !same(value, winner) && !kept.iter().any(|k| same(k, value)) {
+        if !value.is_empty() && !same(value, excluded) && !kept.iter().any(|k| same(k, value)) {
             kept.push(value.clone());
         }
     }
@@ -175,6 +177,9 @@ mod tests {
         assert_eq!(merged.last_name, "Lovelace", "empty on the primary");
         assert_eq!(merged.image_id.as_deref(), Some("img"), "the old contact had no picture");
         assert_eq!(merged.tags, ["vip", "engineer"]);
+        let mut shouting = new_with_picture();
+        shouting.fields.tags = vec!["VIP".into(), "Engineer".into()];
+        assert_eq!(merge(&old(), &shouting, &[]).tags, ["vip", "Engineer"], "tags unite ignoring case");
         assert_eq!(merged.additional_emails, ["ADA@new.example"], "the losing email is kept");
         assert_eq!(merged.phone, "+14155552671");
     }

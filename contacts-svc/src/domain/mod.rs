@@ -7,10 +7,13 @@ mod fields;
 mod merge;
 mod phone;
 mod picture;
+mod search;
 mod text;
 
 pub use contact::{Contact, ContactDraft, ContactFields, ContactId, Limits, MAX_LISTED_MERGED_IDS};
 pub use duplicates::{MatchReason, match_reasons};
+pub use fields::{MatchKey, MatchKind};
 pub use merge::{MergeField, merge, merged_revision};
 pub use phone::{EXTENSION_SEPARATOR, PhoneNormalizer};
 pub use picture::{Picture, Rendition};
+pub use search::{SearchQuery, fold, fold_case, phone_digits, search_text};

@@ -10,7 +10,7 @@ use sea_orm::{
 
 use super::{
     LatestRevisions, RequestRecord, Store,
-    entities::{claim_outbox, contact, contact_revision},
+    entities::{claim_outbox, contact, contact_match_key, contact_revision},
     merge_groups, outbox, requests, rows,
 };
 use crate::{
@@ -24,18 +24,22 @@ pub enum CreateOutcome {
     RequestIdTaken(RequestRecord),
 }
 
+/// Revisions written by one statement: with 20 columns a row, 1,000 rows
+/// stay under SQLite's 32,766 bound parameters per statement.
+const IMPORT_BATCH: usize = 1_000;
+
 /// `contact_revision.revision` is the newest revision of its contact.
-pub(super) fn is_latest() -> Expr {
-    Expr::cust(
-        r#""contact_revision"."revision" = (SELECT MAX(r2."revision") FROM "contact_revision" r2 WHERE r2."tenant" = "contact_revision"."tenant" AND r2."contact_id" = "contact_revision"."contact_id")"#,
-    )
-}
+pub(super) const IS_LATEST: &str = r#""contact_revision"."revision" = (SELECT MAX(r2."revision") FROM "contact_revision" r2 WHERE r2."tenant" = "contact_revision"."tenant" AND r2."contact_id" = "contact_revision"."contact_id")"#;
 
 /// The contact was not merged away.
+pub(super) const IS_NOT_MERGED: &str = r#"NOT EXISTS (SELECT 1 FROM "contact_merge" m WHERE m."tenant" = "contact_revision"."tenant" AND m."duplicate_id" = "contact_revision"."contact_id")"#;
+
+pub(super) fn is_latest() -> Expr {
+    Expr::cust(IS_LATEST)
+}
+
 pub(super) fn is_not_merged() -> Expr {
-    Expr::cust(
-        r#"NOT EXISTS (SELECT 1 FROM "contact_merge" m WHERE m."tenant" = "contact_revision"."tenant" AND m."duplicate_id" = "contact_revision"."contact_id")"#,
-    )
+    Expr::cust(IS_NOT_MERGED)
 }
 
 fn anchor(tenant: &TenantId, contact: &Contact) -> contact::ActiveModel {
@@ -65,7 +69,7 @@ impl Store {
             return Ok(CreateOutcome::RequestIdTaken(self.request_winner(tenant, &record.request_id).await?));
         }
         contact::Entity::insert(anchor(tenant, contact)).exec(&txn).await?;
-        contact_revision::Entity::insert(rows::revision_row(tenant, contact)).exec(&txn).await?;
+        insert_revisions(&txn, tenant, std::slice::from_ref(contact)).await?;
         if let (Some(image_id), Some(deadline)) = (&contact.fields.image_id, claim_deadline_us) {
             let claim = outbox::claim_row(tenant, image_id, &contact.id, contact.create_time_us, deadline);
             claim_outbox::Entity::insert(claim).exec(&txn).await?;
@@ -96,19 +100,33 @@ impl Store {
     /// request ids) in one transaction, in batches: a bulk import, used to
     /// load a tenant from another system and by the list-scale benchmark.
     pub async fn import(&self, tenant: &TenantId, contacts: &[Contact]) -> Result<(), Error> {
-        // Each batch stays under SQLite's 32,766 bound parameters per statement.
-        const BATCH: usize = 1_000;
         let _writer = self.writer().await;
         let txn = self.db.begin().await?;
-        for batch in contacts.chunks(BATCH) {
+        for batch in contacts.chunks(IMPORT_BATCH) {
             contact::Entity::insert_many(batch.iter().map(|contact| anchor(tenant, contact))).exec(&txn).await?;
-            contact_revision::Entity::insert_many(batch.iter().map(|contact| rows::revision_row(tenant, contact)))
-                .exec(&txn)
-                .await?;
+            insert_revisions(&txn, tenant, batch).await?;
         }
         txn.commit().await?;
         Ok(())
     }
+}
+
+/// Writes revisions with the duplicate-search keys each one is found by.
+/// At most [`IMPORT_BATCH`] revisions: one statement each for rows and keys.
+pub(super) async fn insert_revisions(
+    txn: &impl ConnectionTrait,
+    tenant: &TenantId,
+    revisions: &[Contact],
+) -> Result<(), Error> {
+    contact_revision::Entity::insert_many(revisions.iter().map(|contact| rows::revision_row(tenant, contact)))
+        .exec(txn)
+        .await?;
+    let keys: Vec<_> = revisions.iter().flat_map(|contact| rows::match_key_rows(tenant, contact)).collect();
+    // Five columns a row: 5,000 rows stay under SQLite's 32,766 bound parameters.
+    for batch in keys.chunks(5_000) {
+        contact_match_key::Entity::insert_many(batch.to_vec()).exec(txn).await?;
+    }
+    Ok(())
 }
 
 pub(super) async fn latest_in(

@@ -39,7 +39,8 @@ pub mod contact_revision {
         pub first_name: String,
         pub last_name: String,
         pub email: String,
-        /// Lowercased email, for matching.
+        /// The case-folded email. Duplicate search reads `contact_match_key`
+        /// since m0005; kept filled for older readers.
         pub email_key: String,
         pub phone: String,
         pub company_name: String,
@@ -60,10 +61,13 @@ pub mod contact_revision {
         /// JSON array of contact ids.
         #[sea_orm(column_type = "Text")]
         pub merged_contact_ids: String,
-        /// Lowercased names, email, phone and company, for ListContacts' query.
+        /// What ListContacts' query is matched against (`domain::search_text`):
+        /// derived from the fields, so a migration that changes the folding
+        /// rewrites it (the one kind of update these rows ever see).
         #[sea_orm(column_type = "Text")]
         pub search_text: String,
-        /// Lowercased "first last" when both are set, for duplicate search.
+        /// The folded "first last" when both are set. Duplicate search reads
+        /// `contact_match_key` since m0005; kept filled for older readers.
         pub full_name_key: String,
     }
 
@@ -255,6 +259,36 @@ pub mod server_key {
         #[sea_orm(primary_key, auto_increment = false)]
         pub name: String,
         pub secret: Vec<u8>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The values a revision is found by in duplicate search, one row per value
+/// (every email and phone, additional ones included, and the full name),
+/// written with the revision and never changed: matching is symmetric and
+/// index-backed however many values a merge gathered on one contact.
+pub mod contact_match_key {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "contact_match_key")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant: String,
+        /// `email`, `phone` or `name` (`domain::MatchKind`).
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub kind: String,
+        /// The folded value (`ContactFields::match_keys`).
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub key: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub contact_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub revision: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,12 +11,11 @@ use sea_orm::{
 
 use super::{
     RequestRecord, Store,
-    contacts::latest_in,
-    entities::{claim_outbox, contact, contact_merge, contact_revision},
+    contacts::{insert_revisions, latest_in},
+    entities::{claim_outbox, contact, contact_merge},
     merge_groups::{resolve_in, unite_groups},
     outbox::claim_row,
     requests::{find_request_in, insert_request_record},
-    rows,
 };
 use crate::{
     domain::{Contact, ContactId},
@@ -126,7 +125,7 @@ async fn merge_in(
             merged.id
         )));
     }
-    contact_revision::Entity::insert(rows::revision_row(tenant, &merged)).exec(txn).await?;
+    insert_revisions(txn, tenant, std::slice::from_ref(&merged)).await?;
     let record = contact_merge::ActiveModel {
         tenant: Set(tenant.to_string()),
         duplicate_id: Set(duplicate.id.to_string()),

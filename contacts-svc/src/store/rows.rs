@@ -3,9 +3,9 @@
 use accommador_proto::tenant::TenantId;
 use sea_orm::ActiveValue::Set;
 
-use super::entities::contact_revision;
+use super::entities::{contact_match_key, contact_revision};
 use crate::{
-    domain::{Contact, ContactFields, ContactId},
+    domain::{self, Contact, ContactFields, ContactId},
     error::Error,
 };
 
@@ -41,11 +41,6 @@ pub(super) fn contact(row: contact_revision::Model) -> Result<Contact, Error> {
 
 pub(super) fn revision_row(tenant: &TenantId, contact: &Contact) -> contact_revision::ActiveModel {
     let fields = &contact.fields;
-    let search_text = [&fields.first_name, &fields.last_name, &fields.email, &fields.phone, &fields.company_name]
-        .iter()
-        .map(|value| value.to_lowercase())
-        .collect::<Vec<_>>()
-        .join("\n");
     contact_revision::ActiveModel {
         tenant: Set(tenant.to_string()),
         contact_id: Set(contact.id.to_string()),
@@ -53,7 +48,7 @@ pub(super) fn revision_row(tenant: &TenantId, contact: &Contact) -> contact_revi
         first_name: Set(fields.first_name.clone()),
         last_name: Set(fields.last_name.clone()),
         email: Set(fields.email.clone()),
-        email_key: Set(fields.email.to_lowercase()),
+        email_key: Set(domain::fold_case(&fields.email)),
         phone: Set(fields.phone.clone()),
         company_name: Set(fields.company_name.clone()),
         tags: Set(to_json(&fields.tags)),
@@ -64,7 +59,23 @@ pub(super) fn revision_row(tenant: &TenantId, contact: &Contact) -> contact_revi
         create_time_us: Set(contact.create_time_us),
         revision_create_time_us: Set(contact.revision_create_time_us),
         merged_contact_ids: Set(to_json(&contact.merged_contact_ids)),
-        search_text: Set(search_text),
+        search_text: Set(domain::search_text(fields)),
         full_name_key: Set(fields.full_name_key().unwrap_or_default()),
     }
+}
+
+/// The duplicate-search keys of a revision, written beside it.
+pub(super) fn match_key_rows(tenant: &TenantId, contact: &Contact) -> Vec<contact_match_key::ActiveModel> {
+    contact
+        .fields
+        .match_keys()
+        .into_iter()
+        .map(|key| contact_match_key::ActiveModel {
+            tenant: Set(tenant.to_string()),
+            kind: Set(key.kind.as_str().to_owned()),
+            key: Set(key.key),
+            contact_id: Set(contact.id.to_string()),
+            revision: Set(contact.revision),
+        })
+        .collect()
 }

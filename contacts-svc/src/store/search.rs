@@ -3,17 +3,26 @@
 
 use accommador_proto::tenant::TenantId;
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Value,
     sea_query::{Expr, ExprTrait, LikeExpr},
 };
 
 use super::{
     Store,
-    contacts::{is_latest, is_not_merged},
+    contacts::{IS_LATEST, IS_NOT_MERGED, is_latest, is_not_merged},
     entities::contact_revision,
-    rows,
+    rows, statement,
 };
-use crate::{domain::Contact, error::Error};
+use crate::{
+    domain::{Contact, MatchKind, SearchQuery},
+    error::Error,
+};
+
+/// `search_text` contains `needle` (folded already), wildcards taken literally.
+fn contains(needle: &str) -> Expr {
+    let escaped = needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    Expr::col(contact_revision::Column::SearchText).like(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
+}
 
 /// Where a page of the Smart List starts: after this contact.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,11 +33,15 @@ pub struct ListCursor {
 
 impl Store {
     /// One page of the Smart List: latest revisions of contacts not merged
-    /// away, newest first, after `cursor`, matching `query` (lowercase).
+    /// away, newest first, after `cursor`, matching `query`.
+    ///
+    /// The match is a substring of `search_text`: on PostgreSQL the trigram
+    /// index serves it (queries of three characters or more); SQLite reads
+    /// the list index newest first until the page is full.
     pub async fn list(
         &self,
         tenant: &TenantId,
-        query: Option<&str>,
+        query: Option<&SearchQuery>,
         cursor: Option<&ListCursor>,
         limit: u64,
     ) -> Result<Vec<Contact>, Error> {
@@ -37,9 +50,14 @@ impl Store {
             .filter(C::Tenant.eq(tenant.as_str()))
             .filter(is_latest())
             .filter(is_not_merged());
-        if let Some(query) = query.filter(|q| !q.is_empty()) {
-            let escaped = query.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-            select = select.filter(Expr::col(C::SearchText).like(LikeExpr::new(format!("%{escaped}%")).escape('\\')));
+        if let Some(query) = query {
+            // A phone-like query matches as typed (a company named "555-0101
+            // Ltd") or by its digits (the phone +14155550101).
+            let mut matches = Condition::any().add(contains(&query.text));
+            if let Some(digits) = &query.digits {
+                matches = matches.add(contains(digits));
+            }
+            select = select.filter(matches);
         }
         if let Some(cursor) = cursor {
             // A row-value comparison, not `t < ? OR (t = ? AND id < ?)`: both
@@ -55,34 +73,49 @@ impl Store {
     }
 
     /// Contacts (latest revisions, not merged away, not `contact` itself)
-    /// sharing an email, a phone or the full name with `contact`.
+    /// sharing an email, a phone or the full name with `contact`, found
+    /// through `contact_match_key` (every value of every revision, so an
+    /// email a merge made additional is found as well as a main one).
     pub async fn duplicates_of(&self, tenant: &TenantId, contact: &Contact, limit: u64) -> Result<Vec<Contact>, Error> {
-        use contact_revision::Column as C;
-        let fields = &contact.fields;
-        let (emails, phones) = (fields.email_keys(), fields.phones());
-        let mut matches = Condition::any();
-        if !emails.is_empty() {
-            matches = matches.add(C::EmailKey.is_in(emails));
+        let mut keys_by_kind: Vec<(MatchKind, Vec<String>)> = Vec::new();
+        for key in contact.fields.match_keys() {
+            match keys_by_kind.iter_mut().find(|(kind, _)| *kind == key.kind) {
+                Some((_, keys)) => keys.push(key.key),
+                None => keys_by_kind.push((key.kind, vec![key.key])),
+            }
         }
-        if !phones.is_empty() {
-            matches = matches.add(C::Phone.is_in(phones));
-        }
-        if let Some(key) = fields.full_name_key() {
-            matches = matches.add(C::FullNameKey.eq(key));
-        }
-        if matches.is_empty() {
+        if keys_by_kind.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = contact_revision::Entity::find()
-            .filter(C::Tenant.eq(tenant.as_str()))
-            .filter(C::ContactId.ne(contact.id.as_str()))
-            .filter(matches)
-            .filter(is_latest())
-            .filter(is_not_merged())
-            .order_by_desc(C::CreateTimeUs)
-            .limit(limit)
+        // Written out rather than built: both databases must start from the
+        // keys (one index seek per kind, hence a UNION, not an OR that
+        // SQLite can only answer by scanning the tenant) and only then read
+        // the few revisions found. CROSS JOIN is how SQLite is told to keep
+        // that order; PostgreSQL plans it as any join.
+        let mut values: Vec<Value> = Vec::new();
+        let mut by_kind = Vec::new();
+        for (kind, keys) in keys_by_kind {
+            let placeholders = vec!["?"; keys.len()].join(", ");
+            by_kind.push(format!(
+                r#"SELECT "contact_id", "revision" FROM "contact_match_key" WHERE "tenant" = ? AND "kind" = ? AND "key" IN ({placeholders})"#
+            ));
+            values.push(tenant.as_str().into());
+            values.push(kind.as_str().into());
+            values.extend(keys.into_iter().map(Value::from));
+        }
+        let sql = format!(
+            r#"SELECT "contact_revision".* FROM ({}) matched CROSS JOIN "contact_revision"
+               WHERE "contact_revision"."tenant" = ? AND "contact_revision"."contact_id" = matched."contact_id"
+                 AND "contact_revision"."revision" = matched."revision" AND "contact_revision"."contact_id" <> ?
+                 AND {IS_LATEST} AND {IS_NOT_MERGED}
+               ORDER BY "contact_revision"."create_time_us" DESC LIMIT ?"#,
+            by_kind.join(" UNION ")
+        );
+        values.extend([tenant.as_str().into(), contact.id.as_str().into(), (limit as i64).into()]);
+        let found = contact_revision::Entity::find()
+            .from_raw_sql(statement(self.backend(), &sql, values))
             .all(&self.db)
             .await?;
-        rows.into_iter().map(rows::contact).collect()
+        found.into_iter().map(rows::contact).collect()
     }
 }

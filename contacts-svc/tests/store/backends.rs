@@ -13,6 +13,8 @@ pub struct Backend {
     pub store: Store,
     /// The same database, for what the store does not expose (dead letters).
     pub raw: DatabaseConnection,
+    /// Where it is, to connect again (as a restarted server would).
+    pub url: String,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -55,5 +57,5 @@ pub async fn all() -> Vec<Backend> {
 async fn connect(name: &'static str, url: String, dir: Option<tempfile::TempDir>) -> Backend {
     let store = Store::connect(&url).await.unwrap_or_else(|error| panic!("{name}: connect and migrate: {error}"));
     let raw = Database::connect(&url).await.expect("a second connection");
-    Backend { name, store, raw, _dir: dir }
+    Backend { name, store, raw, url, _dir: dir }
 }

@@ -1,6 +1,6 @@
 //! The Smart List (keyset pages, substring search) and duplicate search.
 
-use contacts_svc::store::ListCursor;
+use contacts_svc::{domain::SearchQuery, store::ListCursor};
 
 use crate::{backends, contact, tenant};
 
@@ -55,7 +55,8 @@ async fn a_query_is_a_case_insensitive_substring_with_wildcards_taken_literally(
         };
         let list = |query: &'static str| {
             let (db, acme) = (&db, &acme);
-            async move { names(db.store.list(acme, Some(query), None, 10).await.unwrap()) }
+            let query = SearchQuery::parse(query);
+            async move { names(db.store.list(acme, query.as_ref(), None, 10).await.unwrap()) }
         };
         assert_eq!(list("fifty").await, ["Ann"], "{}: lowercase query, mixed-case data", db.name);
         assert_eq!(list("50%").await, ["Ann"], "{}: % is a character", db.name);

@@ -10,6 +10,7 @@ mod idempotency;
 mod listing;
 mod merge;
 mod outbox;
+mod search;
 
 use accommador_proto::tenant::TenantId;
 use contacts_svc::domain::{Contact, ContactFields, ContactId};

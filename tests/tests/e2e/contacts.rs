@@ -481,6 +481,59 @@ async fn duplicates_match_on_email_phone_and_full_name() {
     }
 }
 
+/// The searches CRM staff type into the Smart List, and duplicate search
+/// over the values a merge gathered (issue 15).
+#[tokio::test]
+async fn search_finds_what_staff_type_and_duplicates_see_merged_in_values() {
+    for database in databases().await {
+        let stack = stack(&database).await;
+        let mut client = stack.contacts_client();
+        let mut ann = person("Ann", "Smith", "ann.smith@example.com");
+        ann.phone = "(415) 555-0101".into();
+        create(&mut client, "acme", ann, vec![]).await.unwrap();
+        create(&mut client, "acme", person("Jose\u{301}", "Nu\u{303}n\u{303}ez", ""), vec![]).await.unwrap();
+        let mut hans = person("Hans", "Meier", "");
+        hans.company_name = "Große Straße GmbH".into();
+        create(&mut client, "acme", hans, vec![]).await.unwrap();
+        create(&mut client, "acme", person("İsmail", "Kılıç", ""), vec![]).await.unwrap();
+        // A absorbs B's email and phone as additional values.
+        let a = create(&mut client, "acme", person("Annie", "", "annie@home.example"), vec![]).await.unwrap();
+        let mut b = person("", "", "ann@ex.com");
+        b.phone = "+1 212 555 0199".into();
+        let b = create(&mut client, "acme", b, vec![]).await.unwrap();
+        merge(&mut client, "acme", &a.id, &b.id, &[]).await.unwrap();
+
+        let cases: &[(&str, &[&str])] = &[
+            ("Ann Smith", &["Ann"]),
+            ("555-0101", &["Ann"]),
+            ("(415) 555-0101", &["Ann"]),
+            ("+1 415", &["Ann"]),
+            ("ANN@EX", &["Annie"]),
+            ("212-555-0199", &["Annie"]),
+            ("jose", &["José"]),
+            ("José Núñez", &["José"]),
+            ("STRASSE", &["Hans"]),
+            ("İSMAİL KILIÇ", &["İsmail"]),
+        ];
+        for (query, expected) in cases {
+            let (found, _) = list(&mut client, "acme", 50, "", query).await.unwrap();
+            // "José" was sent in NFD and is stored in NFC.
+            let names: Vec<&str> = found.iter().map(|c| c.first_name.as_str()).collect();
+            assert_eq!(names, *expected, "{}: {query:?}", database.name);
+        }
+
+        for (email, phone) in [("ANN@EX.COM", ""), ("", "(212) 555-0199")] {
+            let mut newcomer = person("New", "", email);
+            newcomer.phone = phone.into();
+            let newcomer = create(&mut client, "acme", newcomer, vec![]).await.unwrap();
+            let request = FindDuplicateContactsRequest { contact_id: newcomer.id.clone() };
+            let found = client.find_duplicate_contacts(tenant_request("acme", request)).await.unwrap().into_inner();
+            let ids: Vec<String> = found.matches.into_iter().map(|m| m.contact.unwrap().id).collect();
+            assert_eq!(ids, std::slice::from_ref(&a.id), "{}: {email}{phone} finds A", database.name);
+        }
+    }
+}
+
 #[tokio::test]
 async fn reads_survive_a_media_outage_and_creates_fail_cleanly() {
     for database in databases().await {

@@ -8,6 +8,7 @@ mod m0001_initial_schema;
 mod m0002_search_index;
 mod m0003_outbox_schedule_and_merge_groups;
 mod m0004_server_keys;
+mod m0005_folded_search_keys;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_search_index::Migration),
             Box::new(m0003_outbox_schedule_and_merge_groups::Migration),
             Box::new(m0004_server_keys::Migration),
+            Box::new(m0005_folded_search_keys::Migration),
         ]
     }
 }
@@ -32,7 +34,13 @@ mod tests {
         let names: Vec<String> = Migrator::migrations().iter().map(|m| m.name().to_owned()).collect();
         assert_eq!(
             names,
-            ["migration", "m0002_search_index", "m0003_outbox_schedule_and_merge_groups", "m0004_server_keys"]
+            [
+                "migration",
+                "m0002_search_index",
+                "m0003_outbox_schedule_and_merge_groups",
+                "m0004_server_keys",
+                "m0005_folded_search_keys"
+            ]
         );
     }
 }
