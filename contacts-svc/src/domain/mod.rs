@@ -10,4 +10,4 @@ mod picture;
 pub use contact::{Contact, ContactDraft, ContactFields, ContactId, Limits, MAX_LISTED_MERGED_IDS, PhoneNormalizer};
 pub use duplicates::{MatchReason, match_reasons};
 pub use merge::{MergeField, merge, merged_revision};
-pub use picture::{Picture, Rendition};
+pub use picture::{Picture, PictureLimit, PictureTooLarge, Rendition};
