@@ -46,12 +46,14 @@ pub struct ServerConfig {
     #[arg(long, env = "METRICS_LISTEN", default_value = "127.0.0.1:9464")]
     pub metrics_listen: SocketAddr,
 
-    /// Largest gRPC message accepted, in bytes. It bounds CreateContact's
-    /// picture: keep it above media-svc's image limit (2.5 MiB) so that a
-    /// slightly-too-large picture gets media-svc's precise IMAGE_TOO_LARGE,
-    /// while a far larger request is refused before it is buffered.
-    #[arg(long, env = "CONTACTS_MAX_MESSAGE_BYTES", default_value_t = 2_752_512)]
-    pub max_message_bytes: usize,
+    /// Largest profile picture CreateContact accepts, in bytes; a larger one
+    /// is refused here (INVALID_ARGUMENT, reason IMAGE_TOO_LARGE) without
+    /// being sent to media-svc. Keep it equal to media-svc's
+    /// MEDIA_MAX_IMAGE_BYTES: set higher, media-svc refuses what lies between
+    /// (the same error, passed through); set lower, media-svc's limit is
+    /// never reached. Must stay under MAX_REQUEST_MESSAGE_BYTES.
+    #[arg(long, env = "MAX_PICTURE_BYTES", default_value_t = 2_621_440)]
+    pub max_picture_bytes: usize,
 
     /// Folder for local data; holds the SQLite database when --database-url is unset.
     #[arg(long, env = "DATA_DIR", default_value = ".data")]

@@ -10,6 +10,8 @@ use accommador_proto::{
 use accommador_server::guard::{current_request_id, logged_failure_message};
 use tonic::{Code, Status};
 
+use crate::domain::PictureTooLarge;
+
 /// `ErrorInfo.domain` of every error this service decides.
 pub const ERROR_DOMAIN: &str = "contacts.accommador";
 
@@ -28,6 +30,9 @@ pub enum Error {
     RevisionNotFound { id: String, revision: i64 },
     #[error("contact {id} was already merged into {survivor}")]
     AlreadyMerged { id: String, survivor: String },
+    /// The picture is over MAX_PICTURE_BYTES; media-svc was not called.
+    #[error("{0}")]
+    PictureTooLarge(#[from] PictureTooLarge),
     /// media-svc refused the request; its status passes through.
     #[error("media-svc: {}", .0.message())]
     Media(Status),
@@ -83,6 +88,12 @@ impl From<Error> for Status {
                 metadata.insert("contact_id".into(), id);
                 metadata.insert("survivor_id".into(), survivor);
                 (Code::FailedPrecondition, reasons::CONTACT_ALREADY_MERGED)
+            }
+            Error::PictureTooLarge(PictureTooLarge { size, limit }) => {
+                metadata.insert("size_bytes".into(), size.to_string());
+                metadata.insert("limit_bytes".into(), limit.to_string());
+                violations.add("profile_picture", message.clone());
+                (Code::InvalidArgument, reasons::IMAGE_TOO_LARGE)
             }
             Error::TenantBusy { limit } => {
                 metadata.insert("limit".into(), limit.to_string());

@@ -2,9 +2,13 @@ use accommador_server::{serve::start_process, shutdown::shutdown_signal, telemet
 use clap::Parser;
 use contacts_svc::config::{Cli, Command};
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+fn main() -> anyhow::Result<()> {
+    // Before the runtime starts any thread.
+    accommador_server::memory::release_large_blocks();
+    tokio::runtime::Runtime::new()?.block_on(run(Cli::parse()))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Some(Command::Server(command)) => {
             return command.run(cli.server.listen, cli.server.serving.health_listen).await;

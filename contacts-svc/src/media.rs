@@ -19,12 +19,16 @@ use tonic::{Code, Status, transport::Channel};
 
 use crate::{
     context::RequestContext,
-    domain::{Picture, Rendition},
+    domain::{Picture, PictureLimit, Rendition},
     error::Error,
 };
 
-/// Largest message exchanged with media-svc: an image plus framing.
-const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+/// Room around the picture in an UploadImage request (its tag and length,
+/// the request id); other requests are far smaller.
+const MESSAGE_OVERHEAD_BYTES: usize = 64 * 1024;
+/// Largest answer from media-svc: no answer carries image bytes; the largest,
+/// URLs for a page of 200 pictures, is a few hundred KiB.
+const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 
 /// An uploaded, still pending image.
 #[derive(Debug, Clone)]
@@ -52,6 +56,7 @@ impl MediaClient {
         url_ttl: Duration,
         token: Option<String>,
         tls: Option<tonic::transport::ClientTlsConfig>,
+        pictures: PictureLimit,
     ) -> anyhow::Result<Self> {
         let mut endpoint = tonic::transport::Endpoint::from_shared(endpoint.to_owned())?
             .connect_timeout(Duration::from_secs(2))
@@ -68,9 +73,11 @@ impl MediaClient {
             value.set_sensitive(true);
             authorization = Some(value);
         }
+        // The book sends no picture over its limit, and this one follows it, so
+        // the hop never trips a transport limit (media-svc's is far higher).
         let client = MediaServiceClient::new(channel)
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+            .max_decoding_message_size(MAX_RESPONSE_BYTES)
+            .max_encoding_message_size(pictures.max_bytes + MESSAGE_OVERHEAD_BYTES);
         Ok(Self { client, timeout, url_ttl, authorization })
     }
 

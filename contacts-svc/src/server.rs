@@ -3,7 +3,10 @@
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
-use accommador_proto::accommador::contacts::v1::contacts_service_server::{ContactsServiceServer, SERVICE_NAME};
+use accommador_proto::{
+    accommador::contacts::v1::contacts_service_server::{ContactsServiceServer, SERVICE_NAME},
+    status::byte_size,
+};
 use accommador_server::{
     auth::Admit,
     routes::{Introspection, follow_readiness},
@@ -12,8 +15,13 @@ use accommador_server::{
 use anyhow::Context;
 
 use crate::{
-    api::ContactsApi, book::ContactBook, config::ServerConfig, domain::PhoneNormalizer, error::ERROR_DOMAIN,
-    media::MediaClient, store::Store,
+    api::ContactsApi,
+    book::ContactBook,
+    config::ServerConfig,
+    domain::{PhoneNormalizer, PictureLimit},
+    error::ERROR_DOMAIN,
+    media::MediaClient,
+    store::Store,
 };
 
 /// The use cases over a migrated database and a (lazily connecting)
@@ -22,14 +30,16 @@ pub async fn connect_book(config: &ServerConfig) -> anyhow::Result<ContactBook> 
     let default_region = PhoneNormalizer::parse_region(&config.default_phone_region).map_err(anyhow::Error::msg)?;
     let store = Store::connect(&config.database_url()?).await.context("connect the database")?;
     tracing::info!(backend = ?store.backend(), "database ready");
+    let pictures = PictureLimit { max_bytes: config.max_picture_bytes };
     let media = MediaClient::connect_lazy(
         &config.media_endpoint,
         config.media_timeout,
         config.picture_url_ttl,
         config.media_token.clone(),
         config.media_tls()?,
+        pictures,
     )?;
-    Ok(ContactBook::new(store, media, PhoneNormalizer { default_region }, config.outbox()).await?)
+    Ok(ContactBook::new(store, media, PhoneNormalizer { default_region }, pictures, config.outbox()).await?)
 }
 
 /// A bound, ready-to-run contacts-svc.
@@ -43,9 +53,11 @@ impl Application {
     /// Connects and migrates the database and binds the listener; with port
     /// 0 the OS picks one, see [`Application::local_addr`].
     pub async fn build(config: ServerConfig) -> anyhow::Result<Self> {
+        let picture_limit = byte_size(config.max_picture_bytes);
         let exposure =
             Exposure::bind("contacts-svc", config.listen, &config.serving, Admit::TenantsAndServices, ERROR_DOMAIN)
-                .await?;
+                .await?
+                .with_message_hint(format!("a profile picture may be at most {picture_limit}"));
         let book = connect_book(&config).await?;
         Ok(Self { exposure, config, book: Arc::new(book) })
     }
@@ -61,10 +73,13 @@ impl Application {
 
     /// Serves until `shutdown` resolves, then lets in-flight calls finish.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+        // One transport limit far above the picture limit (MAX_REQUEST_MESSAGE_BYTES):
+        // any picture the guard lets through reaches the book's precise IMAGE_TOO_LARGE.
+        let max_message_bytes = self.exposure.max_message_bytes();
         let contacts =
             ContactsServiceServer::new(ContactsApi::new(self.book.clone(), self.config.tenant_max_in_progress))
-                .max_decoding_message_size(self.config.max_message_bytes)
-                .max_encoding_message_size(self.config.max_message_bytes);
+                .max_decoding_message_size(max_message_bytes)
+                .max_encoding_message_size(max_message_bytes);
         let contacts = tonic::service::interceptor::InterceptedService::new(contacts, self.exposure.authenticator());
         let introspection = Introspection::new(SERVICE_NAME, accommador_proto::CONTACTS_FILE_DESCRIPTOR_SET).await;
 

@@ -165,4 +165,16 @@ mod tests {
             );
         }
     }
+
+    /// Both services refuse an oversized picture in the same words; the
+    /// pipeline writes its own (it has no protobuf dependency).
+    #[test]
+    fn the_pipeline_says_too_large_as_contacts_svc_does() {
+        for (size, limit) in [(2_621_441, 2_621_440), (4_404_019, 2_621_440), (70_000, 1000), (9, 8)] {
+            assert_eq!(
+                Rejection::TooLarge { size, limit }.to_string(),
+                accommador_proto::status::picture_too_large(size, limit)
+            );
+        }
+    }
 }

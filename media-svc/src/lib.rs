@@ -7,7 +7,6 @@
 //! - [`pipeline`]: validation and normalization of image bytes (pure CPU, its own crate).
 //! - [`storage`]: S3 access through aws-sdk-s3, and the embedded S3 server.
 //! - [`process`]: the offline `media-svc process` command.
-//! - [`memory`]: allocator tuning that keeps decode buffers mapped.
 //! - [`samples`]: synthetic images for tests and benchmarks (in the pipeline crate).
 //! - [`error`]: the service's one error type and its mapping to `tonic::Status`.
 
@@ -15,7 +14,6 @@ pub(crate) mod api;
 pub mod config;
 pub mod error;
 pub mod images;
-pub mod memory;
 /// The image pipeline, in its own crate (`media-svc/pipeline`) so fuzzing and
 /// benchmarks build without the server.
 pub use accommador_pipeline as pipeline;

@@ -3,7 +3,7 @@ use clap::Parser;
 use media_svc::config::{Cli, Command};
 
 fn main() -> anyhow::Result<()> {
-    media_svc::memory::retain_decode_buffers();
+    accommador_server::memory::release_large_blocks();
     let cli = Cli::parse();
     match cli.command {
         // Offline: no listener (a metrics port would clash with a media-svc

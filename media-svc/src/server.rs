@@ -3,7 +3,10 @@
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
-use accommador_proto::accommador::media::v1::media_service_server::{MediaServiceServer, SERVICE_NAME};
+use accommador_proto::{
+    accommador::media::v1::media_service_server::{MediaServiceServer, SERVICE_NAME},
+    status::byte_size,
+};
 use accommador_server::{
     auth::Admit,
     routes::{Introspection, follow_readiness},
@@ -18,12 +21,6 @@ use crate::{
     pipeline::Pipeline,
     storage::{ObjectStore, S3Settings, embedded},
 };
-
-/// Room for the protobuf framing around the image bytes: a request just over
-/// the image limit must still reach our own size check (and get a precise
-/// IMAGE_TOO_LARGE), while a far larger one is refused from its length prefix
-/// before it is buffered.
-const MESSAGE_OVERHEAD_BYTES: usize = 64 * 1024;
 
 /// How often storage reachability is checked for the health status.
 const STORAGE_CHECK_INTERVAL: Duration = Duration::from_secs(5);
@@ -40,8 +37,10 @@ impl Application {
     /// server when no endpoint is configured). With port 0 the OS picks a
     /// port, see [`Application::local_addr`].
     pub async fn build(config: ServerConfig) -> anyhow::Result<Self> {
-        let exposure =
-            Exposure::bind("media-svc", config.listen, &config.serving, Admit::ServicesOnly, ERROR_DOMAIN).await?;
+        let image_limit = byte_size(config.limits.max_image_bytes);
+        let exposure = Exposure::bind("media-svc", config.listen, &config.serving, Admit::ServicesOnly, ERROR_DOMAIN)
+            .await?
+            .with_message_hint(format!("an image may be at most {image_limit}"));
         let store = connect_storage(&config).await?;
         let workers = config.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
         let library = ImageLibrary::new(
@@ -64,7 +63,9 @@ impl Application {
 
     /// Serves until `shutdown` resolves, then lets in-flight calls finish.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
-        let max_message_bytes = self.config.limits.max_image_bytes + MESSAGE_OVERHEAD_BYTES;
+        // One transport limit far above the image limit (MAX_REQUEST_MESSAGE_BYTES):
+        // any upload the guard lets through reaches the pipeline's precise IMAGE_TOO_LARGE.
+        let max_message_bytes = self.exposure.max_message_bytes();
         let media = MediaServiceServer::new(MediaApi::new(self.library.clone()))
             .max_decoding_message_size(max_message_bytes)
             .max_encoding_message_size(max_message_bytes);

@@ -30,6 +30,9 @@ pub const INFLIGHT_BYTES_EXHAUSTED: &str = "INFLIGHT_BYTES_EXHAUSTED";
 pub const BODY_READ_TIMEOUT: &str = "BODY_READ_TIMEOUT";
 /// Too many health Watch streams on one connection or in all.
 pub const HEALTH_WATCHES_EXHAUSTED: &str = "HEALTH_WATCHES_EXHAUSTED";
+/// A request message declared longer than MAX_REQUEST_MESSAGE_BYTES, refused
+/// from its length prefix before it is received; it can never succeed.
+pub const MESSAGE_TOO_LARGE: &str = "MESSAGE_TOO_LARGE";
 
 // contacts-svc.
 
@@ -62,7 +65,8 @@ pub const DATABASE_ERROR: &str = "DATABASE_ERROR";
 
 /// Not JPEG or PNG, or a JPEG/PNG coded in a way media-svc does not decode.
 pub const IMAGE_FORMAT_UNSUPPORTED: &str = "IMAGE_FORMAT_UNSUPPORTED";
-/// The upload is larger than the byte limit.
+/// The picture is larger than the byte limit (contacts-svc's MAX_PICTURE_BYTES,
+/// media-svc's MEDIA_MAX_IMAGE_BYTES).
 pub const IMAGE_TOO_LARGE: &str = "IMAGE_TOO_LARGE";
 /// A side is too short or too long, or the area is too large.
 pub const IMAGE_DIMENSIONS_OUT_OF_RANGE: &str = "IMAGE_DIMENSIONS_OUT_OF_RANGE";

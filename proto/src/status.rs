@@ -154,6 +154,28 @@ pub fn field_violations(status: &Status) -> Violations {
     details.bad_request().map(|bad_request| bad_request.field_violations.iter().cloned().collect()).unwrap_or_default()
 }
 
+/// A byte count as people read it, and exactly: `4.2 MiB (4404019 bytes)`.
+/// Binary units, as the limits are set (2.5 MiB is 2,621,440 bytes), so that
+/// a size and its limit compare in the same unit; the exact count settles
+/// the cases the rounding hides (one byte over).
+pub fn byte_size(bytes: usize) -> String {
+    const KIB: f64 = 1024.0;
+    let n = bytes as f64;
+    if n >= KIB * KIB {
+        format!("{:.1} MiB ({bytes} bytes)", n / (KIB * KIB))
+    } else if n >= KIB {
+        format!("{:.1} KiB ({bytes} bytes)", n / KIB)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// The one sentence for a picture over its byte limit, whichever service
+/// refuses it (media-svc's pipeline writes the same, checked by a test there).
+pub fn picture_too_large(size: usize, limit: usize) -> String {
+    format!("the picture is {}; the limit is {}", byte_size(size), byte_size(limit))
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -203,6 +225,18 @@ mod tests {
             violations.iter().map(|v| (v.field.clone(), v.description.clone())).collect()
         };
         assert_eq!(pairs(&field_violations(&status)), pairs(&violations));
+    }
+
+    #[test]
+    fn sizes_read_in_the_unit_of_the_limit_and_exactly() {
+        assert_eq!(byte_size(4_404_019), "4.2 MiB (4404019 bytes)");
+        assert_eq!(byte_size(2_621_440), "2.5 MiB (2621440 bytes)");
+        assert_eq!(byte_size(65_536), "64.0 KiB (65536 bytes)");
+        assert_eq!(byte_size(12), "12 bytes");
+        assert_eq!(
+            picture_too_large(2_621_441, 2_621_440),
+            "the picture is 2.5 MiB (2621441 bytes); the limit is 2.5 MiB (2621440 bytes)"
+        );
     }
 
     #[test]

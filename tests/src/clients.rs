@@ -19,14 +19,21 @@ pub fn tenant_request<T>(tenant: &str, message: T) -> tonic::Request<T> {
     request
 }
 
-/// A client of contacts-svc that takes and sends messages as large as a
-/// picture request may be.
+/// What the test clients send and take: past the servers' own message limit
+/// (MAX_REQUEST_MESSAGE_BYTES, 16 MiB and a little), so that the server, not
+/// the client, refuses what is too large.
+const CLIENT_MESSAGE_BYTES: usize = 32 << 20;
+
+/// A client of contacts-svc that sends pictures well past every limit.
 pub fn contacts_client(server: &ServerProcess) -> ContactsServiceClient<Channel> {
-    ContactsServiceClient::new(server.channel()).max_decoding_message_size(8 << 20).max_encoding_message_size(8 << 20)
+    ContactsServiceClient::new(server.channel())
+        .max_decoding_message_size(CLIENT_MESSAGE_BYTES)
+        .max_encoding_message_size(CLIENT_MESSAGE_BYTES)
 }
 
-/// A client of media-svc that sends uploads well past its image limit, so
-/// that the service, not the client, refuses them.
+/// A client of media-svc that sends uploads well past every limit.
 pub fn media_client(server: &ServerProcess) -> MediaServiceClient<Channel> {
-    MediaServiceClient::new(server.channel()).max_decoding_message_size(16 << 20).max_encoding_message_size(16 << 20)
+    MediaServiceClient::new(server.channel())
+        .max_decoding_message_size(CLIENT_MESSAGE_BYTES)
+        .max_encoding_message_size(CLIENT_MESSAGE_BYTES)
 }

@@ -9,12 +9,14 @@
 //! - `stack`: both services wired together ([`Stack`]) and shorthands;
 //! - `databases`: SQLite, and PostgreSQL when `TEST_POSTGRES_URL` is set;
 //! - `clients`, `requests`, `pictures`: what the tests send;
-//! - `proxy`: a TCP proxy a test can cut, for network faults.
+//! - `proxy`: a TCP proxy a test can cut, for network faults;
+//! - `raw`: gRPC calls over plain HTTP/2, for what a tonic client will not send.
 
 pub mod clients;
 pub mod databases;
 pub mod pictures;
 pub mod proxy;
+pub mod raw;
 pub mod requests;
 pub mod servers;
 pub mod stack;

@@ -29,7 +29,7 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     // media-svc's allocator settings, so the ceiling is measured under the
     // same conditions.
-    media_svc::memory::retain_decode_buffers();
+    accommador_server::memory::release_large_blocks();
     let args = Args::parse();
     let mut paths: Vec<PathBuf> =
         std::fs::read_dir(&args.corpus)?.map(|entry| entry.map(|e| e.path())).collect::<Result<_, _>>()?;

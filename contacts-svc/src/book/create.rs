@@ -22,6 +22,9 @@ impl ContactBook {
         idempotency: Option<Idempotency>,
     ) -> Result<ContactView, Error> {
         let mut fields = draft.parse(&self.phones).map_err(Error::InvalidFields)?;
+        // Before anything else touches the bytes: media-svc never receives a
+        // picture it would refuse for its size.
+        self.pictures.check(&picture)?;
         if let Some(key) = &idempotency
             && let Some(done) = self.done_before(context, key).await?
         {

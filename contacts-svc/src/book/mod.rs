@@ -27,7 +27,7 @@ pub use reconcile::{ReconcileReport, UnrepairablePicture};
 use self::page_token::PageTokens;
 use crate::{
     context::RequestContext,
-    domain::{Contact, PhoneNormalizer, Picture},
+    domain::{Contact, PhoneNormalizer, Picture, PictureLimit},
     error::Error,
     media::MediaClient,
     store::Store,
@@ -60,6 +60,8 @@ pub struct ContactBook {
     /// Normalizes phone numbers written without a country code, in the
     /// deployment's default region (DEFAULT_PHONE_REGION).
     phones: PhoneNormalizer,
+    /// The largest picture CreateContact takes (MAX_PICTURE_BYTES).
+    pictures: PictureLimit,
     /// How the claim outbox paces and retries its deliveries: kept here
     /// because the worker runs on the book, beside the writes that fill it.
     outbox: OutboxSettings,
@@ -79,10 +81,11 @@ impl ContactBook {
         store: Store,
         media: MediaClient,
         phones: PhoneNormalizer,
+        pictures: PictureLimit,
         outbox: OutboxSettings,
     ) -> Result<Self, Error> {
         let key = store.server_key(page_token::KEY_NAME, PageTokens::fresh_key()).await?;
-        Ok(Self { store, media, phones, outbox, page_tokens: PageTokens::new(key) })
+        Ok(Self { store, media, phones, pictures, outbox, page_tokens: PageTokens::new(key) })
     }
 
     /// Whether the book can serve: its database answers. media-svc is left

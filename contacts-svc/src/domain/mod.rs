@@ -15,5 +15,5 @@ pub use duplicates::{MatchReason, match_reasons};
 pub use fields::{MatchKey, MatchKind};
 pub use merge::{MergeField, merge, merged_revision};
 pub use phone::{EXTENSION_SEPARATOR, PhoneNormalizer};
-pub use picture::{Picture, Rendition};
+pub use picture::{Picture, PictureLimit, PictureTooLarge, Rendition};
 pub use search::{SearchQuery, fold, fold_case, phone_digits, search_text};

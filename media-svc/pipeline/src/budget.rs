@@ -37,7 +37,7 @@ use std::fmt;
 /// upload's bytes on their way through the service (the request, the
 /// stored original, the renditions: a few copies of up to 2.5 MiB) and for
 /// what the allocator keeps of blocks under its mmap threshold (see
-/// media-svc's `memory.rs`). Measured: at most 75 MiB over the baseline
+/// `accommador_server::memory`). Measured: at most 75 MiB over the baseline
 /// for the most expensive files the limits accept.
 pub const MEMORY_BUDGET_BYTES: u64 = 96 << 20;
 

@@ -1,8 +1,10 @@
 //! The image pipeline: untrusted bytes in, square metadata-free renditions out.
 //!
 //! Order matters for safety and speed:
-//! 1. [`sniff`]: the format from magic bytes; anything but JPEG/PNG stops here.
-//! 2. size limit, then [`header`]: dimensions from the header, checked before
+//! 1. the size limit: a file over it is refused whatever it holds, as
+//!    contacts-svc refuses it before sending it on (IMAGE_TOO_LARGE).
+//! 2. [`sniff`]: the format from magic bytes; anything but JPEG/PNG stops
+//!    here. Then [`header`]: dimensions from the header, checked before
 //!    any pixel buffer exists, so a tiny file declaring 65535x65535 never
 //!    allocates; then what decoding it would cost, against the [`budget`]
 //!    (memory per image, JPEG scans, PNG chunks).
@@ -209,14 +211,14 @@ impl Pipeline {
     /// What [`Pipeline::inspect`] checks, and the layout the decoder then
     /// follows (read once, so the checks and the decode agree).
     fn examine(&self, bytes: &[u8]) -> Result<(ImageInfo, header::Layout), Rejection> {
+        if bytes.len() > self.limits.max_bytes {
+            return Err(Rejection::TooLarge { size: bytes.len(), limit: self.limits.max_bytes });
+        }
         let format = match sniff::sniff(bytes) {
             Sniffed::Accepted(format) => format,
             Sniffed::Refused(name) => return Err(Rejection::FormatUnsupported { detected: Some(name) }),
             Sniffed::Unknown => return Err(Rejection::FormatUnsupported { detected: None }),
         };
-        if bytes.len() > self.limits.max_bytes {
-            return Err(Rejection::TooLarge { size: bytes.len(), limit: self.limits.max_bytes });
-        }
         let (info, layout) = header::read(format, bytes)?;
         self.check_dimensions(info.width, info.height)?;
         match &layout {

@@ -53,11 +53,12 @@ impl fmt::Display for Rejection {
                     "the data is not a JPEG or PNG image (checked by its first bytes); only JPEG and PNG are accepted"
                 )
             }
-            Self::TooLarge { size, limit } => write!(
-                f,
-                "the image is {size} bytes; the limit is {limit} bytes ({:.1} MiB)",
-                *limit as f64 / (1024.0 * 1024.0)
-            ),
+            // The sentence contacts-svc writes for the same refusal
+            // (`accommador_proto::status::picture_too_large`; a media-svc test
+            // keeps the two equal: this crate has no protobuf dependency).
+            Self::TooLarge { size, limit } => {
+                write!(f, "the picture is {}; the limit is {}", ByteSize(*size), ByteSize(*limit))
+            }
             Self::DimensionsOutOfRange { width, height, limits } => write!(
                 f,
                 "the image is {width}x{height} pixels; each side must be {} to {} pixels and the area at most {} megapixels",
@@ -79,6 +80,23 @@ impl fmt::Display for Rejection {
 }
 
 impl std::error::Error for Rejection {}
+
+/// A byte count in the unit of the limits, and exactly: `4.2 MiB (4404019 bytes)`.
+struct ByteSize(usize);
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const KIB: f64 = 1024.0;
+        let (bytes, n) = (self.0, self.0 as f64);
+        if n >= KIB * KIB {
+            write!(f, "{:.1} MiB ({bytes} bytes)", n / (KIB * KIB))
+        } else if n >= KIB {
+            write!(f, "{:.1} KiB ({bytes} bytes)", n / KIB)
+        } else {
+            write!(f, "{bytes} bytes")
+        }
+    }
+}
 
 impl Rejection {
     /// The stable machine-readable reason (ErrorInfo.reason).

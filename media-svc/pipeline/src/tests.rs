@@ -74,7 +74,12 @@ fn default_byte_limit_is_two_and_a_half_mebibytes() {
     let mut padded = photo_jpeg(64, 64);
     padded.resize(2_621_441, 0);
     let rejection = pipeline().validate(&padded).expect_err("one byte too many");
-    assert_eq!(rejection.to_string(), "the image is 2621441 bytes; the limit is 2621440 bytes (2.5 MiB)");
+    assert_eq!(rejection.to_string(), "the picture is 2.5 MiB (2621441 bytes); the limit is 2.5 MiB (2621440 bytes)");
+    // Whatever the bytes hold: the size is checked first, as contacts-svc does.
+    let mut gif = b"GIF89a".to_vec();
+    gif.resize(4_404_019, 0);
+    let rejection = pipeline().inspect(&gif).expect_err("too large");
+    assert_eq!(rejection, Rejection::TooLarge { size: 4_404_019, limit: 2_621_440 });
 }
 
 #[test]

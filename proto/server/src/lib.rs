@@ -12,6 +12,7 @@
 //!   is set, trace export; [`otlp`] propagates the trace context between services.
 //! - [`rpc_trace`]: the span every RPC runs in.
 //! - [`guard`], [`limits`]: request ids, deadlines and the transport bounds.
+//! - [`memory`]: allocator tuning, so large freed blocks leave the process.
 //! - [`metrics`]: Prometheus, by method and status code.
 //! - [`routes`]: health and reflection, and readiness following a dependency.
 //! - [`healthcheck`]: asking a running server whether it serves.
@@ -25,6 +26,7 @@ pub mod credentials;
 pub mod guard;
 pub mod healthcheck;
 pub mod limits;
+pub mod memory;
 pub mod metrics;
 pub mod otlp;
 pub mod routes;

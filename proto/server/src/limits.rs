@@ -1,10 +1,14 @@
 //! The transport bounds both servers share: how many streams and calls one
 //! connection may hold, how long a call may run and how long its body may
-//! take to arrive, and how many request bytes the whole process receives at
-//! once. Each is a setting with an environment fallback; the defaults are
+//! take to arrive, how large one request message may be, and how many
+//! request bytes the whole process receives at once. Each is a setting with an environment fallback; the defaults are
 //! sized for the largest accepted picture (2.5 MiB) on an ordinary network.
 
 use std::time::Duration;
+
+/// 16 MiB for a picture (several times the picture limit: any phone photo)
+/// and 64 KiB for the other fields of its request.
+pub const DEFAULT_MAX_REQUEST_MESSAGE_BYTES: usize = 16 * 1024 * 1024 + 64 * 1024;
 
 /// Transport settings, flattened into each service's configuration.
 #[derive(Debug, Clone, clap::Args)]
@@ -44,9 +48,26 @@ pub struct ServerLimits {
     #[arg(long, env = "BODY_READ_TIMEOUT", default_value = "20s", value_parser = humantime::parse_duration)]
     pub body_read_timeout: Duration,
 
+    /// Largest request message, in bytes: far above the picture limit, so
+    /// that a phone photo of a few megabytes reaches the service and hears
+    /// IMAGE_TOO_LARGE with its size and the limit. A message declared longer
+    /// is refused from its length prefix, before it is received, with
+    /// INVALID_ARGUMENT (reason MESSAGE_TOO_LARGE). The default is 16 MiB plus
+    /// 64 KiB for the request's other fields, so a 16 MiB picture still fits.
+    /// Also the largest response message.
+    #[arg(long, env = "MAX_REQUEST_MESSAGE_BYTES", default_value_t = DEFAULT_MAX_REQUEST_MESSAGE_BYTES)]
+    pub max_request_message_bytes: usize,
+
     /// Request bytes the process holds at once, counted as they arrive (before
     /// any message is buffered) and until the call is answered. A call that
     /// would go over is refused with RESOURCE_EXHAUSTED.
+    ///
+    /// What these bytes cost in memory: up to twice their count. tonic
+    /// assembles each message in a buffer of its own, then prost copies a
+    /// `bytes` field (the picture) out of it into the request, and both live
+    /// until the message is decoded (measured in `tests/tests/e2e/pictures.rs`).
+    /// Request bodies thus hold at most 2 x this budget, plus what HTTP/2
+    /// flow control lets each connection send before its handler reads it.
     #[arg(long, env = "MAX_INFLIGHT_REQUEST_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub max_inflight_request_bytes: usize,
 

@@ -34,6 +34,9 @@ pub struct Exposure {
     authenticator: Authenticator,
     /// `ErrorInfo.domain` of the transport's own refusals.
     error_domain: &'static str,
+    /// Ends the refusal of a request message over MAX_REQUEST_MESSAGE_BYTES:
+    /// the limit the caller actually ran into, such as the picture limit.
+    message_hint: Option<String>,
 }
 
 impl Exposure {
@@ -63,7 +66,21 @@ impl Exposure {
             tls,
             authenticator: Authenticator::new(credentials, admit, error_domain),
             error_domain,
+            message_hint: None,
         })
+    }
+
+    /// What a refusal of a request message over MAX_REQUEST_MESSAGE_BYTES
+    /// adds after the transport limit, e.g. "a profile picture may be at
+    /// most 2.5 MiB (2621440 bytes)".
+    pub fn with_message_hint(mut self, hint: String) -> Self {
+        self.message_hint = Some(hint);
+        self
+    }
+
+    /// MAX_REQUEST_MESSAGE_BYTES, for the service's own message limits.
+    pub fn max_message_bytes(&self) -> usize {
+        self.limits.max_request_message_bytes
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -93,9 +110,9 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let service = exposure.service;
     tracing::info!(address = %exposure.local_addr(), tls = exposure.tls.is_some(), "{service} listening");
-    let Exposure { listener, limits, tls, health_listener, error_domain, .. } = exposure;
+    let Exposure { listener, limits, tls, health_listener, error_domain, message_hint, .. } = exposure;
     let limits = &limits;
-    let guard = GuardLayer::new(limits, error_domain);
+    let guard = GuardLayer::new(limits, error_domain, message_hint);
     let routes = add_service(introspection.routes);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {

@@ -138,16 +138,9 @@ async fn raw_unary(addr: std::net::SocketAddr, path: &str, timeout: &str, messag
     grpc_code(response.await.unwrap()).await
 }
 
-/// The gRPC status of a response: from its headers (trailers-only) or trailers.
+/// The gRPC status code of a response.
 async fn grpc_code(response: http::Response<h2::RecvStream>) -> Code {
-    let parse = |value: &http::HeaderValue| Code::from(value.to_str().unwrap().parse::<i32>().unwrap());
-    if let Some(code) = response.headers().get("grpc-status") {
-        return parse(code);
-    }
-    let mut body = response.into_body();
-    while body.data().await.is_some() {}
-    let trailers = body.trailers().await.unwrap().unwrap_or_default();
-    trailers.get("grpc-status").map_or(Code::Unknown, parse)
+    accommador_tests::raw::status(response).await.code()
 }
 
 /// Opens `streams` CreateContact calls on one HTTP/2 connection, each sending

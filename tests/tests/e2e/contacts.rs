@@ -237,6 +237,7 @@ async fn invalid_contacts_report_every_violation_and_create_nothing() {
         let status = create(&mut client, "acme", person("Ada", "", ""), oversized).await.unwrap_err();
         assert_eq!(error_info(&status).unwrap().reason, accommador_proto::reasons::IMAGE_TOO_LARGE, "{status:?}");
         assert!(status.message().contains("2621441") && status.message().contains("2621440"), "{}", status.message());
+        assert_eq!(field_violations(&status)[0].field, "profile_picture");
 
         assert!(list(&mut client, "acme", 0, "", "").await.unwrap().0.is_empty(), "{}: nothing created", database.name);
     }

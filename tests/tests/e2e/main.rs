@@ -23,6 +23,7 @@ mod malformed;
 mod media;
 mod operations;
 mod outbox;
+mod pictures;
 mod security;
 mod shutdown;
 mod storage_outage;

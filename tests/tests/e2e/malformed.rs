@@ -46,17 +46,19 @@ async fn create(client: &mut ContactsServiceClient<Channel>, contact: Contact) -
 async fn oversized_and_malformed_requests_are_refused_clearly() {
     let stack = Stack::start(&TestDatabase::sqlite(), &[], &[]).await.unwrap();
     let channel = stack.contacts.channel();
-    let mut client = ContactsServiceClient::new(channel.clone()).max_encoding_message_size(16 << 20);
+    let mut client = ContactsServiceClient::new(channel.clone()).max_encoding_message_size(32 << 20);
 
-    // A 5 MB message: refused from its length prefix by the transport.
+    // A 20 MB message: refused from its length prefix by the transport,
+    // naming its limit (MAX_REQUEST_MESSAGE_BYTES).
     let request = CreateContactRequest {
         contact: Some(Contact { first_name: "Ada".into(), ..Default::default() }),
-        profile_picture: vec![0xFF; 5_000_000],
+        profile_picture: vec![0xFF; 20_000_000],
         request_id: String::new(),
     };
     let status = client.create_contact(tenant_request("acme", request)).await.unwrap_err();
-    assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
-    assert!(status.message().contains("too large"), "{}", status.message());
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(error_info(&status).unwrap().reason, accommador_proto::reasons::MESSAGE_TOO_LARGE);
+    assert!(status.message().contains("MAX_REQUEST_MESSAGE_BYTES"), "{}", status.message());
     still_serving(&mut client).await;
 
     // A 1 MB name and 10,000 distinct tags: one BadRequest naming both limits.

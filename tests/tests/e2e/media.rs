@@ -85,7 +85,7 @@ async fn bad_images_get_invalid_argument_with_reason_and_limit() {
         (
             just_too_large,
             accommador_proto::reasons::IMAGE_TOO_LARGE,
-            "the image is 2621441 bytes; the limit is 2621440 bytes (2.5 MiB)",
+            "the picture is 2.5 MiB (2621441 bytes); the limit is 2.5 MiB (2621440 bytes)",
         ),
         (samples::png_bomb(65_535, 65_535), accommador_proto::reasons::IMAGE_DIMENSIONS_OUT_OF_RANGE, "65535x65535"),
         (photo()[..5000].to_vec(), accommador_proto::reasons::IMAGE_CORRUPT, "corrupt"),
@@ -101,13 +101,13 @@ async fn bad_images_get_invalid_argument_with_reason_and_limit() {
         assert_eq!(violations[0].field, "data");
     }
 
-    // Far beyond the limit: refused from the length prefix, never buffered.
-    let huge = vec![0xFF; 5 * 1024 * 1024];
-    let status = media_client.upload_image(upload(huge)).await.unwrap_err();
-    assert!(
-        matches!(status.code(), Code::ResourceExhausted | Code::OutOfRange),
-        "a 5 MiB message is refused by the transport: {status:?}"
-    );
+    // A phone photo of 5 MiB is a picture too large, not a transport error
+    // (pictures.rs covers every size up to the transport's limit).
+    let phone_photo = vec![0xFF; 5 * 1024 * 1024];
+    let status = media_client.upload_image(upload(phone_photo)).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(error_info(&status).unwrap().reason, accommador_proto::reasons::IMAGE_TOO_LARGE);
+    assert!(status.message().contains("5.0 MiB (5242880 bytes)"), "{}", status.message());
     // The server keeps serving.
     media_client.upload_image(upload(photo())).await.expect("still serving");
 }

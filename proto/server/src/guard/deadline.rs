@@ -85,7 +85,7 @@ mod tests {
         let inner = tower::service_fn(|_: http::Request<Body>| {
             std::future::pending::<Result<http::Response<Body>, std::convert::Infallible>>()
         });
-        GuardLayer::new(limits, "test").layer(tower::util::BoxCloneSyncService::new(inner))
+        GuardLayer::new(limits, "test", None).layer(tower::util::BoxCloneSyncService::new(inner))
     }
 
     fn grpc_status(response: &http::Response<Body>) -> (String, String) {

@@ -36,12 +36,14 @@ use accommador_proto::{
 pub use self::deadline::Deadline;
 use self::{
     budget::{GuardedBody, Reservation},
+    framing::MessagePrefixes,
     watch::{WatchBody, WatchSlot, client_address},
 };
 use crate::limits::ServerLimits;
 
 mod budget;
 mod deadline;
+mod framing;
 mod watch;
 
 /// The health method whose calls are streams that last as long as the watcher.
@@ -82,6 +84,11 @@ struct Shared {
     body_read_timeout: Duration,
     budget: Arc<Semaphore>,
     budget_bytes: usize,
+    /// MAX_REQUEST_MESSAGE_BYTES.
+    max_message_bytes: usize,
+    /// What the service adds to a message-too-large refusal, so that the
+    /// caller learns the limit it actually ran into (the picture limit).
+    message_hint: Option<String>,
     watches_per_connection: u32,
     /// Open Watch streams per client address; an entry leaves when its count
     /// drops to zero, so the map holds at most [`MAX_HEALTH_WATCHES`] entries.
@@ -90,8 +97,10 @@ struct Shared {
 }
 
 impl GuardLayer {
-    /// `domain` is the `ErrorInfo.domain` of the refusals this layer makes.
-    pub fn new(limits: &ServerLimits, domain: &'static str) -> Self {
+    /// `domain` is the `ErrorInfo.domain` of the refusals this layer makes;
+    /// `message_hint` ends the message refusing a request message over
+    /// MAX_REQUEST_MESSAGE_BYTES ("a profile picture may be at most 2.5 MiB").
+    pub fn new(limits: &ServerLimits, domain: &'static str, message_hint: Option<String>) -> Self {
         let budget_bytes = limits.max_inflight_request_bytes.min(Semaphore::MAX_PERMITS);
         Self {
             shared: Arc::new(Shared {
@@ -100,6 +109,8 @@ impl GuardLayer {
                 body_read_timeout: limits.body_read_timeout,
                 budget: Arc::new(Semaphore::new(budget_bytes)),
                 budget_bytes,
+                max_message_bytes: limits.max_request_message_bytes,
+                message_hint,
                 watches_per_connection: limits.health_watches_per_connection,
                 watches: Mutex::new(HashMap::new()),
                 watches_total: AtomicUsize::new(0),
@@ -160,6 +171,7 @@ where
         let body = Body::new(GuardedBody {
             inner: body,
             reservation: reservation.clone(),
+            prefixes: MessagePrefixes::default(),
             read_deadline: Box::pin(tokio::time::sleep(shared.body_read_timeout)),
             finished: false,
         });

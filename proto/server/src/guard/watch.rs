@@ -101,7 +101,7 @@ mod tests {
 
     #[test]
     fn watch_slots_are_bounded_per_connection_and_given_back() {
-        let layer = GuardLayer::new(&limits(100), "test");
+        let layer = GuardLayer::new(&limits(100), "test", None);
         let one: SocketAddr = "127.0.0.1:1000".parse().unwrap();
         let two: SocketAddr = "127.0.0.1:2000".parse().unwrap();
         let held: Vec<_> = (0..4).map(|_| WatchSlot::take(&layer.shared, Some(one)).unwrap()).collect();

@@ -1,6 +1,15 @@
-//! Allocator tuning for the image pipeline: image-sized blocks go back to
-//! the kernel as soon as an image is done.
+//! Allocator tuning for both servers: blocks of a few MiB and more (request
+//! messages, decoded images) go back to the kernel as soon as they are freed.
 //!
+//! contacts-svc receives request messages of up to MAX_REQUEST_MESSAGE_BYTES
+//! (16 MiB): tonic assembles each in a buffer and prost copies the picture
+//! out of it, two such blocks per call, which must not outlive it for
+//! MAX_INFLIGHT_REQUEST_BYTES to bound memory. Without this setting glibc
+//! raised its threshold after the first such block was freed and kept the
+//! next ones in its arenas: a flood of 16 messages at the limit grew
+//! contacts-svc by 170 MiB against a 64 MiB budget (`tests/tests/e2e/pictures.rs`).
+//!
+//! In media-svc:
 //! Each image may add its memory budget (`pipeline::budget`) to media-svc,
 //! and media-svc must stay within its baseline plus one budget per worker.
 //! That holds only if what one image freed is not kept on the side. glibc
@@ -26,7 +35,7 @@ const MMAP_THRESHOLD_BYTES: i32 = 4 << 20;
 
 /// Sets the allocator up as described above. Call first thing in `main`,
 /// before any other thread exists.
-pub fn retain_decode_buffers() {
+pub fn release_large_blocks() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     #[allow(unsafe_code)]
     // SAFETY: mallopt only changes allocator parameters; it is called before
