@@ -103,6 +103,13 @@ pub fn idempotency<M: Message + Clone>(
             format!("request_id is {} characters; the limit is {MAX_REQUEST_ID_LEN}", request_id.chars().count()),
         ));
     }
+    // A key is compared byte for byte and shows up in logs: nothing invisible in it.
+    if let Some(control) = request_id.chars().find(|c| c.is_control()) {
+        return Err(Error::invalid_field(
+            "request_id",
+            format!("request_id contains U+{:04X}, a control character; use printable characters", u32::from(control)),
+        ));
+    }
     let mut canonical = message.clone();
     without_key(&mut canonical);
     let fingerprint = hex::encode(Sha256::digest(canonical.encode_to_vec()));

@@ -87,11 +87,10 @@ impl ContactsService for ContactsApi {
         if message.page_size < 0 {
             violations.add("page_size", format!("page_size is {}; it must not be negative", message.page_size));
         }
-        if message.query.chars().count() > MAX_QUERY_LEN {
-            violations.add(
-                "query",
-                format!("query is {} characters; the limit is {MAX_QUERY_LEN}", message.query.chars().count()),
-            );
+        // Counted as stored text is, in NFC: both spellings of "é" are one character.
+        let query_length = unicode_normalization::UnicodeNormalization::nfc(message.query.as_str()).count();
+        if query_length > MAX_QUERY_LEN {
+            violations.add("query", format!("query is {query_length} characters; the limit is {MAX_QUERY_LEN}"));
         }
         violations.into_result(()).map_err(Error::InvalidFields)?;
         let page_size = match message.page_size {

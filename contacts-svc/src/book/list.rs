@@ -14,7 +14,7 @@ impl ContactBook {
         query: &str,
     ) -> Result<(Vec<ContactView>, String), Error> {
         let tenant = &context.tenant;
-        let query = SearchQuery::parse(query);
+        let query = SearchQuery::parse(query, &self.phones);
         // A page token is bound to the query as folded: "José" and "jose"
         // are the same list, so either may continue it.
         let bound_query = query.as_ref().map_or("", |query| query.text.as_str());

@@ -56,7 +56,7 @@ pub struct Limits {
 pub const MAX_LISTED_MERGED_IDS: usize = 100;
 
 pub const LIMITS: Limits =
-    Limits { name: 100, email: 254, phone: 32, company_name: 200, source: 64, tags: 50, tag: 64 };
+    Limits { name: 100, email: 254, phone: 64, company_name: 200, source: 64, tags: 50, tag: 64 };
 
 /// The user-editable fields of a contact, normalized.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

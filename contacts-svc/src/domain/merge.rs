@@ -1,6 +1,13 @@
 //! The merge policy: which value each field of the survivor takes.
 
-use super::{Contact, ContactFields, MAX_LISTED_MERGED_IDS, search::fold_case};
+use super::{Contact, ContactFields, LIMITS, MAX_LISTED_MERGED_IDS, search::fold_case};
+
+/// Most additional emails, and most additional phones, a merged revision
+/// keeps: the primary's first, then the duplicate's. Without a bound a chain
+/// of merges would grow one contact (and the match keys written with each
+/// of its revisions) without end; what does not fit stays in the
+/// duplicate's own revisions.
+pub const MAX_ADDITIONAL_VALUES: usize = 100;
 use accommador_proto::status::quote;
 
 /// Fields a caller may ask to take from the duplicate.
@@ -65,12 +72,16 @@ pub fn merge(primary: &Contact, duplicate: &Contact, take_from_duplicate: &[Merg
 
     // Tags and emails are case-insensitive: "VIP" and "vip" are one tag.
     let same_folded = |a: &str, b: &str| fold_case(a) == fold_case(b);
-    let tags = distinct_except(p.tags.iter().chain(&d.tags), "", same_folded);
+    // At most the 50 tags a create allows: the primary's, then the duplicate's.
+    let mut tags = distinct_except(p.tags.iter().chain(&d.tags), "", same_folded);
+    tags.truncate(LIMITS.tags);
 
     let all_emails = [&p.email].into_iter().chain(&p.additional_emails).chain([&d.email]).chain(&d.additional_emails);
-    let additional_emails = distinct_except(all_emails, &email, same_folded);
+    let mut additional_emails = distinct_except(all_emails, &email, same_folded);
+    additional_emails.truncate(MAX_ADDITIONAL_VALUES);
     let all_phones = [&p.phone].into_iter().chain(&p.additional_phones).chain([&d.phone]).chain(&d.additional_phones);
-    let additional_phones = distinct_except(all_phones, &phone, |a, b| a == b);
+    let mut additional_phones = distinct_except(all_phones, &phone, |a, b| a == b);
+    additional_phones.truncate(MAX_ADDITIONAL_VALUES);
 
     ContactFields {
         first_name: pick(MergeField::FirstName, &p.first_name, &d.first_name),
@@ -182,6 +193,24 @@ mod tests {
         assert_eq!(merge(&old(), &shouting, &[]).tags, ["vip", "Engineer"], "tags unite ignoring case");
         assert_eq!(merged.additional_emails, ["ADA@new.example"], "the losing email is kept");
         assert_eq!(merged.phone, "+14155552671");
+    }
+
+    #[test]
+    fn a_merge_keeps_at_most_50_tags_and_100_additional_values_primary_first() {
+        let many = |prefix: &str, n: usize| (0..n).map(|i| format!("{prefix}{i}")).collect::<Vec<String>>();
+        let mut primary = old();
+        primary.fields.tags = many("p", 50);
+        primary.fields.additional_emails = many("p@x.example", 100);
+        let mut duplicate = new_with_picture();
+        duplicate.fields.tags = many("d", 50);
+        duplicate.fields.additional_emails = many("d@x.example", 100);
+        let merged = merge(&primary, &duplicate, &[]);
+        assert_eq!(merged.tags, primary.fields.tags, "the primary's 50 tags");
+        assert_eq!(merged.additional_emails.len(), MAX_ADDITIONAL_VALUES);
+        assert_eq!(merged.additional_emails[0], "p@x.example0", "the primary's first");
+        let mut few = old();
+        few.fields.tags = many("p", 45);
+        assert_eq!(merge(&few, &duplicate, &[]).tags.len(), 50, "then the duplicate's, up to 50");
     }
 
     #[test]

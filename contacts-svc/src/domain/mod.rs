@@ -10,7 +10,7 @@ mod picture;
 mod search;
 mod text;
 
-pub use contact::{Contact, ContactDraft, ContactFields, ContactId, Limits, MAX_LISTED_MERGED_IDS};
+pub use contact::{Contact, ContactDraft, ContactFields, ContactId, LIMITS, Limits, MAX_LISTED_MERGED_IDS};
 pub use duplicates::{MatchReason, match_reasons};
 pub use fields::{MatchKey, MatchKind};
 pub use merge::{MergeField, merge, merged_revision};

@@ -32,14 +32,19 @@ impl PhoneNormalizer {
     /// message a CRM user can act on.
     pub fn normalize(&self, raw: &str) -> Result<String, String> {
         let refuse = |why: &str| format!("{} is not a valid phone number: {why}", quote(raw));
+        let plain = plain_digits(raw);
         // Our own stored form is accepted back (a client copying a contact);
         // the parser reads `;ext=` only after a `tel:` scheme.
-        let (digits, given_extension) = match raw.split_once(EXTENSION_SEPARATOR) {
+        let (digits, given_extension) = match plain.split_once(EXTENSION_SEPARATOR) {
             Some((number, extension)) => (number, Some(extension)),
-            None => (raw, None),
+            None => (plain.as_str(), None),
         };
-        let number =
-            phonenumber::parse(Some(self.default_region), digits).map_err(|error| refuse(&explain(&error, raw)))?;
+        // Anything else after a `;` the parser drops without a word
+        // ("415-555-0101;99" would lose its extension).
+        if digits.contains(';') {
+            return Err(refuse("write an extension as \"ext. 99\" or \"x99\""));
+        }
+        let number = self.parse(digits).map_err(|error| refuse(&explain(&error, raw)))?;
         if !phonenumber::is_valid(&number) {
             return Err(refuse(&unknown_digits(number.code().value())));
         }
@@ -58,6 +63,43 @@ impl PhoneNormalizer {
         }
         Ok(format!("{e164}{EXTENSION_SEPARATOR}{extension}"))
     }
+
+    /// Parses with the default region only when the number needs one.
+    ///
+    /// phonenumber 0.3 strips the default region's national prefix from a
+    /// number that names another country: read in the US, "+49 151 2345678"
+    /// loses the 1 of 151 and becomes another, valid, German number, and
+    /// "+44 121 496 0000" becomes invalid. A number that carries its country
+    /// code (a leading "+", or the default region's international prefix,
+    /// "011" in the US, "00" in most of the world) is read without one.
+    fn parse(&self, raw: &str) -> Result<phonenumber::PhoneNumber, phonenumber::ParseError> {
+        let lead = raw.trim_start();
+        if lead.starts_with('+') || lead.starts_with("tel:") {
+            return phonenumber::parse(None, lead);
+        }
+        let international_prefix = phonenumber::metadata::DATABASE
+            .by_id(self.default_region.as_ref())
+            .and_then(|region| region.international_prefix())
+            .and_then(|prefix| prefix.find(lead))
+            .filter(|found| found.start() == 0 && found.end() < lead.len());
+        match international_prefix {
+            Some(found) => phonenumber::parse(None, format!("+{}", &lead[found.end()..])),
+            None => phonenumber::parse(Some(self.default_region), raw),
+        }
+    }
+}
+
+/// `raw` with digits the parser does not read made ASCII: fullwidth ones
+/// (NFKC) and Arabic-Indic ones, as phones type them.
+fn plain_digits(raw: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    raw.nfkc()
+        .map(|c| match c {
+            '\u{0660}'..='\u{0669}' => char::from(b'0' + (c as u32 - 0x0660) as u8),
+            '\u{06F0}'..='\u{06F9}' => char::from(b'0' + (c as u32 - 0x06F0) as u8),
+            other => other,
+        })
+        .collect()
 }
 
 fn unknown_digits(country_code: u16) -> String {
@@ -99,6 +141,34 @@ mod tests {
             assert_eq!(us().normalize(raw).as_deref(), Ok("+14155550101;ext=99"), "{raw}");
         }
         assert_eq!(us().normalize("(415) 555-0101").as_deref(), Ok("+14155550101"));
+    }
+
+    #[test]
+    fn numbers_with_their_country_code_keep_every_digit() {
+        let cases = [
+            ("+49 151 23456789", "+4915123456789"),
+            ("+49 171 1234567", "+491711234567"),
+            ("011 49 151 23456789", "+4915123456789"),
+            ("+61 1300 123 456", "+611300123456"),
+            ("+33 1 42 68 53 00", "+33142685300"),
+            ("+44 121 496 0000", "+441214960000"),
+            ("+44 (0)20 7946 0958", "+442079460958"),
+            ("+86 138 0013 8000", "+8613800138000"),
+            ("tel:+1-415-555-0101", "+14155550101"),
+            ("４１５５５５０１０１", "+14155550101"),
+            ("+٩٦٦ ١١ ٢١٥ ٩٩٩٩", "+966112159999"),
+        ];
+        for (raw, stored) in cases {
+            assert_eq!(us().normalize(raw).as_deref(), Ok(stored), "{raw}");
+        }
+        let germany = PhoneNormalizer { default_region: phonenumber::country::Id::DE };
+        assert_eq!(germany.normalize("00 1 415 555 0101").as_deref(), Ok("+14155550101"));
+        assert_eq!(germany.normalize("0151 23456789").as_deref(), Ok("+4915123456789"));
+    }
+
+    #[test]
+    fn an_extension_after_a_bare_semicolon_is_refused_not_dropped() {
+        assert!(us().normalize("415-555-0101;99").unwrap_err().contains("ext. 99"));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use unicode_normalization::UnicodeNormalization;
 
-use super::{ContactFields, EXTENSION_SEPARATOR};
+use super::{ContactFields, EXTENSION_SEPARATOR, PhoneNormalizer, text::is_default_ignorable};
 
 /// Folds text for matching, in this order:
 ///
@@ -22,15 +22,18 @@ use super::{ContactFields, EXTENSION_SEPARATOR};
 ///    plain counterparts: "ı" (dotless i) as "i", "ł" as "l", "ø" as "o",
 ///    "đ" and "ð" as "d", "ħ" as "h", "ŧ" as "t", "æ" as "ae", "œ" as "oe",
 ///    "þ" as "th";
-/// 5. runs of whitespace and control characters become one space, trimmed;
-/// 6. composed again (NFC), so scripts such as Hangul keep their syllables.
+/// 5. invisible characters (Default_Ignorable_Code_Point: zero-width space,
+///    joiners, byte-order mark, ...) are removed, so a name pasted with a
+///    zero-width space still matches;
+/// 6. runs of whitespace and control characters become one space, trimmed;
+/// 7. composed again (NFC), so scripts such as Hangul keep their syllables.
 pub fn fold(text: &str) -> String {
     let decomposed: String = text.nfkd().collect();
     let case_folded = caseless::default_case_fold_str(&decomposed);
     let mut plain = String::with_capacity(case_folded.len());
     let mut pending_space = false;
     for c in case_folded.nfkd() {
-        if ('\u{0300}'..='\u{036F}').contains(&c) {
+        if ('\u{0300}'..='\u{036F}').contains(&c) || is_default_ignorable(c) {
             continue;
         }
         if c.is_whitespace() || c.is_control() {
@@ -97,24 +100,43 @@ pub fn search_text(fields: &ContactFields) -> String {
 pub struct SearchQuery {
     /// The query folded: matched as a substring of [`search_text`].
     pub text: String,
-    /// When the query reads as a phone number ("(415) 555-0101", "+1 415",
-    /// "555-0101"): its digits, matched against the digits of every phone.
-    pub digits: Option<String>,
+    /// When the query reads as a phone number: digits matched against the
+    /// digits of every phone. A whole number in any form the phone field
+    /// accepts ("+1 415 555 0101 ext. 99", "tel:+14155550101", "+49 151
+    /// 23456789") gives its E.164 digits; a part of one written with phone
+    /// punctuation only ("(415) 555-0101", "+1 415", "555-0101") gives its
+    /// digits as typed.
+    pub digits: Vec<String>,
 }
 
 impl SearchQuery {
-    /// `None` for a query with nothing to match (empty or only spaces): the
-    /// whole list.
-    pub fn parse(raw: &str) -> Option<Self> {
+    /// `None` for a query with nothing to match once folded (empty, spaces,
+    /// invisible characters or lone accents): the whole list.
+    pub fn parse(raw: &str, phones: &PhoneNormalizer) -> Option<Self> {
         let text = fold(raw);
         if text.is_empty() {
             return None;
         }
+        let mut digits = Vec::new();
+        if let Ok(phone) = phones.normalize(raw.trim()) {
+            digits.push(phone_digits(&phone));
+        }
         let compatible: String = raw.nfkc().collect();
         let is_phone_like = compatible.chars().all(|c| c.is_ascii_digit() || PHONE_PUNCTUATION.contains(&c));
-        let digits: String = compatible.chars().filter(char::is_ascii_digit).collect();
-        let digits = (is_phone_like && digits.len() >= MIN_PHONE_QUERY_DIGITS && digits != text).then_some(digits);
-        Some(Self { text, digits })
+        let typed: String = compatible.chars().filter(char::is_ascii_digit).collect();
+        if is_phone_like && typed.len() >= MIN_PHONE_QUERY_DIGITS {
+            digits.push(typed);
+        }
+        // The text match covers digits equal to it; a pattern holding a
+        // shorter one matches nothing the shorter one does not.
+        digits.sort_by_key(String::len);
+        let mut kept: Vec<String> = Vec::new();
+        for candidate in digits {
+            if candidate != text && !kept.iter().any(|shorter| candidate.contains(shorter.as_str())) {
+                kept.push(candidate);
+            }
+        }
+        Some(Self { text, digits: kept })
     }
 }
 
@@ -169,16 +191,30 @@ mod tests {
         assert_eq!(search_text(&nameless), "x@y.z", "empty lines left out");
     }
 
+    fn us() -> PhoneNormalizer {
+        PhoneNormalizer { default_region: phonenumber::country::Id::US }
+    }
+
     #[test]
     fn phone_like_queries_match_digits() {
-        let digits = |raw: &str| SearchQuery::parse(raw).and_then(|q| q.digits);
-        assert_eq!(digits("(415) 555-0101").as_deref(), Some("4155550101"));
-        assert_eq!(digits("555-0101").as_deref(), Some("5550101"));
-        assert_eq!(digits("+1 415").as_deref(), Some("1415"));
-        assert_eq!(digits("４１５"), None, "fullwidth digits are digits, equal to the folded text");
-        assert_eq!(digits("5550101"), None, "plain digits: the text match covers them");
-        assert_eq!(digits("12"), None, "too few digits");
-        assert_eq!(digits("Ann 555"), None, "letters make it a text query");
-        assert_eq!(SearchQuery::parse("   "), None);
+        let digits = |raw: &str| SearchQuery::parse(raw, &us()).map(|q| q.digits).unwrap_or_default();
+        assert_eq!(digits("(415) 555-0101"), ["4155550101"], "the E.164 digits hold the typed ones");
+        assert_eq!(digits("555-0101"), ["5550101"]);
+        assert_eq!(digits("+1 415"), ["1415"]);
+        assert_eq!(digits("+1 415 555 0101 ext. 99"), ["14155550101"], "a whole number, extension left out");
+        assert_eq!(digits("+14155550101;ext=99"), ["14155550101"], "the stored form pasted back");
+        assert_eq!(digits("tel:+1-415-555-0101"), ["14155550101"]);
+        assert!(digits("４１５").is_empty(), "fullwidth digits are digits, equal to the folded text");
+        assert!(digits("5550101").is_empty(), "plain digits: the text match covers them");
+        assert!(digits("12").is_empty(), "too few digits");
+        assert!(digits("Ann 555").is_empty(), "letters make it a text query");
+    }
+
+    #[test]
+    fn queries_with_nothing_visible_list_everything_and_invisibles_never_block_a_match() {
+        for blank in ["   ", "\u{200B}", "\u{301}", "\u{FEFF}\u{200D}"] {
+            assert_eq!(SearchQuery::parse(blank, &us()), None, "{blank:?}");
+        }
+        assert_eq!(SearchQuery::parse("\u{200B}Ann", &us()).map(|q| q.text).as_deref(), Some("ann"));
     }
 }

@@ -13,7 +13,8 @@
 //!    reported for its length alone: no other check runs on it, and it is
 //!    never quoted, so a 5,000-character email costs one short violation.
 //! 4. Refuse control characters (Unicode category Cc: NUL, other C0 and C1
-//!    controls, newlines and tabs inside a value) and the bidirectional
+//!    controls, newlines and tabs inside a value), the line and paragraph
+//!    separators U+2028 and U+2029, and the bidirectional
 //!    embedding, override and isolate characters (U+202A..U+202E,
 //!    U+2066..U+2069), which make text display in another order than it is
 //!    stored (`a\u{202e}@example.com` shows as something else entirely).
@@ -49,10 +50,14 @@ impl fmt::Display for TextProblem {
             Self::TooLong { length, limit } => write!(f, "is {length} characters; the limit is {limit}"),
             Self::Forbidden { character, position } => write!(
                 f,
-                "contains U+{:04X} ({}) at character {position}; control characters and \
-                 bidirectional formatting characters are not allowed",
+                "contains U+{:04X} ({}) at character {position}; control characters, line breaks \
+                 and bidirectional formatting characters are not allowed",
                 u32::from(character),
-                if character.is_control() { "a control character" } else { "a bidirectional formatting character" },
+                match character {
+                    '\u{2028}' | '\u{2029}' => "a line or paragraph separator",
+                    c if c.is_control() => "a control character",
+                    _ => "a bidirectional formatting character",
+                },
             ),
         }
     }
@@ -81,8 +86,10 @@ fn is_trimmed(c: char) -> bool {
     c.is_whitespace() || (is_default_ignorable(c) && !is_bidi_formatting(c))
 }
 
+/// Line and paragraph separators (U+2028, U+2029) break a line as a
+/// newline does, in the fields that are one line.
 fn is_forbidden(c: char) -> bool {
-    c.is_control() || is_bidi_formatting(c)
+    c.is_control() || is_bidi_formatting(c) || matches!(c, '\u{2028}' | '\u{2029}')
 }
 
 /// Bidirectional embeddings, overrides (U+202A..U+202E) and isolates
@@ -96,7 +103,7 @@ fn is_bidi_formatting(c: char) -> bool {
 /// Unicode 16): characters that render as nothing when a font lacks them.
 /// Written out because no crate we already depend on exposes the property,
 /// and the list changes rarely (the last addition was in Unicode 6.3).
-fn is_default_ignorable(c: char) -> bool {
+pub(super) fn is_default_ignorable(c: char) -> bool {
     matches!(
         c,
         '\u{00AD}'
@@ -158,6 +165,7 @@ mod tests {
         assert_eq!(forbidden("Ada\tLovelace"), ('\t', 4));
         assert_eq!(forbidden("Ada\u{0085}x"), ('\u{0085}', 4), "C1 controls too");
         assert_eq!(forbidden("\u{001B}[31mred"), ('\u{001B}', 1));
+        assert_eq!(forbidden("Ada\u{2028}Lovelace"), ('\u{2028}', 4), "a line separator breaks a line too");
     }
 
     #[test]
@@ -168,8 +176,8 @@ mod tests {
         let message = TextProblem::Forbidden { character: '\u{202E}', position: 2 }.describe("email");
         assert_eq!(
             message,
-            "email contains U+202E (a bidirectional formatting character) at character 2; control characters \
-             and bidirectional formatting characters are not allowed"
+            "email contains U+202E (a bidirectional formatting character) at character 2; control characters, \
+             line breaks and bidirectional formatting characters are not allowed"
         );
         assert!(!message.contains('\u{202E}'), "the raw character is never echoed");
     }

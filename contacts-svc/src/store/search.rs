@@ -54,7 +54,7 @@ impl Store {
             // A phone-like query matches as typed (a company named "555-0101
             // Ltd") or by its digits (the phone +14155550101).
             let mut matches = Condition::any().add(contains(&query.text));
-            if let Some(digits) = &query.digits {
+            for digits in &query.digits {
                 matches = matches.add(contains(digits));
             }
             select = select.filter(matches);

@@ -55,7 +55,7 @@ async fn a_query_is_a_case_insensitive_substring_with_wildcards_taken_literally(
         };
         let list = |query: &'static str| {
             let (db, acme) = (&db, &acme);
-            let query = SearchQuery::parse(query);
+            let query = SearchQuery::parse(query, &crate::us_phones());
             async move { names(db.store.list(acme, query.as_ref(), None, 10).await.unwrap()) }
         };
         assert_eq!(list("fifty").await, ["Ann"], "{}: lowercase query, mixed-case data", db.name);

@@ -15,6 +15,11 @@ mod search;
 use accommador_proto::tenant::TenantId;
 use contacts_svc::domain::{Contact, ContactFields, ContactId};
 
+/// Phone numbers read as a service in the US reads them.
+pub fn us_phones() -> contacts_svc::domain::PhoneNormalizer {
+    contacts_svc::domain::PhoneNormalizer { default_region: phonenumber::country::Id::US }
+}
+
 pub fn tenant(name: &str) -> TenantId {
     TenantId::parse(name).expect("a valid tenant id")
 }

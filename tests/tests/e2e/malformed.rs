@@ -112,3 +112,32 @@ fn assert_malformed(status: &tonic::Status, field: &str, domain: &str) {
     assert!(message.contains(field) && message.contains("not UTF-8"), "names field and problem: {message}");
     assert!(!message.contains('\u{FFFD}') && !message.contains("\\x"), "no echo of the bytes: {message}");
 }
+
+/// A body that ends inside a message is the caller's broken request:
+/// INVALID_ARGUMENT MALFORMED_MESSAGE saying how far it got, not tonic's
+/// INTERNAL "Unexpected EOF".
+#[tokio::test]
+async fn a_body_cut_off_inside_a_message_is_malformed_not_internal() {
+    let database = TestDatabase::sqlite();
+    let stack = Stack::start(&database, &[], &[]).await.expect("both services start");
+    let addr = stack.contacts.addr();
+    let connection = accommador_tests::raw::connect(addr).await.unwrap();
+    let path = "/accommador.contacts.v1.ContactsService/ListContacts";
+    let mut declared_100_sent_10 = vec![0, 0, 0, 0, 100];
+    declared_100_sent_10.extend([0x18; 10]);
+    let cases = [
+        (declared_100_sent_10, "after 10 of the 100 bytes"),
+        (vec![0, 0, 0], "3 bytes into a message's 5-byte length prefix"),
+    ];
+    for (body, said) in cases {
+        let status = accommador_tests::raw::unary(&connection, addr, path, &[("x-tenant-id", "acme")], body.into())
+            .await
+            .unwrap();
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        let info = error_info(&status).unwrap_or_else(|| panic!("ErrorInfo attached: {status:?}"));
+        assert_eq!(info.reason, accommador_proto::reasons::MALFORMED_MESSAGE, "{status:?}");
+        assert!(status.message().contains(said), "{}", status.message());
+    }
+    let mut client = stack.contacts_client();
+    still_serving(&mut client).await;
+}

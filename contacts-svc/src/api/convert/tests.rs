@@ -129,6 +129,8 @@ fn the_fingerprint_ignores_the_request_id_but_not_the_request() {
     assert_ne!(first.fingerprint, key(&request("r1", "b")).unwrap().fingerprint);
     let long = "r".repeat(MAX_REQUEST_ID_LEN + 1);
     assert!(matches!(idempotency(&long, &request(&long, "a"), |_| {}), Err(Error::InvalidFields(_))));
+    let invisible = "r1\0";
+    assert!(matches!(idempotency(invisible, &request(invisible, "a"), |_| {}), Err(Error::InvalidFields(_))));
 }
 
 #[test]

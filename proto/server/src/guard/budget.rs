@@ -17,7 +17,10 @@ use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use tonic::{Code, Status, body::Body};
 
-use super::{Shared, framing::MessagePrefixes};
+use super::{
+    Shared,
+    framing::{CutShort, MessagePrefixes},
+};
 
 /// The bytes one call holds from the budget; all given back when both the
 /// body and the call are done.
@@ -83,6 +86,21 @@ impl Shared {
         )
     }
 
+    /// The refusal of a body that ended inside a message: the caller's
+    /// broken request, not the server's failure.
+    fn cut_short(&self, cut: CutShort) -> Status {
+        let what = match cut {
+            CutShort::InPrefix { received } => {
+                format!("the request body ended {received} bytes into a message's 5-byte length prefix")
+            }
+            CutShort::InMessage { received, declared } => {
+                format!("the request body ended after {received} of the {declared} bytes its message declared")
+            }
+        };
+        metrics::counter!("grpc_server_requests_refused_total", "reason" => "malformed_message").increment(1);
+        self.refusal(Code::InvalidArgument, what, reasons::MALFORMED_MESSAGE, [])
+    }
+
     fn report_inflight(&self) {
         let held = self.budget_bytes.saturating_sub(self.budget.available_permits());
         metrics::gauge!("grpc_server_inflight_request_bytes").set(held as f64);
@@ -129,7 +147,10 @@ impl HttpBody for GuardedBody {
             Poll::Ready(Some(Err(status))) => Poll::Ready(Some(Err(status))),
             Poll::Ready(None) => {
                 this.finished = true;
-                Poll::Ready(None)
+                match this.prefixes.cut_short() {
+                    Some(cut) => Poll::Ready(Some(Err(this.reservation.shared.cut_short(cut)))),
+                    None => Poll::Ready(None),
+                }
             }
             Poll::Pending => {
                 if this.read_deadline.as_mut().poll(cx).is_pending() {

@@ -18,6 +18,17 @@ pub(super) struct MessagePrefixes {
     filled: usize,
     /// Bytes of the current message still to come (none while a prefix is read).
     remaining: usize,
+    /// The current message's declared length.
+    declared: usize,
+}
+
+/// How a body that ended was cut off inside a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum CutShort {
+    /// `received` of the 5 prefix bytes arrived.
+    InPrefix { received: usize },
+    /// `received` of the `declared` message bytes arrived.
+    InMessage { received: usize, declared: usize },
 }
 
 impl MessagePrefixes {
@@ -43,9 +54,21 @@ impl MessagePrefixes {
                     return Err(declared);
                 }
                 self.remaining = declared;
+                self.declared = declared;
             }
         }
         Ok(())
+    }
+
+    /// Where the body stands when it ends: `Some` when it ended inside a
+    /// message, which tonic would answer as INTERNAL ("Unexpected EOF"),
+    /// though the caller sent the broken request.
+    pub(super) fn cut_short(&self) -> Option<CutShort> {
+        if self.filled > 0 {
+            return Some(CutShort::InPrefix { received: self.filled });
+        }
+        (self.remaining > 0)
+            .then(|| CutShort::InMessage { received: self.declared - self.remaining, declared: self.declared })
     }
 }
 
@@ -69,6 +92,18 @@ mod tests {
             start = end;
         }
         Ok(())
+    }
+
+    #[test]
+    fn a_body_that_ends_inside_a_message_is_cut_short() {
+        let mut prefixes = MessagePrefixes::default();
+        prefixes.read(&message(10, 10), 100).unwrap();
+        assert_eq!(prefixes.cut_short(), None, "whole messages");
+        prefixes.read(&message(10, 4), 100).unwrap();
+        assert_eq!(prefixes.cut_short(), Some(CutShort::InMessage { received: 4, declared: 10 }));
+        let mut prefixes = MessagePrefixes::default();
+        prefixes.read(&[0, 0, 0], 100).unwrap();
+        assert_eq!(prefixes.cut_short(), Some(CutShort::InPrefix { received: 3 }));
     }
 
     #[test]
