@@ -61,7 +61,8 @@ pub struct ContactBook {
     /// Normalizes phone numbers written without a country code, in the
     /// deployment's default region (DEFAULT_PHONE_REGION).
     phones: PhoneNormalizer,
-    /// The largest picture CreateContact takes (MAX_PICTURE_BYTES).
+    /// The largest picture CreateContact and ReplaceProfilePicture take
+    /// (MAX_PICTURE_BYTES).
     pictures: PictureLimit,
     /// How the claim outbox paces and retries its deliveries: kept here
     /// because the worker runs on the book, beside the writes that fill it.
