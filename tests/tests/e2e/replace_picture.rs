@@ -7,7 +7,8 @@ use std::collections::HashSet;
 
 use accommador_proto::{
     accommador::contacts::v1::{
-        Contact, GetContactRequest, ReplaceProfilePictureRequest, contacts_service_client::ContactsServiceClient,
+        Contact, FindDuplicateContactsRequest, GetContactRequest, ReplaceProfilePictureRequest,
+        contacts_service_client::ContactsServiceClient,
     },
     reasons,
     status::{error_info, field_violations},
@@ -102,6 +103,18 @@ async fn a_replaced_picture_is_served_on_the_same_contact_and_its_carrier_is_his
         }
         let listed: HashSet<String> = first_page(&mut client, "acme").await.into_iter().map(|c| c.id).collect();
         assert_eq!(listed, HashSet::from([ada.id.clone(), bob.id.clone()]), "{}: no carrier listed", database.name);
+        // The carrier shares every email, phone and name with its contact:
+        // duplicate search must not offer it either.
+        for id in [&ada.id, &bob.id] {
+            let request = FindDuplicateContactsRequest { contact_id: id.clone() };
+            let found = client.find_duplicate_contacts(tenant_request("acme", request)).await.unwrap().into_inner();
+            let found: Vec<_> = found.matches.into_iter().filter_map(|m| m.contact).map(|c| c.id).collect();
+            assert!(
+                !found.iter().any(|f| !listed.contains(f)),
+                "{}: a carrier offered as duplicate: {found:?}",
+                database.name
+            );
+        }
     }
 }
 
