@@ -46,12 +46,12 @@ pub struct ServerConfig {
     #[arg(long, env = "METRICS_LISTEN", default_value = "127.0.0.1:9464")]
     pub metrics_listen: SocketAddr,
 
-    /// Largest profile picture CreateContact accepts, in bytes; a larger one
-    /// is refused here (INVALID_ARGUMENT, reason IMAGE_TOO_LARGE) without
-    /// being sent to media-svc. Keep it equal to media-svc's
-    /// MEDIA_MAX_IMAGE_BYTES: set higher, media-svc refuses what lies between
-    /// (the same error, passed through); set lower, media-svc's limit is
-    /// never reached. Must stay under MAX_REQUEST_MESSAGE_BYTES.
+    /// Largest profile picture CreateContact and ReplaceProfilePicture accept,
+    /// in bytes; a larger one is refused here (INVALID_ARGUMENT, reason
+    /// IMAGE_TOO_LARGE) without being sent to media-svc. Keep it equal to
+    /// media-svc's MEDIA_MAX_IMAGE_BYTES: set higher, media-svc refuses what
+    /// lies between (the same error, passed through); set lower, media-svc's
+    /// limit is never reached. Must stay under MAX_REQUEST_MESSAGE_BYTES.
     #[arg(long, env = "MAX_PICTURE_BYTES", default_value_t = 2_621_440)]
     pub max_picture_bytes: usize,
 

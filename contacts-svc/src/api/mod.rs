@@ -10,7 +10,8 @@ use accommador_proto::{
     accommador::contacts::v1::{
         BatchGetContactsRequest, BatchGetContactsResponse, Contact, CreateContactRequest, DuplicateMatch,
         FindDuplicateContactsRequest, FindDuplicateContactsResponse, GetContactRequest, ListContactsRequest,
-        ListContactsResponse, MergeContactsRequest, contacts_service_server::ContactsService,
+        ListContactsResponse, MergeContactsRequest, ReplaceProfilePictureRequest,
+        contacts_service_server::ContactsService,
     },
     status::Violations,
     tenant::{TenantId, request_id},
@@ -136,6 +137,18 @@ impl ContactsService for ContactsApi {
             }
         };
         let view = self.book.merge(&context, &primary, &duplicate, take, idempotency).await?;
+        Ok(Response::new(convert::contact(view)))
+    }
+
+    async fn replace_profile_picture(
+        &self,
+        request: Request<ReplaceProfilePictureRequest>,
+    ) -> Result<Response<Contact>, Status> {
+        let (context, _admitted) = self.admit(&request)?;
+        let message = request.into_inner();
+        let idempotency = convert::idempotency(&message.request_id, &message, |m| m.request_id.clear())?;
+        let id = convert::contact_id("id", &message.id)?;
+        let view = self.book.replace_picture(&context, &id, message.profile_picture, idempotency).await?;
         Ok(Response::new(convert::contact(view)))
     }
 

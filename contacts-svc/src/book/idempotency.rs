@@ -23,6 +23,7 @@ pub(crate) struct Idempotency {
 pub(super) enum Operation {
     Create,
     Merge,
+    ReplacePicture,
 }
 
 impl Operation {
@@ -32,12 +33,13 @@ impl Operation {
         match self {
             Self::Create => "create",
             Self::Merge => "merge",
+            Self::ReplacePicture => "replace_picture",
         }
     }
 
     /// The operation a stored record names; `None` for a name no version wrote.
     fn from_stored(name: &str) -> Option<Self> {
-        [Self::Create, Self::Merge].into_iter().find(|operation| operation.stored_name() == name)
+        [Self::Create, Self::Merge, Self::ReplacePicture].into_iter().find(|operation| operation.stored_name() == name)
     }
 }
 
@@ -94,6 +96,7 @@ mod tests {
         assert_eq!(Operation::Merge.stored_name(), "merge");
         assert_eq!(Operation::from_stored("create"), Some(Operation::Create));
         assert_eq!(Operation::from_stored("merge"), Some(Operation::Merge));
+        assert_eq!(Operation::from_stored("replace_picture"), Some(Operation::ReplacePicture));
         assert_eq!(Operation::from_stored("delete"), None);
     }
 }

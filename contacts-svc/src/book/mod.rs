@@ -1,7 +1,7 @@
 //! The contact book: the use cases of contacts-svc, over the store and
 //! media-svc. Transport-agnostic: the gRPC layer only converts.
 //!
-//! - [`create`], [`read`], [`list`], [`merge`], [`duplicates`]: one use case
+//! - [`create`], [`read`], [`list`], [`merge`], [`replace`], [`duplicates`]: one use case
 //!   (or a family of reads) per file;
 //! - [`idempotency`]: request ids (AIP-155), recorded and replayed;
 //! - [`page_token`]: the Smart List's signed, opaque page tokens;
@@ -19,6 +19,7 @@ mod outbox;
 mod page_token;
 mod read;
 mod reconcile;
+mod replace;
 
 pub(crate) use idempotency::Idempotency;
 pub use outbox::OutboxSettings;
@@ -60,7 +61,8 @@ pub struct ContactBook {
     /// Normalizes phone numbers written without a country code, in the
     /// deployment's default region (DEFAULT_PHONE_REGION).
     phones: PhoneNormalizer,
-    /// The largest picture CreateContact takes (MAX_PICTURE_BYTES).
+    /// The largest picture CreateContact and ReplaceProfilePicture take
+    /// (MAX_PICTURE_BYTES).
     pictures: PictureLimit,
     /// How the claim outbox paces and retries its deliveries: kept here
     /// because the worker runs on the book, beside the writes that fill it.

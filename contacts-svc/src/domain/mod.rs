@@ -7,6 +7,7 @@ mod fields;
 mod merge;
 mod phone;
 mod picture;
+mod replace;
 mod search;
 mod text;
 
@@ -16,4 +17,5 @@ pub use fields::{MatchKey, MatchKind};
 pub use merge::{MergeField, merge, merged_revision};
 pub use phone::{EXTENSION_SEPARATOR, PhoneNormalizer};
 pub use picture::{Picture, PictureLimit, PictureTooLarge, Rendition};
+pub use replace::{picture_carrier, replaced_revision};
 pub use search::{SearchQuery, fold, fold_case, phone_digits, search_text};

@@ -42,7 +42,7 @@ pub(super) fn is_not_merged() -> Expr {
     Expr::cust(IS_NOT_MERGED)
 }
 
-fn anchor(tenant: &TenantId, contact: &Contact) -> contact::ActiveModel {
+pub(super) fn anchor(tenant: &TenantId, contact: &Contact) -> contact::ActiveModel {
     contact::ActiveModel {
         tenant: Set(tenant.to_string()),
         id: Set(contact.id.to_string()),

@@ -59,6 +59,19 @@ impl Store {
         let _writer = self.writer().await;
         let txn = self.db.begin().await?;
         let outcome = merge_in(&txn, tenant, &request, decide).await?;
+        self.finish_merge(txn, tenant, &request, outcome).await
+    }
+
+    /// Ends a merge transaction: commits a merge with its request record,
+    /// rolls back anything else (and a merge whose request id another
+    /// request took meanwhile).
+    pub(super) async fn finish_merge(
+        &self,
+        txn: DatabaseTransaction,
+        tenant: &TenantId,
+        request: &MergeRequest<'_>,
+        outcome: MergeOutcome,
+    ) -> Result<MergeOutcome, Error> {
         let MergeOutcome::Merged(merged) = &outcome else {
             txn.rollback().await?;
             return Ok(outcome);
@@ -75,22 +88,32 @@ impl Store {
     }
 }
 
-async fn merge_in(
+/// Locks the `contact` rows of `ids` that exist, and returns them.
+///
+/// Row locks on PostgreSQL (a no-op on SQLite, whose writers are serialized):
+/// concurrent merges touching any of them wait here, in id order.
+pub(super) async fn lock_contacts(
+    txn: &DatabaseTransaction,
+    tenant: &TenantId,
+    ids: &[ContactId],
+) -> Result<Vec<contact::Model>, Error> {
+    Ok(contact::Entity::find()
+        .filter(contact::Column::Tenant.eq(tenant.as_str()))
+        .filter(contact::Column::Id.is_in(ids.iter().map(ToString::to_string)))
+        .order_by_asc(contact::Column::Id)
+        .lock_exclusive()
+        .all(txn)
+        .await?)
+}
+
+pub(super) async fn merge_in(
     txn: &DatabaseTransaction,
     tenant: &TenantId,
     request: &MergeRequest<'_>,
     decide: impl FnOnce(&Contact, &Contact) -> Contact,
 ) -> Result<MergeOutcome, Error> {
     let ids = [request.primary_id.clone(), request.duplicate_id.clone()];
-    // Row locks on PostgreSQL (a no-op on SQLite, whose writers are serialized):
-    // concurrent merges touching either contact wait here, in id order.
-    let anchors = contact::Entity::find()
-        .filter(contact::Column::Tenant.eq(tenant.as_str()))
-        .filter(contact::Column::Id.is_in(ids.iter().map(ToString::to_string)))
-        .order_by_asc(contact::Column::Id)
-        .lock_exclusive()
-        .all(txn)
-        .await?;
+    let anchors = lock_contacts(txn, tenant, &ids).await?;
     // A retry of a merge still running when it arrived waited on the locks
     // above until that merge committed: it must get that merge's result,
     // not "already merged".

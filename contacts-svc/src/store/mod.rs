@@ -10,6 +10,8 @@
 //! - [`search`]: the Smart List and duplicate search (keyset pages);
 //! - [`merges`] and [`merge_groups`]: the merge transaction, and resolving
 //!   any id to its survivor in one lookup;
+//! - [`replace`]: ReplaceProfilePicture's transaction, a create and a
+//!   merge in one;
 //! - [`outbox`]: the claims owed to media-svc, as a work queue;
 //! - [`pictures`]: the pictures live contacts wear, for reconciliation;
 //! - [`rows`]: rows to domain contacts and back.
@@ -21,6 +23,7 @@ mod merges;
 mod migration;
 mod outbox;
 mod pictures;
+mod replace;
 mod requests;
 mod rows;
 mod search;

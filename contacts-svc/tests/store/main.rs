@@ -10,6 +10,7 @@ mod idempotency;
 mod listing;
 mod merge;
 mod outbox;
+mod replace;
 mod search;
 
 use accommador_proto::tenant::TenantId;

@@ -8,7 +8,8 @@ use accommador_proto::{
     accommador::{
         contacts::v1::{
             BatchGetContactsRequest, Contact, CreateContactRequest, FindDuplicateContactsRequest, GetContactRequest,
-            ListContactsRequest, MergeContactsRequest, contacts_service_client::ContactsServiceClient,
+            ListContactsRequest, MergeContactsRequest, ReplaceProfilePictureRequest,
+            contacts_service_client::ContactsServiceClient,
         },
         media::v1::{
             ClaimImageRequest, SignImageUrlsRequest, UploadImageRequest, ValidateImageRequest,
@@ -204,6 +205,17 @@ async fn no_tenant_reaches_another_tenants_data_through_any_rpc() {
                     Some(ACME_KEY),
                     None,
                     FindDuplicateContactsRequest { contact_id: v.clone() },
+                ))
+                .await
+                .map(|r| format!("{:?}", r.into_inner())),
+        ),
+        (
+            "ReplaceProfilePicture",
+            client
+                .replace_profile_picture(call(
+                    Some(ACME_KEY),
+                    None,
+                    ReplaceProfilePictureRequest { id: v.clone(), profile_picture: photo(4), ..Default::default() },
                 ))
                 .await
                 .map(|r| format!("{:?}", r.into_inner())),
