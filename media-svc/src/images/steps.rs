@@ -10,8 +10,7 @@ use futures::future::BoxFuture;
 #[doc(hidden)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProtocolStep {
-    /// The claims were read; the lease is about to be written (for a
-    /// claimed image, where it would be written: it is not).
+    /// The claims were read; the lease is about to be written.
     UploadBeforeLease,
     /// The image was found complete, or stored anew; the upload is about to
     /// answer.
