@@ -7,6 +7,7 @@
 use std::{sync::Arc, time::Duration};
 
 use accommador_proto::tenant::TenantId;
+use futures::StreamExt;
 use media_svc::{
     error::Error,
     images::{ImageId, ImageLibrary, MissingIds, ReleaseOutcome, UrlTtl, keys},
@@ -23,7 +24,7 @@ use crate::{
 const GRACE: Duration = Duration::from_secs(3600);
 
 /// Concurrent rounds of each race, per backend.
-const ROUNDS: u32 = 16;
+const ROUNDS: u32 = 24;
 
 async fn objects_of(store: &ObjectStore, tenant: &TenantId, id: &ImageId) -> Vec<String> {
     store.list(&keys::image_prefix(tenant, id)).await.unwrap().into_iter().map(|o| o.key).collect()
@@ -170,11 +171,18 @@ async fn releases_racing_claims_on_another_replica_never_delete_a_claimed_image(
             assert!(signs(&claimer, &acme, &image.id).await);
             ids.push(image.id);
         }
-        let rounds = ids.iter().map(|id| {
+        let rounds = ids.iter().zip(0..).map(|(id, round)| {
             let (releaser, claimer, acme, id) = (Arc::clone(&releaser), Arc::clone(&claimer), acme.clone(), id.clone());
             tokio::spawn(async move {
-                let (released, claimed) =
-                    tokio::join!(releaser.release(&acme, &id, "contact-a"), claimer.claim(&acme, &id, "contact-b"));
+                // A claim left to itself beats a release every time (it has fewer steps): the
+                // claimer first lists the image's objects 0 to 23 times, so claims land all along the release.
+                let late_claim = async {
+                    for _ in 0..round {
+                        claimer.store().list(&keys::image_prefix(&acme, &id)).await.unwrap();
+                    }
+                    claimer.claim(&acme, &id, "contact-b").await
+                };
+                let (released, claimed) = tokio::join!(releaser.release(&acme, &id, "contact-a"), late_claim);
                 (id, released.unwrap().outcome, claimed)
             })
         });
@@ -196,6 +204,7 @@ async fn releases_racing_claims_on_another_replica_never_delete_a_claimed_image(
             assert!(whole_or_gone(&claimer, &backend.store(), &acme, &id).await, "{}: {id}", backend.name);
         }
         eprintln!("{}: {kept} of {ROUNDS} claims came first", backend.name);
+        assert!(0 < kept && kept < ROUNDS, "{}: both orders must occur to test anything: {kept}", backend.name);
     }
 }
 
@@ -212,17 +221,23 @@ async fn releases_racing_uploads_on_another_replica_never_lose_the_uploaded_imag
         }
         let rounds = seeds.into_iter().map(|(seed, id)| {
             let (releaser, uploader, acme) = (Arc::clone(&releaser), Arc::clone(&uploader), acme.clone());
-            tokio::spawn(async move {
+            async move {
                 let create_b = async {
+                    for _ in 0..seed % 24 {
+                        uploader.store().exists(&keys::manifest(&acme, &id)).await?;
+                    }
                     let uploaded = uploader.upload(&acme, photo(seed).into()).await?;
                     uploader.claim(&acme, &uploaded.id, "contact-b").await
                 };
                 let (released, created) = tokio::join!(releaser.release(&acme, &id, "contact-a"), create_b);
-                released.unwrap();
-                (id, created)
-            })
+                (id, released.unwrap().outcome, created)
+            }
         });
-        for (id, created) in futures::future::join_all(rounds).await.into_iter().map(Result::unwrap) {
+        // Two rounds at a time: the library's two workers take two uploads without refusing any.
+        let rounds: Vec<_> = futures::stream::iter(rounds).buffer_unordered(2).collect().await;
+        let deleted_first = rounds.iter().filter(|(_, outcome, _)| *outcome == ReleaseOutcome::Deleted).count();
+        eprintln!("{}: {deleted_first} of {ROUNDS} releases deleted the image before the upload", backend.name);
+        for (id, _, created) in rounds {
             // An upload that answered is followed by a claim that must find the image.
             let created =
                 created.unwrap_or_else(|error| panic!("{}: upload then claim of {id}: {error}", backend.name));
