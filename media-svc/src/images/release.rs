@@ -44,7 +44,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use accommador_proto::tenant::TenantId;
 
-use super::{ImageId, ImageLibrary, keys};
+use super::{ImageId, ImageLibrary, ProtocolStep, keys};
 use crate::error::Error;
 
 /// What a release did, and what is left of the image.
@@ -112,6 +112,7 @@ impl ImageLibrary {
         if self.is_claimed(tenant, id).await? {
             return Ok(ReleaseOutcome::Claimed);
         }
+        self.reached(ProtocolStep::ReleaseBeforeMarker).await;
         let marker = keys::deleting(tenant, id, deleter);
         self.store.put(&marker, deleter.as_bytes().to_vec(), "text/plain").await?;
         // From here on claims and uploads wait for our marker; what they wrote before is visible.

@@ -1,4 +1,4 @@
-//! Hooks at the steps of the upload protocol, so a test can hold an upload
+//! Hooks at the steps of the upload and release protocols, so a test can hold an upload
 //! still at a chosen point and run a janitor step there. Races between
 //! replicas are otherwise a matter of luck to reproduce; with these a test
 //! forces the one interleaving it means to check. Production code installs
@@ -6,7 +6,7 @@
 
 use futures::future::BoxFuture;
 
-/// A point in [`super::ImageLibrary::upload`].
+/// A point in [`super::ImageLibrary::upload`] or [`super::ImageLibrary::release`].
 #[doc(hidden)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProtocolStep {
@@ -15,6 +15,9 @@ pub enum ProtocolStep {
     /// The image was found complete, or stored anew; the upload is about to
     /// answer.
     UploadVerified,
+    /// A release found no claim left and is about to write its `deleting/`
+    /// marker: a claim made now must still be seen.
+    ReleaseBeforeMarker,
 }
 
 /// Called at every [`ProtocolStep`]; the upload waits for the returned future.

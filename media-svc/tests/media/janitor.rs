@@ -139,6 +139,7 @@ impl StepObserver for StraddlingJanitor {
             match step {
                 ProtocolStep::UploadBeforeLease => self.begin().await,
                 ProtocolStep::UploadVerified => self.finish().await,
+                ProtocolStep::ReleaseBeforeMarker => {}
             }
         })
     }

@@ -4,13 +4,16 @@
 //! releases racing claims and uploads of the same bytes never leave a
 //! claimed or just-uploaded image deleted, nor half an image behind.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use accommador_proto::tenant::TenantId;
-use futures::StreamExt;
+use futures::{StreamExt, future::BoxFuture};
 use media_svc::{
     error::Error,
-    images::{ImageId, ImageLibrary, MissingIds, ReleaseOutcome, UrlTtl, keys},
+    images::{ImageId, ImageLibrary, MissingIds, ProtocolStep, ReleaseOutcome, StepObserver, UrlTtl, keys},
     storage::ObjectStore,
 };
 
@@ -245,5 +248,54 @@ async fn releases_racing_uploads_on_another_replica_never_lose_the_uploaded_imag
             assert!(is_complete(&uploader, &acme, &id).await, "{}: {id} is incomplete", backend.name);
             assert!(whole_or_gone(&uploader, &backend.store(), &acme, &id).await, "{}: {id}", backend.name);
         }
+    }
+}
+
+/// Another replica's claim of the image, run whole at the release's
+/// [`ProtocolStep::ReleaseBeforeMarker`]: after the release last looked at
+/// the claims, before its marker exists. Its answer is kept for the test.
+struct ClaimBeforeMarker {
+    claimer: Arc<ImageLibrary>,
+    tenant: TenantId,
+    id: ImageId,
+    answer: Mutex<Option<Result<(), Error>>>,
+}
+
+impl StepObserver for ClaimBeforeMarker {
+    fn reached(&self, step: ProtocolStep) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if step == ProtocolStep::ReleaseBeforeMarker {
+                let answer = self.claimer.claim(&self.tenant, &self.id, "contact-b").await.map(|_| ());
+                *self.answer.lock().unwrap() = Some(answer);
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_claim_between_the_releases_last_look_and_its_marker_keeps_the_image() {
+    for backend in backends::all().await {
+        let claimer = backend.library(GRACE);
+        let acme = tenant("acme");
+        let image = claimer.upload(&acme, photo(700).into()).await.unwrap();
+        claimer.claim(&acme, &image.id, "contact-a").await.unwrap();
+
+        // Why this fails when the release decides on the claims it read before
+        // its marker: the claim runs whole in between (no marker to wait for,
+        // image complete) and is acknowledged, then the release deletes the
+        // image. Re-reading the claims under the marker sees contact-b's.
+        let observer = Arc::new(ClaimBeforeMarker {
+            claimer: Arc::clone(&claimer),
+            tenant: acme.clone(),
+            id: image.id.clone(),
+            answer: Mutex::new(None),
+        });
+        let releaser = backend.image_library(GRACE).with_observer(observer.clone());
+        let released = releaser.release(&acme, &image.id, "contact-a").await.unwrap();
+
+        let answer = observer.answer.lock().unwrap().take().expect("the claim ran inside the release");
+        answer.unwrap_or_else(|error| panic!("{}: the claim is acknowledged: {error}", backend.name));
+        assert_eq!(released.outcome, ReleaseOutcome::Claimed, "{}", backend.name);
+        assert!(is_complete(&claimer, &acme, &image.id).await, "{}: the claimed image stays whole", backend.name);
     }
 }
