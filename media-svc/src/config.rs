@@ -81,6 +81,7 @@ pub struct ServerConfig {
 
     /// How long an unclaimed upload is kept before the janitor deletes it.
     /// It protects contacts whose claim is still on its way: keep it long.
+    /// Also how long a retried ReleaseImage of a deleted image still succeeds.
     #[arg(long, env = "MEDIA_PENDING_GRACE", default_value = "24h", value_parser = humantime::parse_duration)]
     pub pending_grace: Duration,
 

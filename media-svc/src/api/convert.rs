@@ -7,7 +7,9 @@ use accommador_proto::{accommador::media::v1 as pb, status::Violations};
 
 use crate::{
     error::Error,
-    images::{ImageId, MissingIds, RenditionEntry, SignedBatch, SignedImage, StoredImage, UrlTtl},
+    images::{
+        ImageId, MissingIds, ReleaseOutcome, Released, RenditionEntry, SignedBatch, SignedImage, StoredImage, UrlTtl,
+    },
     pipeline::{Format, ImageInfo},
 };
 
@@ -17,7 +19,7 @@ pub const MAX_SIGN_IDS: usize = 1000;
 /// Longest request id accepted by UploadImage.
 pub const MAX_REQUEST_ID_LEN: usize = 128;
 
-/// Longest owner accepted by ClaimImage.
+/// Longest owner accepted by ClaimImage and ReleaseImage.
 pub const MAX_OWNER_LEN: usize = 128;
 
 pub fn image_info(info: &ImageInfo) -> pb::ImageInfo {
@@ -53,6 +55,20 @@ pub fn image(stored: &StoredImage) -> pb::Image {
         pending_expire_time: stored.pending_expires_at.map(timestamp),
         claimed: stored.claimed,
         owner_claim_created: stored.owner_claim_created,
+    }
+}
+
+pub fn release_response(released: &Released) -> pb::ReleaseImageResponse {
+    let (image_deleted, claimed, pending_expire_time) = match released.outcome {
+        ReleaseOutcome::Deleted => (true, false, None),
+        ReleaseOutcome::Claimed => (false, true, None),
+        ReleaseOutcome::Pending { expires_at } => (false, false, Some(timestamp(expires_at))),
+    };
+    pb::ReleaseImageResponse {
+        owner_claim_removed: released.owner_claim_removed,
+        image_deleted,
+        claimed,
+        pending_expire_time,
     }
 }
 

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use accommador_proto::{
     accommador::media::v1::{
-        ClaimImageRequest, Image, ImageInfo, SignImageUrlsRequest, SignImageUrlsResponse, UploadImageRequest,
-        ValidateImageRequest, media_service_server::MediaService,
+        ClaimImageRequest, Image, ImageInfo, ReleaseImageRequest, ReleaseImageResponse, SignImageUrlsRequest,
+        SignImageUrlsResponse, UploadImageRequest, ValidateImageRequest, media_service_server::MediaService,
     },
     tenant::TenantId,
 };
@@ -62,6 +62,22 @@ impl MediaService for MediaApi {
         let owner = convert::owner(&request.owner)?;
         let stored = self.library.claim(&tenant, &id, owner).await?;
         Ok(Response::new(convert::image(&stored)))
+    }
+
+    async fn release_image(
+        &self,
+        request: Request<ReleaseImageRequest>,
+    ) -> Result<Response<ReleaseImageResponse>, Status> {
+        let tenant = tenant(&request)?;
+        let request = request.into_inner();
+        let id = convert::image_id("image_id", &request.image_id)?;
+        let owner = convert::owner(&request.owner)?;
+        let released = self.library.release(&tenant, &id, owner).await?;
+        let outcome = released.outcome.label();
+        metrics::counter!("media_images_released_total", "outcome" => outcome).increment(1);
+        // The owner stays out of the log: it may name a person being erased.
+        tracing::info!(image_id = %id, owner_claim_removed = released.owner_claim_removed, outcome, "image released");
+        Ok(Response::new(convert::release_response(&released)))
     }
 
     async fn sign_image_urls(

@@ -31,6 +31,19 @@ impl ImageLibrary {
         Ok(UNIX_EPOCH + Duration::from_millis(millis) + self.settings.pending_grace)
     }
 
+    /// When the image's lease ends; `None` without a lease. An unreadable
+    /// lease counts as ancient: the image is then judged by its claims alone.
+    pub(super) async fn lease_expiry(&self, tenant: &TenantId, id: &ImageId) -> Result<Option<SystemTime>, Error> {
+        let Some(body) = self.store.get(&keys::pending(tenant, id)).await? else {
+            return Ok(None);
+        };
+        let leased_at = String::from_utf8_lossy(&body)
+            .trim()
+            .parse::<u64>()
+            .map_or(UNIX_EPOCH, |millis| UNIX_EPOCH + Duration::from_millis(millis));
+        Ok(Some(leased_at + self.settings.pending_grace))
+    }
+
     /// Whether a live janitor is deleting the image.
     async fn active_deletions(&self, tenant: &TenantId, id: &ImageId) -> Result<bool, Error> {
         let now = SystemTime::now();

@@ -9,7 +9,7 @@
 
 use std::{
     future::Future,
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::{Duration, SystemTime},
 };
 
 use accommador_proto::tenant::TenantId;
@@ -20,7 +20,8 @@ use crate::error::Error;
 /// What one sweep did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct SweepReport {
-    /// Pending images deleted.
+    /// Images deleted: pending ones, and released ones whose release
+    /// stopped before it deleted them.
     pub deleted: usize,
     /// Expired leases that turned out to be claimed or refreshed: kept.
     pub kept: usize,
@@ -62,7 +63,7 @@ impl ImageLibrary {
     }
 
     /// Deletes every pending image whose lease is older than the grace period
-    /// and that has no claim.
+    /// and that has no claim, and finishes releases that stopped halfway.
     pub async fn sweep(&self, janitor_id: &str) -> Result<SweepReport, Error> {
         let mut report = SweepReport::default();
         for tenant_prefix in self.store().list_prefixes("").await? {
@@ -84,21 +85,15 @@ impl ImageLibrary {
                     None => report.kept += 1,
                 }
             }
+            report.deleted += self.finish_releases(&tenant, janitor_id).await?;
         }
         Ok(report)
     }
 
     /// Whether the image has a lease and it is older than the grace period.
     async fn lease_expired(&self, tenant: &TenantId, id: &ImageId) -> Result<bool, Error> {
-        let Some(body) = self.store().get(&keys::pending(tenant, id)).await? else {
-            return Ok(false); // claimed meanwhile
-        };
-        // Unreadable leases count as ancient: the image is then judged by its claims alone.
-        let leased_at = String::from_utf8_lossy(&body)
-            .trim()
-            .parse::<u64>()
-            .map_or(UNIX_EPOCH, |millis| UNIX_EPOCH + Duration::from_millis(millis));
-        Ok(leased_at + self.settings().pending_grace < SystemTime::now())
+        // No lease: claimed meanwhile.
+        Ok(self.lease_expiry(tenant, id).await?.is_some_and(|expiry| expiry < SystemTime::now()))
     }
 
     /// First step of deleting one image: writes `janitor_id`'s marker, then
@@ -137,8 +132,9 @@ impl ImageLibrary {
 
     /// Deletes every object of the image but live markers (ours included),
     /// then its lease.
-    async fn delete_objects(&self, tenant: &TenantId, id: &ImageId) -> Result<(), Error> {
+    pub(super) async fn delete_objects(&self, tenant: &TenantId, id: &ImageId) -> Result<(), Error> {
         self.manifests.remove(tenant, id);
+        self.urls.forget(&keys::image_prefix(tenant, id));
         // Manifest first: from this moment the image reads as missing.
         self.store().delete(&keys::manifest(tenant, id)).await?;
         let deleting_prefix = keys::deleting_prefix(tenant, id);

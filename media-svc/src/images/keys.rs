@@ -8,6 +8,7 @@
 //! {tenant}/images/{image_id}/claims/{owner}  one per owner (hashed owner id)
 //! {tenant}/images/{image_id}/deleting/{janitor}  a janitor is deleting the image
 //! {tenant}/pending/{image_id}                lease of an unclaimed upload (its time)
+//! {tenant}/released/{image_id}               a release began (its time); see `release.rs`
 //! ```
 
 use accommador_proto::tenant::TenantId;
@@ -55,6 +56,14 @@ pub fn pending_prefix(tenant: &TenantId) -> String {
 
 pub fn pending(tenant: &TenantId, image: &ImageId) -> String {
     format!("{}{image}", pending_prefix(tenant))
+}
+
+pub fn released_prefix(tenant: &TenantId) -> String {
+    format!("{tenant}/released/")
+}
+
+pub fn released(tenant: &TenantId, image: &ImageId) -> String {
+    format!("{}{image}", released_prefix(tenant))
 }
 
 #[cfg(test)]

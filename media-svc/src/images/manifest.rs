@@ -55,8 +55,8 @@ impl Manifest {
 }
 
 /// Manifests never change for an id (ids are content hashes), so they can be
-/// cached; the time limit only bounds how long a deleted pending image can
-/// still get URLs signed (they would fetch nothing).
+/// cached; the time limit only bounds how long a deleted image can still
+/// get URLs signed on other replicas (they would fetch nothing).
 pub(crate) struct ManifestCache {
     entries: moka::sync::Cache<(TenantId, ImageId), Arc<Manifest>>,
 }
@@ -64,8 +64,12 @@ pub(crate) struct ManifestCache {
 /// Manifests kept at most; beyond it the least used go first. A manifest is
 /// about 300 bytes, so the cache stays under about 20 MB.
 const CACHE_CAPACITY: u64 = 50_000;
-/// How long a manifest is trusted without reading the bucket again.
-const CACHE_TTL: Duration = Duration::from_secs(600);
+/// How long a manifest is trusted without reading the bucket again. It
+/// bounds how long a replica that did not delete an image (released or
+/// swept) still signs URLs for it (they fetch nothing): half a minute, so a
+/// release is seen everywhere within one. A page of pictures shown again
+/// costs one manifest read per picture and half-minute, not one per call.
+const CACHE_TTL: Duration = Duration::from_secs(30);
 
 impl Default for ManifestCache {
     fn default() -> Self {

@@ -23,8 +23,10 @@
 //!
 //! Upload, step by step:
 //!
-//! 1. read the claims: a claimed image needs no lease;
-//! 2. write the lease (unclaimed images only);
+//! 1. read the claims (the answer says whether the image is claimed);
+//! 2. write the lease, also for a claimed image: its claims may be released
+//!    before the caller's own claim arrives, and a live lease keeps the
+//!    image from a release (a claim removes the lease);
 //! 3. wait until no live `deleting/` marker is left;
 //! 4. find the image complete (manifest, original, every rendition), or
 //!    store it anew;
@@ -38,6 +40,9 @@
 //! 4. find the image complete, and drop its lease;
 //! 5. on NOT_FOUND take back the claim if this call wrote it; on any other
 //!    error leave it (see [`ImageLibrary::claim`]).
+//!
+//! Release ([`release`]): remove the owner's claim, then delete the image at
+//! once, as a janitor would, if no claim and no live lease is left.
 
 mod coordination;
 mod id;
@@ -45,6 +50,7 @@ pub mod janitor;
 pub mod keys;
 mod manifest;
 mod processor;
+mod release;
 mod signing;
 mod steps;
 mod storing;
@@ -61,6 +67,7 @@ pub use janitor::Deletion;
 pub use manifest::{Manifest, RenditionEntry};
 pub(crate) use processor::Job;
 pub use processor::Processor;
+pub use release::{ReleaseOutcome, Released};
 pub use signing::{MissingIds, SignedBatch, SignedImage, SignedRendition, UrlTtl};
 pub use steps::{ProtocolStep, StepObserver};
 
@@ -181,8 +188,9 @@ impl ImageLibrary {
         let id = ImageId::of(tenant, &bytes);
         let claimed = self.is_claimed(tenant, &id).await?;
         self.reached(ProtocolStep::UploadBeforeLease).await;
-        // The lease goes first: a janitor whose marker appears from now on reads it and keeps the image.
-        let pending_expires_at = if claimed { None } else { Some(self.write_lease(tenant, &id).await?) };
+        // The lease goes first: a janitor or release whose marker appears from now on reads it and keeps the image.
+        let expires_at = self.write_lease(tenant, &id).await?;
+        let pending_expires_at = (!claimed).then_some(expires_at);
         // A janitor whose marker came earlier may have read the old lease: it must be done before we look.
         self.wait_for_deletions(tenant, &id).await?;
         let manifest = match self.complete_manifest(tenant, &id).await? {

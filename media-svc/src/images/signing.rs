@@ -134,6 +134,12 @@ impl UrlCache {
         self.entries.insert(cache_key, url.clone());
         Ok(url)
     }
+
+    /// Drops every URL of objects under `prefix` (a deleted image). Walks the
+    /// whole cache, a few milliseconds at capacity: deletions are rare.
+    pub(super) fn forget(&self, prefix: &str) {
+        self.entries.retain(|(key, _, _), _| !key.starts_with(prefix));
+    }
 }
 
 /// Manifest reads in flight at once for one signing call.

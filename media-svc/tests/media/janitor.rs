@@ -35,7 +35,7 @@ const SHORT_GRACE: Duration = Duration::from_secs(1);
 /// `deleting/` marker, so an upload that waits sees it go.
 const FINISH_AFTER: Duration = Duration::from_secs(2);
 
-async fn is_complete(library: &ImageLibrary, tenant: &TenantId, id: &ImageId) -> bool {
+pub(crate) async fn is_complete(library: &ImageLibrary, tenant: &TenantId, id: &ImageId) -> bool {
     let store = library.store();
     let Some(manifest) = library.manifest(tenant, id).await.unwrap() else { return false };
     if !store.exists(&keys::manifest(tenant, id)).await.unwrap()
@@ -139,6 +139,7 @@ impl StepObserver for StraddlingJanitor {
             match step {
                 ProtocolStep::UploadBeforeLease => self.begin().await,
                 ProtocolStep::UploadVerified => self.finish().await,
+                ProtocolStep::ReleaseBeforeMarker => {}
             }
         })
     }

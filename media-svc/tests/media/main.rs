@@ -5,8 +5,10 @@
 //!
 //! - [`storage`]: uploads, dedupe, claims, signed URLs, privacy, expiry.
 //! - [`janitor`]: pending images deleted, claimed ones kept, races.
+//! - [`release`]: released images deleted at once, other owners' kept, races.
 
 mod backends;
 mod helpers;
 mod janitor;
+mod release;
 mod storage;

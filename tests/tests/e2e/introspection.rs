@@ -121,7 +121,7 @@ async fn both_services_serve_health_reflection_and_stop_on_sigterm() {
         (
             &media,
             "accommador.media.v1.MediaService",
-            &["ValidateImage", "UploadImage", "ClaimImage", "SignImageUrls"][..],
+            &["ValidateImage", "UploadImage", "ClaimImage", "ReleaseImage", "SignImageUrls"][..],
         ),
     ] {
         assert_eq!(health_status(server.channel(), service).await, Some(ServingStatus::Serving), "{service} health");

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use accommador_proto::{
     accommador::media::v1::{
-        ClaimImageRequest, ImageFormat, SignImageUrlsRequest, UploadImageRequest, ValidateImageRequest,
-        media_service_client::MediaServiceClient,
+        ClaimImageRequest, ImageFormat, ReleaseImageRequest, SignImageUrlsRequest, UploadImageRequest,
+        ValidateImageRequest, media_service_client::MediaServiceClient,
     },
     status::{error_info, field_violations},
 };
@@ -236,4 +236,150 @@ async fn upload_refuses_a_request_id_over_its_documented_limit() {
     let fields: Vec<_> = field_violations(&status).into_iter().map(|v| v.field).collect();
     assert_eq!(fields, ["request_id"]);
     media_client.upload_image(request("r".repeat(128))).await.expect("128 characters are fine");
+}
+
+fn claim(image_id: &str, owner: &str) -> tonic::Request<ClaimImageRequest> {
+    tenant_request("acme", ClaimImageRequest { image_id: image_id.into(), owner: owner.into() })
+}
+
+fn release(tenant: &str, image_id: &str, owner: &str) -> tonic::Request<ReleaseImageRequest> {
+    tenant_request(tenant, ReleaseImageRequest { image_id: image_id.into(), owner: owner.into() })
+}
+
+fn sign(image_id: &str, skip_missing: bool) -> tonic::Request<SignImageUrlsRequest> {
+    let ttl = Some(prost_types::Duration { seconds: 600, nanos: 0 });
+    tenant_request("acme", SignImageUrlsRequest { image_ids: vec![image_id.into()], ttl, skip_missing })
+}
+
+/// Objects of the embedded S3 server's bucket that belong to the image
+/// (its release record aside), listed from the disk that holds them.
+fn stored_files(dir: &std::path::Path, image_id: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap().map(Result::unwrap) {
+            let path = entry.path();
+            if path.is_dir() {
+                // s3s-fs leaves empty folders behind: they are not objects.
+                folders.push(path);
+                continue;
+            }
+            let path = path.to_string_lossy().into_owned();
+            if path.contains(image_id) && !path.contains("/released/") {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn the_last_release_deletes_the_picture_and_its_urls_stop_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let media = start_media(dir.path(), &[]).await.unwrap();
+    let mut media_client = client(&media);
+    let image = media_client.upload_image(upload(photo())).await.unwrap().into_inner();
+    let id = image.image_id.as_str();
+    media_client.claim_image(claim(id, "c-a")).await.unwrap();
+    media_client.claim_image(claim(id, "c-b")).await.unwrap();
+    let signed = media_client.sign_image_urls(sign(id, false)).await.unwrap().into_inner();
+    let url = signed.images[0].renditions[0].url.clone();
+
+    let released = media_client.release_image(release("acme", id, "c-a")).await.unwrap().into_inner();
+    assert!(released.owner_claim_removed && released.claimed && !released.image_deleted, "{released:?}");
+    assert_eq!(reqwest::get(&url).await.unwrap().status(), 200, "B's picture is still served");
+    let signed = media_client.sign_image_urls(sign(id, false)).await.unwrap().into_inner();
+    assert_eq!(reqwest::get(&signed.images[0].renditions[1].url).await.unwrap().status(), 200);
+
+    let released = media_client.release_image(release("acme", id, "c-b")).await.unwrap().into_inner();
+    assert!(released.owner_claim_removed && !released.claimed && released.image_deleted, "{released:?}");
+    assert!(released.pending_expire_time.is_none());
+    let left = stored_files(dir.path(), id);
+    assert!(left.is_empty(), "every object of the image is gone from the bucket: {left:?}");
+    assert_eq!(reqwest::get(&url).await.unwrap().status(), 404, "a URL signed before stops working");
+    let signed = media_client.sign_image_urls(sign(id, true)).await.unwrap().into_inner();
+    assert!(signed.images.is_empty() && signed.missing_image_ids == [id], "{signed:?}");
+    let status = media_client.sign_image_urls(sign(id, false)).await.unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+
+    // Retries and owners that never claimed it succeed.
+    for owner in ["c-b", "c-a", "never-claimed"] {
+        let again = media_client.release_image(release("acme", id, owner)).await.unwrap().into_inner();
+        assert!(!again.owner_claim_removed && again.image_deleted, "{owner}: {again:?}");
+    }
+    // Another tenant's image is NOT_FOUND, as is an unknown one.
+    let theirs = media_client
+        .upload_image(tenant_request("globex", UploadImageRequest { data: photo(), request_id: String::new() }))
+        .await
+        .unwrap()
+        .into_inner();
+    for unknown in [theirs.image_id.clone(), "ab".repeat(32)] {
+        let status = media_client.release_image(release("acme", &unknown, "c-a")).await.unwrap_err();
+        assert_eq!(status.code(), Code::NotFound, "{status:?}");
+        let info = error_info(&status).unwrap();
+        assert_eq!(info.reason, accommador_proto::reasons::IMAGE_NOT_FOUND);
+        assert_eq!(info.metadata["image_id"], unknown);
+    }
+    // Bad fields are named.
+    let status = media_client.release_image(release("acme", "nope", "c-a")).await.unwrap_err();
+    assert_eq!((status.code(), field_violations(&status)[0].field.as_str()), (Code::InvalidArgument, "image_id"));
+    let status = media_client.release_image(release("acme", id, &"o".repeat(129))).await.unwrap_err();
+    assert_eq!((status.code(), field_violations(&status)[0].field.as_str()), (Code::InvalidArgument, "owner"));
+    assert!(status.message().contains("128"), "names the limit: {}", status.message());
+}
+
+#[tokio::test]
+async fn a_release_racing_a_claim_never_leaves_a_claimed_picture_without_its_objects() {
+    let dir = tempfile::tempdir().unwrap();
+    let media = start_media(dir.path(), &[]).await.unwrap();
+    let mut media_client = client(&media);
+    let mut ids = Vec::new();
+    for seed in 0..24 {
+        let bytes = samples::jpeg(&samples::photo(200, 200, 900 + seed), JpegOptions::default());
+        let image = media_client.upload_image(upload(bytes)).await.unwrap().into_inner();
+        media_client.claim_image(claim(&image.image_id, "c-a")).await.unwrap();
+        ids.push(image.image_id);
+    }
+    let mut urls = Vec::new();
+    for id in &ids {
+        let signed = media_client.sign_image_urls(sign(id, false)).await.unwrap().into_inner();
+        urls.push(signed.images[0].renditions[0].url.clone());
+    }
+    let rounds = ids.iter().zip(urls).enumerate().map(|(round, (id, url))| {
+        let (mut releaser, mut claimer) = (client(&media), client(&media));
+        async move {
+            // Left to itself a claim beats a release every time (it has fewer steps): the
+            // claimer first fetches the picture 0 to 23 times, so claims land all along the release.
+            let late_claim = async {
+                for _ in 0..round {
+                    reqwest::get(&url).await.unwrap();
+                }
+                claimer.claim_image(claim(id, "c-b")).await
+            };
+            let (released, claimed) = tokio::join!(releaser.release_image(release("acme", id, "c-a")), late_claim);
+            (id, released.unwrap().into_inner(), claimed)
+        }
+    });
+    let mut claimed_first = 0;
+    for (id, released, claimed) in futures::future::join_all(rounds).await {
+        match claimed {
+            Ok(_) => {
+                claimed_first += 1;
+                assert!(released.claimed && !released.image_deleted, "{id}: {released:?}");
+                let signed = media_client.sign_image_urls(sign(id, false)).await.unwrap().into_inner();
+                for rendition in &signed.images[0].renditions {
+                    let status = reqwest::get(&rendition.url).await.unwrap().status();
+                    assert_eq!(status, 200, "{id}: claimed, so its {} px rendition must be there", rendition.size);
+                }
+            }
+            Err(status) => {
+                assert_eq!(status.code(), Code::NotFound, "{id}: {status:?}");
+                assert!(released.image_deleted, "{id}: {released:?}");
+                let left = stored_files(dir.path(), id);
+                assert!(left.is_empty(), "{id}: nothing is left half there: {left:?}");
+            }
+        }
+    }
+    eprintln!("{claimed_first} of {} claims came before the release", ids.len());
+    assert!(0 < claimed_first && claimed_first < ids.len(), "both orders must occur to test anything");
 }
