@@ -9,6 +9,7 @@ mod phone;
 mod picture;
 mod search;
 mod text;
+mod unmerge;
 
 pub use contact::{Contact, ContactDraft, ContactFields, ContactId, Limits, MAX_LISTED_MERGED_IDS};
 pub use duplicates::{MatchReason, match_reasons};
@@ -17,3 +18,4 @@ pub use merge::{MergeField, merge, merged_revision};
 pub use phone::{EXTENSION_SEPARATOR, PhoneNormalizer};
 pub use picture::{Picture, PictureLimit, PictureTooLarge, Rendition};
 pub use search::{SearchQuery, fold, fold_case, phone_digits, search_text};
+pub use unmerge::{ReplayedMerge, inferred_take, replayed_revision, restored_revision};

@@ -10,12 +10,15 @@
 //! - [`search`]: the Smart List and duplicate search (keyset pages);
 //! - [`merges`] and [`merge_groups`]: the merge transaction, and resolving
 //!   any id to its survivor in one lookup;
+//! - [`unmerges`] and [`merge_events`]: undoing a merge, from the merges
+//!   recorded as events;
 //! - [`outbox`]: the claims owed to media-svc, as a work queue;
 //! - [`pictures`]: the pictures live contacts wear, for reconciliation;
 //! - [`rows`]: rows to domain contacts and back.
 
 mod contacts;
 mod entities;
+mod merge_events;
 mod merge_groups;
 mod merges;
 mod migration;
@@ -24,6 +27,7 @@ mod pictures;
 mod requests;
 mod rows;
 mod search;
+mod unmerges;
 
 use std::{collections::HashMap, time::Duration};
 
@@ -39,6 +43,7 @@ pub use outbox::{ClaimEntry, OutboxBacklog};
 pub use pictures::LivePicture;
 pub use requests::RequestRecord;
 pub use search::ListCursor;
+pub use unmerges::{UnmergeOutcome, UnmergeRequest};
 
 use crate::error::Error;
 

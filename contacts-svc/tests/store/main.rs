@@ -11,6 +11,7 @@ mod listing;
 mod merge;
 mod outbox;
 mod search;
+mod unmerge;
 
 use accommador_proto::tenant::TenantId;
 use contacts_svc::domain::{Contact, ContactFields, ContactId};
