@@ -29,3 +29,4 @@ mod shutdown;
 mod storage_outage;
 mod telemetry;
 mod text;
+mod unmerge;
