@@ -266,3 +266,54 @@ async fn a_merge_recorded_before_the_names_were_stored_replays_what_it_took() {
         assert_eq!(primary.fields, domain::merge(&a, &c, &take), "{}", db.name);
     }
 }
+
+#[tokio::test]
+async fn merges_made_before_m0006_are_copied_and_can_be_undone() {
+    for db in backends::all().await {
+        let acme = tenant("acme");
+        let a = contact("Ada", "", "a@example.com", 1);
+        let b = contact("Bea", "Lovelace", "b@example.com", 2);
+        let c = contact("Cid", "", "c@example.com", 3);
+        for each in [&a, &b, &c] {
+            db.create(&acme, each).await;
+        }
+        merge_taking(&db, &acme, &a.id, &b.id, &[MergeField::FirstName], 10).await;
+        merge_taking(&db, &acme, &a.id, &c.id, &[MergeField::Email], 20).await;
+        // What the schema before m0006 held: one contact_merge row per merge, no events.
+        for sql in [
+            "INSERT INTO contact_merge (tenant, duplicate_id, primary_id, primary_revision, merge_time_us) \
+             SELECT tenant, duplicate_id, primary_id, primary_revision, time_us FROM contact_merge_event",
+            "DROP TABLE contact_merge_event",
+            "DELETE FROM seaql_migrations WHERE version = 'm0006_merge_events'",
+        ] {
+            db.raw.execute_unprepared(sql).await.unwrap();
+        }
+        let reopened = contacts_svc::store::Store::connect(&db.url).await.expect("migrate again");
+        let ids: Vec<_> = reopened.list(&acme, None, None, 50).await.unwrap().into_iter().map(|c| c.id).collect();
+        assert_eq!(ids, [a.id.clone()], "{}: the copied merges still hide B and C", db.name);
+        let request = UnmergeRequest { primary_id: &a.id, duplicate_id: &b.id, request: None, now_us: 30 };
+        let (primary, duplicate) = unmerged(&db, reopened.unmerge(&acme, request).await.unwrap());
+        assert_eq!(primary.fields, domain::merge(&a, &c, &[MergeField::Email]), "{}: C's email still won", db.name);
+        assert_eq!(duplicate.fields, b.fields, "{}", db.name);
+        assert_eq!(db.count("SELECT COUNT(*) FROM contact_merge_event").await, 3, "{}", db.name);
+    }
+}
+
+#[tokio::test]
+async fn an_earlier_merge_undone_first_does_not_come_back_when_a_later_one_is_undone() {
+    for db in backends::all().await {
+        let acme = tenant("acme");
+        let a = contact("", "", "", 1);
+        let (c, d) = (contact("Cid", "", "c@example.com", 2), contact("Dan", "", "d@example.com", 3));
+        for each in [&a, &c, &d] {
+            db.create(&acme, each).await;
+        }
+        merge_taking(&db, &acme, &a.id, &c.id, &[], 10).await;
+        merge_taking(&db, &acme, &a.id, &d.id, &[], 20).await;
+        let (primary, _) = unmerged(&db, unmerge(&db, &acme, &a.id, &c.id, 30, None).await);
+        assert_eq!(primary.fields, domain::merge(&a, &d, &[]), "{}: A is A<-D", db.name);
+        // A's revision before D's merge still shows C: the replay starts before C.
+        let (primary, _) = unmerged(&db, unmerge(&db, &acme, &a.id, &d.id, 40, None).await);
+        assert_eq!(primary.fields, a.fields, "{}: neither C nor D is left in A", db.name);
+    }
+}
