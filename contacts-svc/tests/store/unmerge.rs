@@ -113,7 +113,7 @@ async fn unmerging_b_recomputes_a_from_c_alone_and_brings_b_back_with_its_merged
         let lookalike = contact("Someone", "", "same@example.com", 50);
         let found: Vec<_> =
             db.store.duplicates_of(&acme, &lookalike, 10).await.unwrap().into_iter().map(|c| c.id).collect();
-        assert_eq!(found, [b.id.clone()], "{}: duplicate search sees B again", db.name);
+        assert_eq!(found, std::slice::from_ref(&b.id), "{}: duplicate search sees B again", db.name);
 
         let claims = db.store.lease_claims(40, 60, 10).await.unwrap();
         let owners: Vec<_> = claims.iter().map(|claim| (claim.owner.as_str(), claim.image_id.as_str())).collect();
@@ -123,7 +123,7 @@ async fn unmerging_b_recomputes_a_from_c_alone_and_brings_b_back_with_its_merged
         merge_taking(&db, &acme, &a.id, &b.id, &[], 60).await;
         let survivors = db.store.resolve(&acme, &ids).await.unwrap();
         assert!(ids.iter().all(|id| survivors[id] == a.id), "{}: {survivors:?}", db.name);
-        assert_eq!(listed(&db, &acme).await, [a.id.clone()], "{}", db.name);
+        assert_eq!(listed(&db, &acme).await, std::slice::from_ref(&a.id), "{}", db.name);
         // And the newest merge of B is undone in turn.
         let (primary, duplicate) = unmerged(&db, unmerge(&db, &acme, &a.id, &b.id, 70, None).await);
         assert_eq!(primary.fields, domain::merged_revision(&a, &c, &[MergeField::Email], 0).fields, "{}", db.name);
@@ -290,7 +290,7 @@ async fn merges_made_before_m0006_are_copied_and_can_be_undone() {
         }
         let reopened = contacts_svc::store::Store::connect(&db.url).await.expect("migrate again");
         let ids: Vec<_> = reopened.list(&acme, None, None, 50).await.unwrap().into_iter().map(|c| c.id).collect();
-        assert_eq!(ids, [a.id.clone()], "{}: the copied merges still hide B and C", db.name);
+        assert_eq!(ids, std::slice::from_ref(&a.id), "{}: the copied merges still hide B and C", db.name);
         let request = UnmergeRequest { primary_id: &a.id, duplicate_id: &b.id, request: None, now_us: 30 };
         let (primary, duplicate) = unmerged(&db, reopened.unmerge(&acme, request).await.unwrap());
         assert_eq!(primary.fields, domain::merge(&a, &c, &[MergeField::Email]), "{}: C's email still won", db.name);
