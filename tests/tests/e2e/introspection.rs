@@ -114,6 +114,7 @@ async fn both_services_serve_health_reflection_and_stop_on_sigterm() {
                 "ListContacts",
                 "BatchGetContacts",
                 "MergeContacts",
+                "UnmergeContacts",
                 "FindDuplicateContacts",
             ][..],
         ),
