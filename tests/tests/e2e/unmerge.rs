@@ -163,3 +163,39 @@ async fn unmerges_refuse_malformed_foreign_and_wrong_pairs() {
         assert_eq!(get(&mut client, &b.id).await.id, z.id, "{name}: nothing was undone");
     }
 }
+
+#[tokio::test]
+async fn concurrent_unmerges_and_merges_of_one_pair_are_serialized() {
+    for database in databases().await {
+        let stack = Stack::start(&database, &[], &[]).await.expect("both services start");
+        let mut client = stack.contacts_client();
+        let name = database.name;
+        let a = create(&mut client, "A", "", vec![]).await;
+        let b = create(&mut client, "B", "", vec![]).await;
+        let c = create(&mut client, "C", "", vec![]).await;
+        merge(&mut client, &a.id, &b.id, &[]).await.unwrap();
+
+        // Thirty copies of one unmerge (no request id) and a merge of B into C at
+        // once: 31 calls, within the tenant cap of 32 calls in progress.
+        let unmerges = (0..30).map(|_| {
+            let (mut client, a, b) = (client.clone(), a.id.clone(), b.id.clone());
+            async move { unmerge(&mut client, "acme", &a, &b, "").await }
+        });
+        let mut merge_client = client.clone();
+        let (results, merged) =
+            tokio::join!(futures::future::join_all(unmerges), merge(&mut merge_client, &c.id, &b.id, &[]));
+        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{name}: one unmerge happens");
+        for status in results.iter().filter_map(|r| r.as_ref().err()) {
+            assert_eq!(status.code(), Code::FailedPrecondition, "{name}: {status:?}");
+        }
+        let b_now = get(&mut client, &b.id).await.id;
+        match merged {
+            Ok(_) => assert_eq!(b_now, c.id, "{name}: the merge came after the unmerge"),
+            Err(status) => {
+                assert_eq!(reason(&status), reasons::CONTACT_ALREADY_MERGED, "{name}: the merge came first");
+                assert_eq!(b_now, b.id, "{name}");
+            }
+        }
+        assert_eq!(get(&mut client, &a.id).await.revision, 3, "{name}: A got exactly one new revision");
+    }
+}
