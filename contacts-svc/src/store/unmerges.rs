@@ -10,7 +10,7 @@
 //!    each with the duplicate's revision and fields it recorded;
 //! 4. the duplicate's next revision is its last one again;
 //! 5. an `unmerge` event, the merge group split (the duplicate's subtree
-//!    resolves to it again), the claim of the duplicate's picture for it,
+//!    resolves to it again), the claims of the pictures each now wears,
 //!    and the request record.
 //!
 //! Only merges and unmerges write a primary's revisions after its first
@@ -170,6 +170,15 @@ async fn unmerge_in(
     // ends in the dead-letter table and the reconciliation's report.
     if let Some(image_id) = &duplicate.fields.image_id {
         let claim = claim_row(tenant, image_id, duplicate_id, request.now_us, i64::MAX);
+        claim_outbox::Entity::insert(claim).exec(txn).await?;
+    }
+    // The replay can give the primary a picture it did not wear before (one
+    // a later merge brought but did not take while the undone merge's
+    // picture won): claimed for the primary, as a merge would.
+    if let Some(image_id) = &primary.fields.image_id
+        && primary_latest.fields.image_id.as_ref() != Some(image_id)
+    {
+        let claim = claim_row(tenant, image_id, primary_id, request.now_us, i64::MAX);
         claim_outbox::Entity::insert(claim).exec(txn).await?;
     }
     Ok(UnmergeOutcome::Unmerged { primary: Box::new(primary), duplicate: Box::new(duplicate) })

@@ -317,3 +317,24 @@ async fn an_earlier_merge_undone_first_does_not_come_back_when_a_later_one_is_un
         assert_eq!(primary.fields, a.fields, "{}: neither C nor D is left in A", db.name);
     }
 }
+
+#[tokio::test]
+async fn a_picture_the_replay_gives_the_primary_is_claimed_for_it() {
+    for db in backends::all().await {
+        let acme = tenant("acme");
+        let a = contact("Ada", "", "", 1);
+        let b = with_picture(contact("Bea", "", "", 2), "img-b");
+        let c = with_picture(contact("Cid", "", "", 3), "img-c");
+        for each in [&a, &b, &c] {
+            db.create(&acme, each).await;
+        }
+        merge_taking(&db, &acme, &a.id, &b.id, &[], 10).await;
+        let a_with_b_c = merge_taking(&db, &acme, &a.id, &c.id, &[], 20).await;
+        assert_eq!(a_with_b_c.fields.image_id.as_deref(), Some("img-b"), "{}: B's picture won", db.name);
+        let (primary, _) = unmerged(&db, unmerge(&db, &acme, &a.id, &b.id, 30, None).await);
+        assert_eq!(primary.fields.image_id.as_deref(), Some("img-c"), "{}", db.name);
+        let claims = db.store.lease_claims(30, 60, 10).await.unwrap();
+        let owners: Vec<_> = claims.iter().map(|claim| (claim.owner.as_str(), claim.image_id.as_str())).collect();
+        assert!(owners.contains(&(a.id.as_str(), "img-c")), "{}: {owners:?}", db.name);
+    }
+}
