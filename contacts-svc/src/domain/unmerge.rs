@@ -40,10 +40,11 @@ pub fn restored_revision(last: &Contact, now_us: i64) -> Contact {
 /// stored, read back from what it wrote: `before` and `after` are the
 /// primary's revisions around the merge. A name changes the result only
 /// where both contacts had different values and the duplicate's won, so
-/// these names replay to exactly the fields the merge wrote; a name that
-/// changed nothing then cannot be told apart, and changes nothing in a
-/// replay either, unless an earlier merge was undone and left that field
-/// empty on the primary (then the duplicate fills it anyway).
+/// these names replay to exactly the fields the merge wrote. A name that
+/// changed nothing then (equal values, or the duplicate's empty) cannot be
+/// told apart: replayed onto other fields (an earlier merge undone), that
+/// field keeps the primary's value where the caller's name would have
+/// taken the duplicate's.
 pub fn inferred_take(before: &Contact, duplicate: &Contact, after: &Contact) -> Vec<MergeField> {
     let default = merge(before, duplicate, &[]);
     MergeField::ALL

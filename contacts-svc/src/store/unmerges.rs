@@ -13,9 +13,11 @@
 //!    resolves to it again), the claims of the pictures each now wears,
 //!    and the request record.
 //!
-//! Only merges and unmerges write a primary's revisions after its first
-//! merge (an unmerge that restores a contact repeats its last fields), so
-//! the replay skips every revision that no standing merge wrote.
+//! The replay reads the base revision and the merged duplicates' revisions
+//! only: today every other revision of a primary after its first merge was
+//! written by a merge or an unmerge (one that restored it repeats its last
+//! fields). A write of another kind (a picture takedown) must become a
+//! replay step of its own, or undoing an earlier merge would undo it too.
 
 use std::collections::{HashMap, HashSet};
 
