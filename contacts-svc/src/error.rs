@@ -30,6 +30,9 @@ pub enum Error {
     RevisionNotFound { id: String, revision: i64 },
     #[error("contact {id} was already merged into {survivor}")]
     AlreadyMerged { id: String, survivor: String },
+    /// UnmergeContacts on a pair that is not merged now.
+    #[error("contact {duplicate} is not merged into {primary}{}", merged_into.as_ref().map(|other| format!(" (it is merged into {other})")).unwrap_or_default())]
+    NotMergedInto { primary: String, duplicate: String, merged_into: Option<String> },
     /// The picture is over MAX_PICTURE_BYTES; media-svc was not called.
     #[error("{0}")]
     PictureTooLarge(#[from] PictureTooLarge),
@@ -88,6 +91,14 @@ impl From<Error> for Status {
                 metadata.insert("contact_id".into(), id);
                 metadata.insert("survivor_id".into(), survivor);
                 (Code::FailedPrecondition, reasons::CONTACT_ALREADY_MERGED)
+            }
+            Error::NotMergedInto { primary, duplicate, merged_into } => {
+                metadata.insert("primary_id".into(), primary);
+                metadata.insert("duplicate_id".into(), duplicate);
+                if let Some(other) = merged_into {
+                    metadata.insert("merged_into".into(), other);
+                }
+                (Code::FailedPrecondition, reasons::CONTACT_NOT_MERGED_INTO)
             }
             Error::PictureTooLarge(PictureTooLarge { size, limit }) => {
                 metadata.insert("size_bytes".into(), size.to_string());

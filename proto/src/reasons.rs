@@ -46,6 +46,8 @@ pub const CONTACT_NOT_FOUND: &str = "CONTACT_NOT_FOUND";
 pub const REVISION_NOT_FOUND: &str = "REVISION_NOT_FOUND";
 /// The contact was merged into another one, which now answers for it.
 pub const CONTACT_ALREADY_MERGED: &str = "CONTACT_ALREADY_MERGED";
+/// UnmergeContacts: the duplicate is not merged into the primary now.
+pub const CONTACT_NOT_MERGED_INTO: &str = "CONTACT_NOT_MERGED_INTO";
 /// The tenant already has TENANT_MAX_IN_PROGRESS calls in progress.
 pub const TENANT_BUSY: &str = "TENANT_BUSY";
 /// media-svc could not be reached.

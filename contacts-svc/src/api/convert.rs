@@ -87,6 +87,25 @@ pub fn contact_id(field: &str, raw: &str) -> Result<ContactId, Error> {
     ContactId::parse(raw).map_err(|problem| Error::invalid_field(field, problem))
 }
 
+/// `primary_id` and `duplicate_id` of an UnmergeContacts request, with
+/// every violation at once.
+pub fn contact_id_pair(primary: &str, duplicate: &str) -> Result<(ContactId, ContactId), Error> {
+    match (contact_id("primary_id", primary), contact_id("duplicate_id", duplicate)) {
+        (Ok(primary), Ok(duplicate)) => Ok((primary, duplicate)),
+        (primary, duplicate) => {
+            let violations = [primary.err(), duplicate.err()]
+                .into_iter()
+                .flatten()
+                .flat_map(|error| match error {
+                    Error::InvalidFields(fields) => fields,
+                    other => Violations::one("request", other.to_string()),
+                })
+                .collect();
+            Err(Error::InvalidFields(violations))
+        }
+    }
+}
+
 /// The idempotency key of a write, with the fingerprint of the request
 /// without its key: the same key with a different request is refused.
 pub fn idempotency<M: Message + Clone>(

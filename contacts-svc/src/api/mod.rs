@@ -10,8 +10,8 @@ use accommador_proto::{
     accommador::contacts::v1::{
         BatchGetContactsRequest, BatchGetContactsResponse, Contact, CreateContactRequest, DuplicateMatch,
         FindDuplicateContactsRequest, FindDuplicateContactsResponse, GetContactRequest, ListContactsRequest,
-        ListContactsResponse, MergeContactsRequest, ReplaceProfilePictureRequest,
-        contacts_service_server::ContactsService,
+        ListContactsResponse, MergeContactsRequest, ReplaceProfilePictureRequest, UnmergeContactsRequest,
+        UnmergeContactsResponse, contacts_service_server::ContactsService,
     },
     status::Violations,
     tenant::{TenantId, request_id},
@@ -150,6 +150,21 @@ impl ContactsService for ContactsApi {
         let id = convert::contact_id("id", &message.id)?;
         let view = self.book.replace_picture(&context, &id, message.profile_picture, idempotency).await?;
         Ok(Response::new(convert::contact(view)))
+    }
+
+    async fn unmerge_contacts(
+        &self,
+        request: Request<UnmergeContactsRequest>,
+    ) -> Result<Response<UnmergeContactsResponse>, Status> {
+        let (context, _admitted) = self.admit(&request)?;
+        let message = request.into_inner();
+        let idempotency = convert::idempotency(&message.request_id, &message, |m| m.request_id.clear())?;
+        let (primary, duplicate) = convert::contact_id_pair(&message.primary_id, &message.duplicate_id)?;
+        let unmerged = self.book.unmerge(&context, &primary, &duplicate, idempotency).await?;
+        Ok(Response::new(UnmergeContactsResponse {
+            primary: Some(convert::contact(unmerged.primary)),
+            duplicate: Some(convert::contact(unmerged.duplicate)),
+        }))
     }
 
     async fn find_duplicate_contacts(

@@ -24,6 +24,7 @@ pub(super) enum Operation {
     Create,
     Merge,
     ReplacePicture,
+    Unmerge,
 }
 
 impl Operation {
@@ -34,12 +35,15 @@ impl Operation {
             Self::Create => "create",
             Self::Merge => "merge",
             Self::ReplacePicture => "replace_picture",
+            Self::Unmerge => "unmerge",
         }
     }
 
     /// The operation a stored record names; `None` for a name no version wrote.
     fn from_stored(name: &str) -> Option<Self> {
-        [Self::Create, Self::Merge, Self::ReplacePicture].into_iter().find(|operation| operation.stored_name() == name)
+        [Self::Create, Self::Merge, Self::ReplacePicture, Self::Unmerge]
+            .into_iter()
+            .find(|operation| operation.stored_name() == name)
     }
 }
 
@@ -53,6 +57,16 @@ impl Idempotency {
             contact_id: contact_id.clone(),
             revision,
         }
+    }
+}
+
+impl Idempotency {
+    /// Refuses a request id a different request (or operation) recorded.
+    pub(super) fn check_replay(&self, done: &RequestRecord, operation: Operation) -> Result<(), Error> {
+        if Operation::from_stored(&done.operation) != Some(operation) || done.fingerprint != self.fingerprint {
+            return Err(Error::RequestIdReused { request_id: self.request_id.clone() });
+        }
+        Ok(())
     }
 }
 
@@ -74,9 +88,7 @@ impl ContactBook {
         done: RequestRecord,
         operation: Operation,
     ) -> Result<super::ContactView, Error> {
-        if Operation::from_stored(&done.operation) != Some(operation) || done.fingerprint != key.fingerprint {
-            return Err(Error::RequestIdReused { request_id: key.request_id.clone() });
-        }
+        key.check_replay(&done, operation)?;
         let contact = self
             .store
             .revision(&context.tenant, &done.contact_id, done.revision)
@@ -97,6 +109,8 @@ mod tests {
         assert_eq!(Operation::from_stored("create"), Some(Operation::Create));
         assert_eq!(Operation::from_stored("merge"), Some(Operation::Merge));
         assert_eq!(Operation::from_stored("replace_picture"), Some(Operation::ReplacePicture));
+        assert_eq!(Operation::Unmerge.stored_name(), "unmerge");
+        assert_eq!(Operation::from_stored("unmerge"), Some(Operation::Unmerge));
         assert_eq!(Operation::from_stored("delete"), None);
     }
 }

@@ -35,6 +35,7 @@ impl ContactBook {
         let request = MergeRequest {
             primary_id: primary,
             duplicate_id: duplicate,
+            take_from_duplicate: &take_from_duplicate,
             // The revision is filled in by the store once the merge wrote it.
             request: idempotency.as_ref().map(|key| key.record(Operation::Merge, primary, 0)),
             now_us: now,

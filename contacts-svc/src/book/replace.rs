@@ -59,6 +59,8 @@ impl ContactBook {
         let request = MergeRequest {
             primary_id: id,
             duplicate_id: &carrier_id,
+            // Recorded with the merge, so an unmerge replays it as it was.
+            take_from_duplicate: domain::REPLACE_TAKES,
             // The revision is filled in by the store once the merge wrote it.
             request: idempotency.as_ref().map(|key| key.record(Operation::ReplacePicture, id, 0)),
             now_us: now,

@@ -26,6 +26,22 @@ impl MergeField {
     pub const NAMES: &'static [&'static str] =
         &["first_name", "last_name", "email", "phone", "company_name", "source", "profile_picture"];
 
+    /// Every field, in the order of [`Self::NAMES`].
+    pub const ALL: [Self; 7] = [
+        Self::FirstName,
+        Self::LastName,
+        Self::Email,
+        Self::Phone,
+        Self::CompanyName,
+        Self::Source,
+        Self::ProfilePicture,
+    ];
+
+    /// The name callers send (and merge records store).
+    pub fn name(self) -> &'static str {
+        Self::NAMES[Self::ALL.iter().position(|field| *field == self).expect("every field is in ALL")]
+    }
+
     pub fn parse(name: &str) -> Result<Self, String> {
         Ok(match name {
             "first_name" => Self::FirstName,

@@ -10,6 +10,7 @@ mod picture;
 mod replace;
 mod search;
 mod text;
+mod unmerge;
 
 pub use contact::{Contact, ContactDraft, ContactFields, ContactId, LIMITS, Limits, MAX_LISTED_MERGED_IDS};
 pub use duplicates::{MatchReason, match_reasons};
@@ -17,5 +18,6 @@ pub use fields::{MatchKey, MatchKind};
 pub use merge::{MergeField, merge, merged_revision};
 pub use phone::{EXTENSION_SEPARATOR, PhoneNormalizer};
 pub use picture::{Picture, PictureLimit, PictureTooLarge, Rendition};
-pub use replace::{picture_carrier, replaced_revision};
+pub use replace::{REPLACE_TAKES, picture_carrier, replaced_revision};
 pub use search::{SearchQuery, fold, fold_case, phone_digits, search_text};
+pub use unmerge::{ReplayedMerge, inferred_take, replayed_revision, restored_revision};

@@ -31,8 +31,8 @@ const IMPORT_BATCH: usize = 1_000;
 /// `contact_revision.revision` is the newest revision of its contact.
 pub(super) const IS_LATEST: &str = r#""contact_revision"."revision" = (SELECT MAX(r2."revision") FROM "contact_revision" r2 WHERE r2."tenant" = "contact_revision"."tenant" AND r2."contact_id" = "contact_revision"."contact_id")"#;
 
-/// The contact was not merged away.
-pub(super) const IS_NOT_MERGED: &str = r#"NOT EXISTS (SELECT 1 FROM "contact_merge" m WHERE m."tenant" = "contact_revision"."tenant" AND m."duplicate_id" = "contact_revision"."contact_id")"#;
+/// The contact is not merged away: it has no merge event, or its newest is an unmerge.
+pub(super) const IS_NOT_MERGED: &str = r#"NOT EXISTS (SELECT 1 FROM "contact_merge_event" e WHERE e."tenant" = "contact_revision"."tenant" AND e."duplicate_id" = "contact_revision"."contact_id" AND e."kind" = 'merge' AND e."generation" = (SELECT MAX(e2."generation") FROM "contact_merge_event" e2 WHERE e2."tenant" = e."tenant" AND e2."duplicate_id" = e."duplicate_id"))"#;
 
 pub(super) fn is_latest() -> Expr {
     Expr::cust(IS_LATEST)

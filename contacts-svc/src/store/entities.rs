@@ -77,8 +77,10 @@ pub mod contact_revision {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// A duplicate merged into a primary: the duplicate resolves to the primary
-/// for good. The primary key makes a second merge of the same duplicate fail.
+/// Merges made before m0006: one per duplicate (its primary key made a
+/// second merge of the same duplicate impossible). m0006 copied every row
+/// into [`contact_merge_event`], which is what the service reads and writes
+/// since; this table is kept as it was, history.
 pub mod contact_merge {
     use sea_orm::entity::prelude::*;
 
@@ -101,6 +103,48 @@ pub mod contact_merge {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// Merges and unmerges, append-only: a duplicate's events are numbered by
+/// `generation`, and the newest says whether it is merged away now (`merge`)
+/// or live again (`unmerge`), so a contact can be merged, unmerged and
+/// merged again. A merge records what UnmergeContacts needs to replay it
+/// without the one undone: the duplicate's revision and the fields taken.
+pub mod contact_merge_event {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "contact_merge_event")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub duplicate_id: String,
+        /// 1 for the duplicate's first merge, then one more per event.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub generation: i64,
+        /// `merge` or `unmerge`.
+        pub kind: String,
+        pub primary_id: String,
+        /// The primary's revision the event wrote.
+        pub primary_revision: i64,
+        /// A merge: the duplicate's revision that was merged (its last one,
+        /// since a merged-away contact gets no new revision). An unmerge:
+        /// the duplicate's revision it restored.
+        pub duplicate_revision: i64,
+        /// A merge: JSON array of the `take_from_duplicate` names. NULL for
+        /// merges recorded before m0006 (replayed with the fields inferred
+        /// from the revisions they wrote, see `domain::unmerge`) and for
+        /// unmerges.
+        #[sea_orm(column_type = "Text", nullable)]
+        pub take_from_duplicate: Option<String>,
+        pub time_us: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 /// AIP-155 request ids: what a request id produced, to replay it.
 pub mod request_record {
     use sea_orm::entity::prelude::*;
@@ -112,7 +156,7 @@ pub mod request_record {
         pub tenant: String,
         #[sea_orm(primary_key, auto_increment = false)]
         pub request_id: String,
-        /// `create` or `merge`.
+        /// `create`, `merge`, `unmerge` (book::idempotency::Operation).
         pub operation: String,
         /// SHA-256 of the request without its request id.
         pub fingerprint: String,

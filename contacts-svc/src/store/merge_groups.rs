@@ -16,7 +16,17 @@
 //! ...) writes O(n) rows in all, where re-pointing every alias of the
 //! duplicate would write O(n^2).
 //!
-//! All of it happens inside the merge transaction, after both contacts'
+//! Unmerging D from P splits their group in two: D's subtree (D and every
+//! contact whose standing merges lead to D) and the rest. The side holding
+//! the contact the group is named after keeps the group (a new row with its
+//! survivor and size); the other side's members get membership rows
+//! pointing at a group named after one of them (D, or P), which no contact
+//! outside that side points at: a group's name is always one of its current
+//! members. This re-points one side whatever its size, so a contact's rows
+//! are no longer bounded by log2(group size) once unmerges happen: one row
+//! more per unmerge it is on the moved side of.
+//!
+//! All of it happens inside the merge (or unmerge) transaction, after both contacts'
 //! rows are locked (PostgreSQL `FOR UPDATE`; SQLite has one writer): only
 //! merges involving a group's survivor change that group, and the survivor
 //! is what they lock.
@@ -120,6 +130,58 @@ pub(super) async fn unite_groups(
         size: Set(larger.size + smaller.size),
     };
     merge_group::Entity::insert(group).exec(txn).await?;
+    Ok(())
+}
+
+/// Splits `duplicate`'s `subtree` (the duplicate included) out of the group
+/// it shares with `primary`: the subtree resolves to `duplicate` again, the
+/// rest to `primary`.
+pub(super) async fn split_group(
+    txn: &DatabaseTransaction,
+    tenant: &TenantId,
+    primary: &ContactId,
+    duplicate: &ContactId,
+    subtree: &HashSet<String>,
+) -> Result<(), Error> {
+    let group = group_of(txn, tenant, primary).await?;
+    let (moved, kept): (Vec<_>, Vec<_>) = members_of(txn, tenant, &group)
+        .await?
+        .into_iter()
+        .partition(|(member, _)| subtree.contains(member) != subtree.contains(&group.id));
+    let (kept_survivor, moved_survivor) =
+        if subtree.contains(&group.id) { (duplicate, primary) } else { (primary, duplicate) };
+    let moved_group = merge_group::Entity::find()
+        .filter(merge_group::Column::Tenant.eq(tenant.as_str()))
+        .filter(merge_group::Column::GroupId.eq(moved_survivor.as_str()))
+        .order_by_desc(merge_group::Column::Generation)
+        .one(txn)
+        .await?;
+    for chunk in moved.chunks(1_000) {
+        let rows = chunk.iter().map(|(contact_id, generation)| merge_group_member::ActiveModel {
+            tenant: Set(tenant.to_string()),
+            contact_id: Set(contact_id.clone()),
+            generation: Set(generation + 1),
+            group_id: Set(moved_survivor.to_string()),
+        });
+        merge_group_member::Entity::insert_many(rows).exec(txn).await?;
+    }
+    let groups = [
+        merge_group::ActiveModel {
+            tenant: Set(tenant.to_string()),
+            group_id: Set(group.id.clone()),
+            generation: Set(group.generation + 1),
+            survivor_id: Set(kept_survivor.to_string()),
+            size: Set(kept.len() as i64),
+        },
+        merge_group::ActiveModel {
+            tenant: Set(tenant.to_string()),
+            group_id: Set(moved_survivor.to_string()),
+            generation: Set(moved_group.map_or(0, |row| row.generation) + 1),
+            survivor_id: Set(moved_survivor.to_string()),
+            size: Set(moved.len() as i64),
+        },
+    ];
+    merge_group::Entity::insert_many(groups).exec(txn).await?;
     Ok(())
 }
 

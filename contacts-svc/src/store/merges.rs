@@ -4,27 +4,27 @@
 //! picture that moves to the primary.
 
 use accommador_proto::tenant::TenantId;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
-};
+use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
 
 use super::{
     RequestRecord, Store,
     contacts::{insert_revisions, latest_in},
-    entities::{claim_outbox, contact, contact_merge},
+    entities::{claim_outbox, contact},
+    merge_events::{MERGE, NewEvent, insert_event, latest_event},
     merge_groups::{resolve_in, unite_groups},
     outbox::claim_row,
     requests::{find_request_in, insert_request_record},
 };
 use crate::{
-    domain::{Contact, ContactId},
+    domain::{Contact, ContactId, MergeField},
     error::Error,
 };
 
 pub struct MergeRequest<'a> {
     pub primary_id: &'a ContactId,
     pub duplicate_id: &'a ContactId,
+    /// Recorded with the merge, so that undoing an earlier merge can replay this one.
+    pub take_from_duplicate: &'a [MergeField],
     pub request: Option<RequestRecord>,
     /// When the merge happens: the time of the merge record and of the
     /// request record.
@@ -149,14 +149,17 @@ pub(super) async fn merge_in(
         )));
     }
     insert_revisions(txn, tenant, std::slice::from_ref(&merged)).await?;
-    let record = contact_merge::ActiveModel {
-        tenant: Set(tenant.to_string()),
-        duplicate_id: Set(duplicate.id.to_string()),
-        primary_id: Set(primary.id.to_string()),
-        primary_revision: Set(merged.revision),
-        merge_time_us: Set(request.now_us),
+    let previous = latest_event(txn, tenant, &duplicate.id).await?;
+    let event = NewEvent {
+        kind: MERGE,
+        primary_id: &primary.id,
+        primary_revision: merged.revision,
+        duplicate_id: &duplicate.id,
+        duplicate_revision: duplicate.revision,
+        take_from_duplicate: Some(request.take_from_duplicate),
+        time_us: request.now_us,
     };
-    contact_merge::Entity::insert(record).exec(txn).await?;
+    insert_event(txn, tenant, previous.as_ref(), event).await?;
     unite_groups(txn, tenant, &primary.id, &duplicate.id).await?;
     if let Some(image_id) = &merged.fields.image_id
         && primary.fields.image_id.as_ref() != Some(image_id)

@@ -12,12 +12,15 @@
 //!   any id to its survivor in one lookup;
 //! - [`replace`]: ReplaceProfilePicture's transaction, a create and a
 //!   merge in one;
+//! - [`unmerges`] and [`merge_events`]: undoing a merge, from the merges
+//!   recorded as events;
 //! - [`outbox`]: the claims owed to media-svc, as a work queue;
 //! - [`pictures`]: the pictures live contacts wear, for reconciliation;
 //! - [`rows`]: rows to domain contacts and back.
 
 mod contacts;
 mod entities;
+mod merge_events;
 mod merge_groups;
 mod merges;
 mod migration;
@@ -27,6 +30,7 @@ mod replace;
 mod requests;
 mod rows;
 mod search;
+mod unmerges;
 
 use std::{collections::HashMap, time::Duration};
 
@@ -42,6 +46,7 @@ pub use outbox::{ClaimEntry, OutboxBacklog};
 pub use pictures::LivePicture;
 pub use requests::RequestRecord;
 pub use search::ListCursor;
+pub use unmerges::{UnmergeOutcome, UnmergeRequest};
 
 use crate::error::Error;
 

@@ -61,7 +61,7 @@ async fn a_merge_records_the_revision_it_wrote_and_a_retry_gets_that_record() {
             MergeOutcome::RequestIdTaken(found) => assert_eq!(found, stored, "{}", db.name),
             _ => panic!("{}: a retried merge gets the first one's record", db.name),
         }
-        assert_eq!(db.count("SELECT COUNT(*) FROM contact_merge").await, 1, "{}", db.name);
+        assert_eq!(db.count("SELECT COUNT(*) FROM contact_merge_event").await, 1, "{}", db.name);
     }
 }
 
@@ -77,6 +77,6 @@ async fn a_merge_with_a_request_id_a_create_took_writes_nothing() {
             MergeOutcome::RequestIdTaken(found) => assert_eq!(found, create_record, "{}", db.name),
             _ => panic!("{}: the id is taken", db.name),
         }
-        assert_eq!(db.count("SELECT COUNT(*) FROM contact_merge").await, 0, "{}", db.name);
+        assert_eq!(db.count("SELECT COUNT(*) FROM contact_merge_event").await, 0, "{}", db.name);
     }
 }

@@ -22,8 +22,16 @@ pub async fn merge(
     now_us: i64,
     request: Option<RequestRecord>,
 ) -> MergeOutcome {
-    let merge = MergeRequest { primary_id: primary, duplicate_id: duplicate, request, now_us, claim_deadline_us: 77 };
-    let decide = |p: &Contact, d: &Contact| domain::merged_revision(p, d, &[MergeField::ProfilePicture], now_us);
+    let take = [MergeField::ProfilePicture];
+    let merge = MergeRequest {
+        primary_id: primary,
+        duplicate_id: duplicate,
+        take_from_duplicate: &take,
+        request,
+        now_us,
+        claim_deadline_us: 77,
+    };
+    let decide = |p: &Contact, d: &Contact| domain::merged_revision(p, d, &take, now_us);
     db.store.merge(tenant, merge, decide).await.unwrap_or_else(|error| panic!("{}: merge: {error}", db.name))
 }
 
@@ -112,7 +120,7 @@ async fn a_merge_refuses_unknown_and_merged_away_contacts_and_writes_nothing() {
             }
             _ => panic!("{}: a merged-away contact cannot be merged again", db.name),
         }
-        assert_eq!(db.count("SELECT COUNT(*) FROM contact_merge").await, 1, "{}", db.name);
+        assert_eq!(db.count("SELECT COUNT(*) FROM contact_merge_event").await, 1, "{}", db.name);
         assert_eq!(db.count("SELECT COUNT(*) FROM contact_revision").await, 4, "{}", db.name);
     }
 }
@@ -125,10 +133,16 @@ async fn the_store_refuses_a_revision_that_does_not_follow_the_primary() {
         for x in [&a, &b] {
             db.create(&acme, x).await;
         }
-        let request =
-            MergeRequest { primary_id: &a.id, duplicate_id: &b.id, request: None, now_us: 5, claim_deadline_us: 0 };
+        let request = MergeRequest {
+            primary_id: &a.id,
+            duplicate_id: &b.id,
+            take_from_duplicate: &[],
+            request: None,
+            now_us: 5,
+            claim_deadline_us: 0,
+        };
         let skipping = |p: &Contact, d: &Contact| Contact { revision: 7, ..domain::merged_revision(p, d, &[], 5) };
         assert!(db.store.merge(&acme, request, skipping).await.is_err(), "{}", db.name);
-        assert_eq!(db.count("SELECT COUNT(*) FROM contact_merge").await, 0, "{}: rolled back", db.name);
+        assert_eq!(db.count("SELECT COUNT(*) FROM contact_merge_event").await, 0, "{}: rolled back", db.name);
     }
 }

@@ -24,7 +24,14 @@ async fn replace(
     request: Option<RequestRecord>,
     decide: impl FnOnce(&Contact, &Contact) -> Contact,
 ) -> Result<MergeOutcome, Error> {
-    let replace = MergeRequest { primary_id: id, duplicate_id: carrier, request, now_us, claim_deadline_us: 88 };
+    let replace = MergeRequest {
+        primary_id: id,
+        duplicate_id: carrier,
+        take_from_duplicate: domain::REPLACE_TAKES,
+        request,
+        now_us,
+        claim_deadline_us: 88,
+    };
     let carry = |current: &Contact| domain::picture_carrier(current, carrier.clone(), "img-new".into(), now_us);
     db.store.replace_picture(tenant, replace, carry, decide).await
 }
@@ -97,8 +104,14 @@ async fn a_replacement_that_cannot_finish_writes_nothing() {
         for x in [&a, &b] {
             db.create(&acme, x).await;
         }
-        let merge =
-            MergeRequest { primary_id: &b.id, duplicate_id: &a.id, request: None, now_us: 5, claim_deadline_us: 0 };
+        let merge = MergeRequest {
+            primary_id: &b.id,
+            duplicate_id: &a.id,
+            take_from_duplicate: &[],
+            request: None,
+            now_us: 5,
+            claim_deadline_us: 0,
+        };
         db.store.merge(&acme, merge, |p: &Contact, d: &Contact| domain::merged_revision(p, d, &[], 5)).await.unwrap();
         replace(&db, &acme, &b.id, &ContactId::generate(), 6, Some(record(&b.id)), policy(6)).await.unwrap();
         let before = footprint(&db).await;

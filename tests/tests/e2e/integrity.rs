@@ -360,6 +360,11 @@ async fn reconciliation_reclaims_missing_claims_and_reports_lost_pictures() {
 /// from the previous release starts from.
 async fn downgrade_to_second_migration(db: &DatabaseConnection) {
     let statements = [
+        // Merges were rows of contact_merge until m0006 made them events.
+        "INSERT INTO contact_merge (tenant, duplicate_id, primary_id, primary_revision, merge_time_us) \
+         SELECT tenant, duplicate_id, primary_id, primary_revision, time_us FROM contact_merge_event",
+        "DROP TABLE contact_merge_event",
+        "DELETE FROM seaql_migrations WHERE version = 'm0006_merge_events'",
         "DROP TABLE merge_group",
         "DROP TABLE merge_group_member",
         "DROP TABLE claim_dead_letter",

@@ -115,6 +115,7 @@ async fn both_services_serve_health_reflection_and_stop_on_sigterm() {
                 "BatchGetContacts",
                 "MergeContacts",
                 "ReplaceProfilePicture",
+                "UnmergeContacts",
                 "FindDuplicateContacts",
             ][..],
         ),

@@ -31,3 +31,4 @@ mod shutdown;
 mod storage_outage;
 mod telemetry;
 mod text;
+mod unmerge;

@@ -8,7 +8,7 @@ use accommador_proto::{
     accommador::{
         contacts::v1::{
             BatchGetContactsRequest, Contact, CreateContactRequest, FindDuplicateContactsRequest, GetContactRequest,
-            ListContactsRequest, MergeContactsRequest, ReplaceProfilePictureRequest,
+            ListContactsRequest, MergeContactsRequest, ReplaceProfilePictureRequest, UnmergeContactsRequest,
             contacts_service_client::ContactsServiceClient,
         },
         media::v1::{
@@ -194,6 +194,28 @@ async fn no_tenant_reaches_another_tenants_data_through_any_rpc() {
                     Some(ACME_KEY),
                     None,
                     MergeContactsRequest { primary_id: v.clone(), duplicate_id: a.clone(), ..Default::default() },
+                ))
+                .await
+                .map(|r| format!("{:?}", r.into_inner())),
+        ),
+        (
+            "UnmergeContacts from",
+            client
+                .unmerge_contacts(call(
+                    Some(ACME_KEY),
+                    None,
+                    UnmergeContactsRequest { primary_id: a.clone(), duplicate_id: v.clone(), ..Default::default() },
+                ))
+                .await
+                .map(|r| format!("{:?}", r.into_inner())),
+        ),
+        (
+            "UnmergeContacts into",
+            client
+                .unmerge_contacts(call(
+                    Some(ACME_KEY),
+                    None,
+                    UnmergeContactsRequest { primary_id: v.clone(), duplicate_id: a.clone(), ..Default::default() },
                 ))
                 .await
                 .map(|r| format!("{:?}", r.into_inner())),

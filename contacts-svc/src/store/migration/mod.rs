@@ -9,6 +9,7 @@ mod m0002_search_index;
 mod m0003_outbox_schedule_and_merge_groups;
 mod m0004_server_keys;
 mod m0005_folded_search_keys;
+mod m0006_merge_events;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_outbox_schedule_and_merge_groups::Migration),
             Box::new(m0004_server_keys::Migration),
             Box::new(m0005_folded_search_keys::Migration),
+            Box::new(m0006_merge_events::Migration),
         ]
     }
 }
@@ -39,7 +41,8 @@ mod tests {
                 "m0002_search_index",
                 "m0003_outbox_schedule_and_merge_groups",
                 "m0004_server_keys",
-                "m0005_folded_search_keys"
+                "m0005_folded_search_keys",
+                "m0006_merge_events"
             ]
         );
     }
