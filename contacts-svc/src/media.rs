@@ -9,7 +9,7 @@ use std::{
 
 use accommador_proto::{
     accommador::media::v1::{
-        ClaimImageRequest, SignImageUrlsRequest, SignedImage, UploadImageRequest,
+        ClaimImageRequest, ReleaseImageRequest, SignImageUrlsRequest, SignedImage, UploadImageRequest,
         media_service_client::MediaServiceClient,
     },
     tenant::{REQUEST_ID_HEADER, TENANT_ID_HEADER},
@@ -98,6 +98,14 @@ impl MediaClient {
         let image =
             self.call(context, message, |mut client, request| async move { client.claim_image(request).await }).await?;
         Ok(image.owner_claim_created)
+    }
+
+    /// Gives up `owner`'s claim of `image_id`; media-svc deletes the image
+    /// once no claim is left. Idempotent: a claim already gone is a success.
+    pub(crate) async fn release(&self, context: &RequestContext, image_id: &str, owner: &str) -> Result<(), Error> {
+        let message = ReleaseImageRequest { image_id: image_id.to_owned(), owner: owner.to_owned() };
+        self.call(context, message, |mut client, request| async move { client.release_image(request).await }).await?;
+        Ok(())
     }
 
     /// Signed URLs for `image_ids` in one call. Ids media-svc does not know

@@ -1,11 +1,13 @@
 //! The claim outbox worker: delivers the ClaimImage calls that creates and
-//! merges queued in their transactions, until media-svc acknowledges them.
+//! merges queued in their transactions, and the ReleaseImage calls that
+//! takedowns queued, until media-svc acknowledges them.
 //!
 //! Each entry stands alone. It is leased (see `store::outbox`), delivered,
 //! and then deleted on success, rescheduled with exponential backoff and
 //! jitter on a failure that may pass (media-svc down, overloaded, a storage
 //! error), or moved to the dead letters on a refusal that never will
-//! (NOT_FOUND: the image is gone; INVALID_ARGUMENT). So a claim that keeps
+//! (NOT_FOUND: the image is gone; INVALID_ARGUMENT). A release media-svc
+//! answers NOT_FOUND is done: the image it gives up is gone already. So a claim that keeps
 //! failing never holds back the claims behind it, whatever their tenant.
 
 use std::time::Duration;
@@ -14,7 +16,11 @@ use futures::StreamExt;
 use tonic::Code;
 
 use super::{ContactBook, now_us};
-use crate::{context::RequestContext, error::Error, store::ClaimEntry};
+use crate::{
+    context::RequestContext,
+    error::Error,
+    store::{ClaimEntry, RELEASE},
+};
 
 /// How the outbox paces itself.
 #[derive(Debug, Clone, Copy)]
@@ -37,6 +43,11 @@ enum Delivery {
     Delivered,
     Retry,
     Dead,
+}
+
+/// The metric label of an entry's action.
+fn action_label(entry: &ClaimEntry) -> &'static str {
+    if entry.action == RELEASE { "release" } else { "claim" }
 }
 
 impl ContactBook {
@@ -70,16 +81,26 @@ impl ContactBook {
         let lease_until = now + self.outbox.lease.as_micros() as i64;
         let entries = self.store.lease_claims(now, lease_until, self.outbox.batch).await?;
         let leased = entries.len();
-        let outcomes: Vec<Result<Delivery, Error>> = futures::stream::iter(entries)
-            .map(|entry| self.deliver_claim(entry))
+        let outcomes: Vec<(&str, Result<Delivery, Error>)> = futures::stream::iter(entries)
+            .map(|entry| async move {
+                let action = action_label(&entry);
+                (action, self.deliver_claim(entry).await)
+            })
             .buffer_unordered(self.outbox.concurrency.max(1))
             .collect()
             .await;
-        for outcome in outcomes {
+        // The metric names predate releases; the `action` label tells them apart.
+        for (action, outcome) in outcomes {
             match outcome {
-                Ok(Delivery::Delivered) => metrics::counter!("contacts_claims_delivered_total").increment(1),
-                Ok(Delivery::Retry) => metrics::counter!("contacts_claims_retried_total").increment(1),
-                Ok(Delivery::Dead) => metrics::counter!("contacts_claims_dead_lettered_total").increment(1),
+                Ok(Delivery::Delivered) => {
+                    metrics::counter!("contacts_claims_delivered_total", "action" => action).increment(1)
+                }
+                Ok(Delivery::Retry) => {
+                    metrics::counter!("contacts_claims_retried_total", "action" => action).increment(1)
+                }
+                Ok(Delivery::Dead) => {
+                    metrics::counter!("contacts_claims_dead_lettered_total", "action" => action).increment(1)
+                }
                 // The lease runs out and the entry comes back on its own.
                 Err(error) => tracing::warn!(%error, "cannot record a claim delivery; the entry will be retried"),
             }
@@ -89,17 +110,34 @@ impl ContactBook {
 
     async fn deliver_claim(&self, entry: ClaimEntry) -> Result<Delivery, Error> {
         let context = RequestContext::background_for_stored(&entry.tenant, format!("claim-outbox-{}", entry.id))?;
-        let error = match self.media.claim(&context, &entry.image_id, &entry.owner).await {
-            Ok(_) => {
+        let release = entry.action == RELEASE;
+        let result = if release {
+            self.media.release(&context, &entry.image_id, &entry.owner).await
+        } else {
+            self.media.claim(&context, &entry.image_id, &entry.owner).await.map(|_| ())
+        };
+        let error = match result {
+            Ok(()) => {
+                self.store.claim_delivered(entry.id).await?;
+                return Ok(Delivery::Delivered);
+            }
+            // The image a release gives up is gone already: nothing is left to do.
+            Err(Error::Media(status)) if release && status.code() == Code::NotFound => {
                 self.store.claim_delivered(entry.id).await?;
                 return Ok(Delivery::Delivered);
             }
             Err(error) => error,
         };
         let now = now_us();
+        if release && !is_permanent(&error) {
+            tracing::warn!(%error, image_id = %entry.image_id, attempts = entry.attempts, "release not delivered yet; will retry");
+            let delay = backoff(self.outbox.interval, self.outbox.max_backoff, entry.attempts, fastrand::f64());
+            self.store.claim_retry_at(entry.id, now + delay.as_micros() as i64, &error.to_string()).await?;
+            return Ok(Delivery::Retry);
+        }
         if is_permanent(&error) {
             tracing::error!(%error, tenant = %entry.tenant, image_id = %entry.image_id, owner = %entry.owner,
-                attempts = entry.attempts, "media-svc refused a claim for good; moved to the dead letters");
+                attempts = entry.attempts, action = %entry.action, "media-svc refused an outbox entry for good; moved to the dead letters");
             self.store.claim_dead(&entry, now, &error.to_string()).await?;
             return Ok(Delivery::Dead);
         }

@@ -171,7 +171,7 @@ pub mod request_record {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// Claims owed to media-svc, written in the same transaction as the contact
+/// Claims and releases owed to media-svc, written in the same transaction as the contact
 /// that needs them and deleted once media-svc acknowledged them. Not
 /// contact data: a work queue, so its scheduling columns are updated.
 pub mod claim_outbox {
@@ -202,6 +202,9 @@ pub mod claim_outbox {
         /// Why the last attempt failed, for operators (no contact data in it).
         #[sea_orm(column_type = "Text", default_value = "")]
         pub last_error: String,
+        /// `claim` or `release` (`store::outbox::CLAIM`, `RELEASE`); since m0007.
+        #[sea_orm(default_value = "claim")]
+        pub action: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -230,6 +233,9 @@ pub mod claim_dead_letter {
         pub attempts: i32,
         #[sea_orm(column_type = "Text")]
         pub last_error: String,
+        /// `claim` or `release`, as in the outbox; since m0007.
+        #[sea_orm(default_value = "claim")]
+        pub action: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -14,7 +14,7 @@
 //!   merge in one;
 //! - [`unmerges`] and [`merge_events`]: undoing a merge, from the merges
 //!   recorded as events;
-//! - [`outbox`]: the claims owed to media-svc, as a work queue;
+//! - [`outbox`]: the claims and releases owed to media-svc, as a work queue;
 //! - [`pictures`]: the pictures live contacts wear, for reconciliation;
 //! - [`rows`]: rows to domain contacts and back.
 
@@ -42,7 +42,7 @@ use tokio::sync::{Mutex, MutexGuard};
 
 pub use contacts::CreateOutcome;
 pub use merges::{MergeOutcome, MergeRequest};
-pub use outbox::{ClaimEntry, OutboxBacklog};
+pub use outbox::{CLAIM, ClaimEntry, OutboxBacklog, RELEASE};
 pub use pictures::LivePicture;
 pub use requests::RequestRecord;
 pub use search::ListCursor;

@@ -8,6 +8,14 @@
 //! delays the entry by one lease. On PostgreSQL `FOR UPDATE SKIP LOCKED`
 //! lets two replicas lease at the same moment without waiting on each
 //! other or taking the same rows; SQLite has one writer at a time anyway.
+//!
+//! Releases share the queue (an `action` column, m0007) rather than a
+//! sibling table: what must be ordered is a claim and a later release of
+//! the same image for the same owner, and one table answers that with one
+//! index lookup. An entry is never leased while an earlier entry of the
+//! same (tenant, image, owner) is still queued, leased or waiting on its
+//! backoff: a release delivered before the claim it follows would leave the
+//! image claimed for good. Entries of other images and owners do not wait.
 
 use accommador_proto::tenant::TenantId;
 use sea_orm::{
@@ -33,6 +41,11 @@ pub struct OutboxBacklog {
     /// When the oldest waiting entry was written.
     pub oldest_create_time_us: Option<i64>,
 }
+
+/// `action` of an entry that claims the image for its owner.
+pub const CLAIM: &str = "claim";
+/// `action` of an entry that gives the owner's claim up.
+pub const RELEASE: &str = "release";
 
 /// Longest `last_error` kept: an error message, not a log.
 const MAX_ERROR_LEN: usize = 500;
@@ -60,6 +73,21 @@ pub(super) fn claim_row(
         next_attempt_us: Set(now_us),
         attempts: Set(0),
         last_error: Set(String::new()),
+        action: Set(CLAIM.to_owned()),
+    }
+}
+
+/// The release of `image_id` by `owner`, due at once. No deadline: media-svc
+/// keeps a claimed image until it is released, however late.
+pub(super) fn release_row(
+    tenant: &TenantId,
+    image_id: &str,
+    owner: &ContactId,
+    now_us: i64,
+) -> claim_outbox::ActiveModel {
+    claim_outbox::ActiveModel {
+        action: Set(RELEASE.to_owned()),
+        ..claim_row(tenant, image_id, owner, now_us, i64::MAX)
     }
 }
 
@@ -74,9 +102,12 @@ impl Store {
         // the row it waited for).
         let sql = format!(
             "UPDATE claim_outbox SET next_attempt_us = ?, attempts = attempts + 1 \
-             WHERE next_attempt_us <= ? AND id IN (SELECT id FROM claim_outbox WHERE next_attempt_us <= ? \
-             ORDER BY next_attempt_us, id LIMIT ? {skip_locked}) \
-             RETURNING id, tenant, image_id, owner, create_time_us, claim_deadline_us, next_attempt_us, attempts, last_error"
+             WHERE next_attempt_us <= ? AND id IN (SELECT id FROM claim_outbox o WHERE o.next_attempt_us <= ? \
+             AND NOT EXISTS (SELECT 1 FROM claim_outbox e WHERE e.tenant = o.tenant AND e.image_id = o.image_id \
+             AND e.owner = o.owner AND e.id < o.id) \
+             ORDER BY o.next_attempt_us, o.id LIMIT ? {skip_locked}) \
+             RETURNING id, tenant, image_id, owner, create_time_us, claim_deadline_us, next_attempt_us, attempts, \
+             last_error, action"
         );
         let values = vec![lease_until_us.into(), now_us.into(), now_us.into(), (limit as i64).into()];
         let _writer = self.writer().await;
@@ -85,6 +116,20 @@ impl Store {
             rows.iter().map(|row| ClaimEntry::from_query_result(row, "")).collect::<Result<Vec<_>, _>>()?;
         entries.sort_by_key(|entry| (entry.create_time_us, entry.id));
         Ok(entries)
+    }
+
+    /// Queues the release of `image_id` by `owner` on its own: for a
+    /// release no contact write comes with (the reconciliation's).
+    pub async fn queue_release(
+        &self,
+        tenant: &TenantId,
+        image_id: &str,
+        owner: &ContactId,
+        now_us: i64,
+    ) -> Result<(), Error> {
+        let _writer = self.writer().await;
+        claim_outbox::Entity::insert(release_row(tenant, image_id, owner, now_us)).exec(&self.db).await?;
+        Ok(())
     }
 
     /// Forgets a claim media-svc acknowledged.
@@ -120,6 +165,7 @@ impl Store {
             dead_time_us: Set(now_us),
             attempts: Set(entry.attempts),
             last_error: Set(shorten(error)),
+            action: Set(entry.action.clone()),
         };
         claim_dead_letter::Entity::insert(letter)
             .on_conflict_do_nothing_on([claim_dead_letter::Column::Id])

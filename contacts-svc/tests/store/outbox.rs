@@ -111,3 +111,77 @@ async fn live_pictures_leave_out_queued_claims_and_merged_away_contacts() {
         assert_eq!(all.len(), 4, "{}: delivered claims leave the outbox: {all:?}", db.name);
     }
 }
+
+#[tokio::test]
+async fn a_release_waits_for_an_earlier_claim_of_the_same_image_and_owner_and_holds_back_no_one_else() {
+    for db in backends::all().await {
+        let acme = tenant("acme");
+        let (wearer, other) =
+            (with_picture(contact("a", "", "", 100), "img"), with_picture(contact("b", "", "", 101), "img"));
+        for c in [&wearer, &other] {
+            db.store.create(&acme, c, None, Some(10_000)).await.unwrap();
+        }
+        db.store.queue_release(&acme, "img", &wearer.id, 150).await.unwrap();
+        db.store.queue_release(&acme, "img-other", &wearer.id, 160).await.unwrap();
+
+        // The wearer's claim fails and backs off: its release must not overtake it.
+        let first = db.store.lease_claims(200, 300, 10).await.unwrap();
+        let taken: Vec<(&str, &str, &str)> =
+            first.iter().map(|e| (e.action.as_str(), e.image_id.as_str(), e.owner.as_str())).collect();
+        let (wearer_id, other_id) = (wearer.id.to_string(), other.id.to_string());
+        assert_eq!(
+            taken,
+            [
+                ("claim", "img", wearer_id.as_str()),
+                ("claim", "img", other_id.as_str()),
+                ("release", "img-other", wearer_id.as_str())
+            ],
+            "{}: the release of img by its wearer waits; other images and owners do not",
+            db.name
+        );
+        let claim = &first[0];
+        db.store.claim_retry_at(claim.id, 5_000, "UNAVAILABLE").await.unwrap();
+        for delivered in &first[1..] {
+            db.store.claim_delivered(delivered.id).await.unwrap();
+        }
+        assert!(
+            db.store.lease_claims(1_000, 2_000, 10).await.unwrap().is_empty(),
+            "{}: still behind its claim",
+            db.name
+        );
+        let retried = db.store.lease_claims(5_000, 6_000, 10).await.unwrap();
+        assert_eq!(retried.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["claim"], "{}", db.name);
+        db.store.claim_delivered(retried[0].id).await.unwrap();
+        let release = db.store.lease_claims(6_000, 7_000, 10).await.unwrap();
+        assert_eq!(
+            release.iter().map(|e| (e.action.as_str(), e.image_id.as_str())).collect::<Vec<_>>(),
+            [("release", "img")],
+            "{}: the claim delivered, its release goes",
+            db.name
+        );
+        let releases = db.count("SELECT COUNT(*) FROM claim_outbox WHERE action = 'release'").await;
+        assert_eq!(releases, 1, "{}", db.name);
+        db.store.claim_dead(&release[0], 7_000, "INVALID_ARGUMENT").await.unwrap();
+        let dead = db.count("SELECT COUNT(*) FROM claim_dead_letter WHERE action = 'release'").await;
+        assert_eq!(dead, 1, "{}: a dead letter keeps its action", db.name);
+    }
+}
+
+#[tokio::test]
+async fn live_pictures_leave_out_a_picture_whose_release_is_queued() {
+    for db in backends::all().await {
+        let acme = tenant("acme");
+        let wearer = with_picture(contact("a", "", "", 100), "img");
+        db.store.create(&acme, &wearer, None, Some(10_000)).await.unwrap();
+        for entry in db.store.lease_claims(200, 300, 10).await.unwrap() {
+            db.store.claim_delivered(entry.id).await.unwrap();
+        }
+        assert_eq!(db.store.live_pictures(None, 10).await.unwrap().len(), 1, "{}", db.name);
+        db.store.queue_release(&acme, "img", &wearer.id, 400).await.unwrap();
+        assert!(
+            db.store.live_pictures(None, 10).await.unwrap().is_empty(),
+            "{}: reconciliation must not claim again what a queued release gives up",
+            db.name
+        );
+    }
+}

@@ -10,6 +10,7 @@ mod m0003_outbox_schedule_and_merge_groups;
 mod m0004_server_keys;
 mod m0005_folded_search_keys;
 mod m0006_merge_events;
+mod m0007_outbox_releases;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_server_keys::Migration),
             Box::new(m0005_folded_search_keys::Migration),
             Box::new(m0006_merge_events::Migration),
+            Box::new(m0007_outbox_releases::Migration),
         ]
     }
 }
@@ -42,7 +44,8 @@ mod tests {
                 "m0003_outbox_schedule_and_merge_groups",
                 "m0004_server_keys",
                 "m0005_folded_search_keys",
-                "m0006_merge_events"
+                "m0006_merge_events",
+                "m0007_outbox_releases"
             ]
         );
     }
