@@ -30,6 +30,9 @@ pub enum Error {
     RevisionNotFound { id: String, revision: i64 },
     #[error("contact {id} was already merged into {survivor}")]
     AlreadyMerged { id: String, survivor: String },
+    /// RemoveProfilePicture on a contact without a picture.
+    #[error("contact {id} has no profile picture to remove")]
+    NoPicture { id: String },
     /// UnmergeContacts on a pair that is not merged now.
     #[error("contact {duplicate} is not merged into {primary}{}", merged_into.as_ref().map(|other| format!(" (it is merged into {other})")).unwrap_or_default())]
     NotMergedInto { primary: String, duplicate: String, merged_into: Option<String> },
@@ -91,6 +94,10 @@ impl From<Error> for Status {
                 metadata.insert("contact_id".into(), id);
                 metadata.insert("survivor_id".into(), survivor);
                 (Code::FailedPrecondition, reasons::CONTACT_ALREADY_MERGED)
+            }
+            Error::NoPicture { id } => {
+                metadata.insert("contact_id".into(), id);
+                (Code::FailedPrecondition, reasons::CONTACT_HAS_NO_PICTURE)
             }
             Error::NotMergedInto { primary, duplicate, merged_into } => {
                 metadata.insert("primary_id".into(), primary);

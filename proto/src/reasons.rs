@@ -46,6 +46,8 @@ pub const CONTACT_NOT_FOUND: &str = "CONTACT_NOT_FOUND";
 pub const REVISION_NOT_FOUND: &str = "REVISION_NOT_FOUND";
 /// The contact was merged into another one, which now answers for it.
 pub const CONTACT_ALREADY_MERGED: &str = "CONTACT_ALREADY_MERGED";
+/// RemoveProfilePicture on a contact whose latest revision wears no picture.
+pub const CONTACT_HAS_NO_PICTURE: &str = "CONTACT_HAS_NO_PICTURE";
 /// UnmergeContacts: the duplicate is not merged into the primary now.
 pub const CONTACT_NOT_MERGED_INTO: &str = "CONTACT_NOT_MERGED_INTO";
 /// The tenant already has TENANT_MAX_IN_PROGRESS calls in progress.

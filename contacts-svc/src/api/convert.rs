@@ -177,3 +177,36 @@ pub fn batch_ids(raw: &[String], limit: usize) -> Result<Vec<ContactId>, Error> 
 
 #[cfg(test)]
 mod tests;
+
+/// Who made the call, as the auth layer named it.
+pub fn caller<T>(request: &tonic::Request<T>) -> String {
+    request
+        .extensions()
+        .get::<accommador_server::auth::Caller>()
+        .map_or_else(|| accommador_server::auth::OPEN_MODE_CALLER.to_owned(), |caller| caller.0.clone())
+}
+
+/// RemoveProfilePicture's id and reason, every problem reported at once:
+/// the reason is required and follows the text rules of contact fields.
+pub fn takedown(id: &str, reason: &str) -> Result<(ContactId, String), Error> {
+    let mut violations = Violations::new();
+    let id = contact_id("id", id).map_err(|error| match error {
+        Error::InvalidFields(fields) => violations.extend(fields),
+        other => violations.add("id", other.to_string()),
+    });
+    let reason = match crate::domain::clean_text(reason, crate::book::MAX_REASON_LEN) {
+        Ok(reason) if reason.is_empty() => {
+            violations.add("reason", "reason is required: say why the picture is taken down");
+            None
+        }
+        Ok(reason) => Some(reason),
+        Err(problem) => {
+            violations.add("reason", problem.describe("reason"));
+            None
+        }
+    };
+    match (id, reason) {
+        (Ok(id), Some(reason)) if violations.is_empty() => Ok((id, reason)),
+        _ => Err(Error::InvalidFields(violations)),
+    }
+}

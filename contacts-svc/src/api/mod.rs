@@ -10,8 +10,8 @@ use accommador_proto::{
     accommador::contacts::v1::{
         BatchGetContactsRequest, BatchGetContactsResponse, Contact, CreateContactRequest, DuplicateMatch,
         FindDuplicateContactsRequest, FindDuplicateContactsResponse, GetContactRequest, ListContactsRequest,
-        ListContactsResponse, MergeContactsRequest, ReplaceProfilePictureRequest, UnmergeContactsRequest,
-        UnmergeContactsResponse, contacts_service_server::ContactsService,
+        ListContactsResponse, MergeContactsRequest, RemoveProfilePictureRequest, ReplaceProfilePictureRequest,
+        UnmergeContactsRequest, UnmergeContactsResponse, contacts_service_server::ContactsService,
     },
     status::Violations,
     tenant::{TenantId, request_id},
@@ -149,6 +149,19 @@ impl ContactsService for ContactsApi {
         let idempotency = convert::idempotency(&message.request_id, &message, |m| m.request_id.clear())?;
         let id = convert::contact_id("id", &message.id)?;
         let view = self.book.replace_picture(&context, &id, message.profile_picture, idempotency).await?;
+        Ok(Response::new(convert::contact(view)))
+    }
+
+    async fn remove_profile_picture(
+        &self,
+        request: Request<RemoveProfilePictureRequest>,
+    ) -> Result<Response<Contact>, Status> {
+        let (context, _admitted) = self.admit(&request)?;
+        let actor = convert::caller(&request);
+        let message = request.into_inner();
+        let idempotency = convert::idempotency(&message.request_id, &message, |m| m.request_id.clear())?;
+        let (id, reason) = convert::takedown(&message.id, &message.reason)?;
+        let view = self.book.remove_picture(&context, &id, &reason, &actor, idempotency).await?;
         Ok(Response::new(convert::contact(view)))
     }
 

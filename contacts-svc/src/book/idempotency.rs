@@ -25,6 +25,7 @@ pub(super) enum Operation {
     Merge,
     ReplacePicture,
     Unmerge,
+    RemovePicture,
 }
 
 impl Operation {
@@ -36,12 +37,13 @@ impl Operation {
             Self::Merge => "merge",
             Self::ReplacePicture => "replace_picture",
             Self::Unmerge => "unmerge",
+            Self::RemovePicture => "remove_picture",
         }
     }
 
     /// The operation a stored record names; `None` for a name no version wrote.
     fn from_stored(name: &str) -> Option<Self> {
-        [Self::Create, Self::Merge, Self::ReplacePicture, Self::Unmerge]
+        [Self::Create, Self::Merge, Self::ReplacePicture, Self::Unmerge, Self::RemovePicture]
             .into_iter()
             .find(|operation| operation.stored_name() == name)
     }
@@ -111,6 +113,7 @@ mod tests {
         assert_eq!(Operation::from_stored("replace_picture"), Some(Operation::ReplacePicture));
         assert_eq!(Operation::Unmerge.stored_name(), "unmerge");
         assert_eq!(Operation::from_stored("unmerge"), Some(Operation::Unmerge));
+        assert_eq!(Operation::from_stored("remove_picture"), Some(Operation::RemovePicture));
         assert_eq!(Operation::from_stored("delete"), None);
     }
 }

@@ -1,7 +1,7 @@
 //! The contact book: the use cases of contacts-svc, over the store and
 //! media-svc. Transport-agnostic: the gRPC layer only converts.
 //!
-//! - [`create`], [`read`], [`list`], [`merge`], [`replace`], [`unmerge`], [`duplicates`]: one use case
+//! - [`create`], [`read`], [`list`], [`merge`], [`replace`], [`takedown`], [`unmerge`], [`duplicates`]: one use case
 //!   (or a family of reads) per file;
 //! - [`idempotency`]: request ids (AIP-155), recorded and replayed;
 //! - [`page_token`]: the Smart List's signed, opaque page tokens;
@@ -20,11 +20,13 @@ mod page_token;
 mod read;
 mod reconcile;
 mod replace;
+mod takedown;
 mod unmerge;
 
 pub(crate) use idempotency::Idempotency;
 pub use outbox::OutboxSettings;
 pub use reconcile::{ReconcileReport, UnrepairablePicture};
+pub(crate) use takedown::MAX_REASON_LEN;
 
 use self::page_token::PageTokens;
 use crate::{

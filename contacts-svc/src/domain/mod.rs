@@ -20,4 +20,5 @@ pub use phone::{EXTENSION_SEPARATOR, PhoneNormalizer};
 pub use picture::{Picture, PictureLimit, PictureTooLarge, Rendition};
 pub use replace::{REPLACE_TAKES, picture_carrier, replaced_revision};
 pub use search::{SearchQuery, fold, fold_case, phone_digits, search_text};
+pub use text::clean as clean_text;
 pub use unmerge::{ReplayedMerge, inferred_take, replayed_revision, restored_revision};

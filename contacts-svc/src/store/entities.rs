@@ -346,3 +346,36 @@ pub mod contact_match_key {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// Moderation done to contacts, append-only: who took what down, when and
+/// why. UnmergeContacts reads it, so a replay never brings back a picture
+/// taken down (see `store::unmerges`).
+pub mod contact_moderation {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "contact_moderation")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub contact_id: String,
+        /// The contact's revision the action wrote.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub revision: i64,
+        /// `remove_picture` (`store::takedown::REMOVE_PICTURE`).
+        pub action: String,
+        /// The image taken down.
+        pub image_id: String,
+        #[sea_orm(column_type = "Text")]
+        pub reason: String,
+        /// The caller, as the auth layer knows it: a credential's name.
+        pub actor: String,
+        pub time_us: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

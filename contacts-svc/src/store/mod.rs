@@ -14,6 +14,7 @@
 //!   merge in one;
 //! - [`unmerges`] and [`merge_events`]: undoing a merge, from the merges
 //!   recorded as events;
+//! - [`takedown`]: RemoveProfilePicture's transaction, the moderation takedown;
 //! - [`outbox`]: the claims and releases owed to media-svc, as a work queue;
 //! - [`pictures`]: the pictures live contacts wear, for reconciliation;
 //! - [`rows`]: rows to domain contacts and back.
@@ -30,6 +31,7 @@ mod replace;
 mod requests;
 mod rows;
 mod search;
+mod takedown;
 mod unmerges;
 
 use std::{collections::HashMap, time::Duration};
@@ -46,6 +48,7 @@ pub use outbox::{CLAIM, ClaimEntry, OutboxBacklog, RELEASE};
 pub use pictures::LivePicture;
 pub use requests::RequestRecord;
 pub use search::ListCursor;
+pub use takedown::{REMOVE_PICTURE, TakedownOutcome, TakedownRequest};
 pub use unmerges::{UnmergeOutcome, UnmergeRequest};
 
 use crate::error::Error;

@@ -16,8 +16,9 @@
 //! The replay reads the base revision and the merged duplicates' revisions
 //! only: today every other revision of a primary after its first merge was
 //! written by a merge or an unmerge (one that restored it repeats its last
-//! fields). A write of another kind (a picture takedown) must become a
-//! replay step of its own, or undoing an earlier merge would undo it too.
+//! fields). A picture takedown (RemoveProfilePicture) is the one other
+//! write: a replayed picture the primary had taken down stays down (see
+//! [`taken_down`]), or undoing an earlier merge would undo the takedown.
 
 use std::collections::{HashMap, HashSet};
 
@@ -151,7 +152,12 @@ async fn unmerge_in(
     let (Some(primary_latest), Some(duplicate_last)) = (latest.get(primary_id), latest.get(duplicate_id)) else {
         return Err(Error::Internal("contact without revisions".into()));
     };
-    let primary = replay_without(txn, tenant, primary_latest, &merge, request.now_us).await?;
+    let mut primary = replay_without(txn, tenant, primary_latest, &merge, request.now_us).await?;
+    if let Some(image_id) = &primary.fields.image_id
+        && taken_down(txn, tenant, primary_id, image_id).await?
+    {
+        primary.fields.image_id = None;
+    }
     let duplicate = domain::restored_revision(duplicate_last, request.now_us);
     insert_revisions(txn, tenant, &[primary.clone(), duplicate.clone()]).await?;
     let event = NewEvent {
@@ -228,6 +234,26 @@ async fn replay_without(
         replayed.push(ReplayedMerge { duplicate, take_from_duplicate });
     }
     Ok(domain::replayed_revision(base, &replayed, latest, now_us))
+}
+
+/// Whether `image_id` was taken down from `id`. A duplicate's takedown needs
+/// no check: it wrote the revision without the picture that its merge
+/// recorded and that restoring it repeats.
+async fn taken_down(
+    txn: &DatabaseTransaction,
+    tenant: &TenantId,
+    id: &ContactId,
+    image_id: &str,
+) -> Result<bool, Error> {
+    use super::entities::contact_moderation::{Column, Entity};
+    let found = Entity::find()
+        .filter(Column::Tenant.eq(tenant.as_str()))
+        .filter(Column::ContactId.eq(id.as_str()))
+        .filter(Column::ImageId.eq(image_id))
+        .filter(Column::Action.eq(super::takedown::REMOVE_PICTURE))
+        .one(txn)
+        .await?;
+    Ok(found.is_some())
 }
 
 /// `id`'s revisions from `from` on, by revision number.

@@ -12,6 +12,7 @@ mod merge;
 mod outbox;
 mod replace;
 mod search;
+mod takedown;
 mod unmerge;
 
 use accommador_proto::tenant::TenantId;

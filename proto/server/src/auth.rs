@@ -24,6 +24,15 @@ pub enum Admit {
     ServicesOnly,
 }
 
+/// Who made a call, as the credentials name them: put into every admitted
+/// request's extensions, for the audit trails of writes that need one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller(pub String);
+
+/// The caller of every request when no credentials are configured (open
+/// mode, loopback only).
+pub const OPEN_MODE_CALLER: &str = "anonymous (open mode)";
+
 /// A tonic interceptor enforcing the credentials; health and reflection are
 /// served beside it, unauthenticated.
 #[derive(Clone)]
@@ -49,6 +58,11 @@ impl Authenticator {
     /// A token or tenant sent more than once is refused before anything
     /// else: which of them would count is not for a server to guess.
     pub fn authorize(&self, metadata: &mut MetadataMap) -> Result<(), Status> {
+        self.authorize_caller(metadata).map(|_| ())
+    }
+
+    /// [`Authenticator::authorize`], naming the caller it admitted.
+    pub fn authorize_caller(&self, metadata: &mut MetadataMap) -> Result<Caller, Status> {
         if let Err(times) = single(metadata, TENANT_ID_HEADER) {
             let message = TenantIdError::Repeated(times).to_string();
             let info = ErrorInfo::new(reasons::TENANT_ID_INVALID, self.domain, std::collections::HashMap::new());
@@ -56,7 +70,7 @@ impl Authenticator {
             return Err(with_details(Code::InvalidArgument, message, info, [violation]));
         }
         if self.credentials.is_empty() {
-            return Ok(()); // open mode, loopback only (see `check_exposure`)
+            return Ok(Caller(OPEN_MODE_CALLER.to_owned())); // open mode, loopback only (see `check_exposure`)
         }
         let token = single(metadata, AUTHORIZATION_HEADER)
             .map_err(|times| {
@@ -78,8 +92,9 @@ impl Authenticator {
         let credential = self.credentials.verify(token.trim()).ok_or_else(|| {
             self.refuse(Code::Unauthenticated, reasons::UNAUTHENTICATED, "the bearer token is not valid")
         })?;
+        let caller = Caller(credential.name.clone());
         match (&credential.role, self.admit) {
-            (Role::Service, _) => Ok(()),
+            (Role::Service, _) => Ok(caller),
             (Role::Tenant(_), Admit::ServicesOnly) => Err(self.refuse(
                 Code::Unauthenticated,
                 reasons::SERVICE_CREDENTIAL_REQUIRED,
@@ -88,9 +103,9 @@ impl Authenticator {
             (Role::Tenant(own), Admit::TenantsAndServices) => match metadata.get(TENANT_ID_HEADER) {
                 None => {
                     metadata.insert(TENANT_ID_HEADER, own.as_str().parse().expect("tenant ids are valid metadata"));
-                    Ok(())
+                    Ok(caller)
                 }
-                Some(asked) if asked.as_bytes() == own.as_str().as_bytes() => Ok(()),
+                Some(asked) if asked.as_bytes() == own.as_str().as_bytes() => Ok(caller),
                 Some(_) => Err(self.refuse(
                     Code::PermissionDenied,
                     reasons::TENANT_MISMATCH,
@@ -103,7 +118,8 @@ impl Authenticator {
 
 impl tonic::service::Interceptor for Authenticator {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        self.authorize(request.metadata_mut())?;
+        let caller = self.authorize_caller(request.metadata_mut())?;
+        request.extensions_mut().insert(caller);
         Ok(request)
     }
 }
@@ -148,6 +164,17 @@ mod tests {
             hash_token("service-secret")
         );
         Credentials::parse(&text).unwrap()
+    }
+
+    #[test]
+    fn the_caller_is_named_by_its_credential_for_audit_trails() {
+        let auth = Authenticator::new(credentials(), Admit::TenantsAndServices, "test");
+        let mut tenant = metadata(&[("authorization", "Bearer acme-secret")]);
+        assert_eq!(auth.authorize_caller(&mut tenant).unwrap(), Caller("acme-key".into()));
+        let mut service = metadata(&[("authorization", "Bearer service-secret"), (TENANT_ID_HEADER, "globex")]);
+        assert_eq!(auth.authorize_caller(&mut service).unwrap(), Caller("conversations".into()));
+        let open = Authenticator::new(Credentials::default(), Admit::TenantsAndServices, "test");
+        assert_eq!(open.authorize_caller(&mut metadata(&[])).unwrap(), Caller(OPEN_MODE_CALLER.into()));
     }
 
     #[test]

@@ -3,10 +3,13 @@
 //! both, and the order between a claim and a later release of the same
 //! image for the same owner is a question about one table (see
 //! `store::outbox`). The default keeps every existing row a claim.
+//!
+//! And `contact_moderation`, the audit of picture takedowns.
 
+use sea_orm::Schema;
 use sea_orm_migration::prelude::*;
 
-use crate::store::entities::{claim_dead_letter, claim_outbox};
+use crate::store::entities::{claim_dead_letter, claim_outbox, contact_moderation};
 
 pub struct Migration;
 
@@ -51,6 +54,8 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        let schema = Schema::new(manager.get_database_backend());
+        manager.create_table(schema.create_table_from_entity(contact_moderation::Entity)).await?;
         Ok(())
     }
 }
