@@ -116,6 +116,7 @@ async fn both_services_serve_health_reflection_and_stop_on_sigterm() {
                 "MergeContacts",
                 "ReplaceProfilePicture",
                 "UnmergeContacts",
+                "RemoveProfilePicture",
                 "FindDuplicateContacts",
             ][..],
         ),

@@ -25,6 +25,7 @@ mod media;
 mod operations;
 mod outbox;
 mod pictures;
+mod remove_picture;
 mod replace_picture;
 mod security;
 mod shutdown;
