@@ -9,6 +9,7 @@ use accommador_proto::{
     accommador::contacts::v1::{
         Contact, GetContactRequest, RemoveProfilePictureRequest, contacts_service_client::ContactsServiceClient,
     },
+    accommador::media::v1::{SignImageUrlsRequest, media_service_client::MediaServiceClient},
     reasons,
     status::{error_info, field_violations},
 };
@@ -100,5 +101,39 @@ async fn a_picture_taken_down_leaves_the_contact_and_media_svc_but_not_another_c
         assert_eq!(status.code(), Code::InvalidArgument, "{what}: a request id reused for another request");
         assert_eq!(error_info(&status).unwrap().reason, reasons::REQUEST_ID_REUSED, "{what}");
         assert!(get(&mut client, &twin.id).await.profile_picture.is_some(), "{what}: refusals change nothing");
+    }
+}
+
+#[tokio::test]
+async fn a_takedown_while_media_svc_is_down_commits_and_the_release_follows_when_it_returns() {
+    for database in databases().await {
+        let what = database.name;
+        let stack = Stack::start(&database, &[], &[]).await.expect("both services start");
+        let mut client = stack.contacts_client();
+        let ada = create(&mut client, "ada", photo(3)).await;
+        let image_id = ada.profile_picture.as_ref().expect("a picture").image_id.clone();
+        let media_addr = stack.media.addr();
+        let Stack { media, contacts: contacts_process, dir } = stack;
+        media.kill().unwrap();
+
+        let removed = remove(&mut client, "acme", &ada.id, "offensive", "").await.expect("media-svc is not needed");
+        assert_eq!((removed.revision, removed.profile_picture), (2, None), "{what}");
+        let media = accommador_tests::stack::restart_media(media_addr, dir.path(), &[]).await.unwrap();
+        // The embedded bucket listens on a new port: ask media-svc instead.
+        let mut media_client = MediaServiceClient::new(media.channel());
+        let start = Instant::now();
+        loop {
+            let request = SignImageUrlsRequest { image_ids: vec![image_id.clone()], ttl: None, skip_missing: true };
+            let signed = media_client.sign_image_urls(tenant_request("acme", request)).await.unwrap().into_inner();
+            if signed.missing_image_ids == [image_id.clone()] {
+                break;
+            }
+            assert!(
+                start.elapsed() < URL_DEADLINE,
+                "{what}: the image is still there a minute after media-svc came back"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        drop((media, contacts_process));
     }
 }
