@@ -204,7 +204,7 @@ async fn two_replicas_deliver_each_claim_once() {
         let delivered: Vec<u64> = futures::future::join_all([stack.contacts.metrics(), second.metrics()])
             .await
             .into_iter()
-            .map(|metrics| counter(&metrics.unwrap(), "contacts_claims_delivered_total"))
+            .map(|metrics| counter(&metrics.unwrap(), r#"contacts_claims_delivered_total{action="claim"}"#))
             .collect();
         assert_eq!(delivered.iter().sum::<u64>(), u64::from(PICTURES), "{}: {delivered:?}", database.name);
     }
