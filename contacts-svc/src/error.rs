@@ -26,6 +26,9 @@ pub enum Error {
     RequestIdReused { request_id: String },
     #[error("contact {id} not found")]
     NotFound { id: String },
+    /// Any id of a merge group EraseContact erased.
+    #[error("contact {id} was erased at {}", rfc3339(*erase_time_us))]
+    Erased { id: String, erase_time_us: i64 },
     #[error("contact {id} has no revision {revision}")]
     RevisionNotFound { id: String, revision: i64 },
     #[error("contact {id} was already merged into {survivor}")]
@@ -36,6 +39,11 @@ pub enum Error {
     /// UnmergeContacts on a pair that is not merged now.
     #[error("contact {duplicate} is not merged into {primary}{}", merged_into.as_ref().map(|other| format!(" (it is merged into {other})")).unwrap_or_default())]
     NotMergedInto { primary: String, duplicate: String, merged_into: Option<String> },
+    /// UnmergeContacts naming the intermediate contact of a ReplaceProfilePicture.
+    #[error(
+        "contact {carrier} only carried a replaced picture into {primary} and was never live, so it cannot be unmerged; to change the picture again, call ReplaceProfilePicture (or RemoveProfilePicture) on {primary}"
+    )]
+    PictureCarrier { primary: String, carrier: String },
     /// The picture is over MAX_PICTURE_BYTES; media-svc was not called.
     #[error("{0}")]
     PictureTooLarge(#[from] PictureTooLarge),
@@ -85,6 +93,11 @@ impl From<Error> for Status {
                 metadata.insert("contact_id".into(), id);
                 (Code::NotFound, reasons::CONTACT_NOT_FOUND)
             }
+            Error::Erased { id, erase_time_us } => {
+                metadata.insert("contact_id".into(), id);
+                metadata.insert("erase_time".into(), rfc3339(erase_time_us));
+                (Code::NotFound, reasons::CONTACT_ERASED)
+            }
             Error::RevisionNotFound { id, revision } => {
                 metadata.insert("contact_id".into(), id);
                 metadata.insert("revision".into(), revision.to_string());
@@ -106,6 +119,11 @@ impl From<Error> for Status {
                     metadata.insert("merged_into".into(), other);
                 }
                 (Code::FailedPrecondition, reasons::CONTACT_NOT_MERGED_INTO)
+            }
+            Error::PictureCarrier { primary, carrier } => {
+                metadata.insert("primary_id".into(), primary);
+                metadata.insert("duplicate_id".into(), carrier);
+                (Code::FailedPrecondition, reasons::CONTACT_IS_PICTURE_CARRIER)
             }
             Error::PictureTooLarge(PictureTooLarge { size, limit }) => {
                 metadata.insert("size_bytes".into(), size.to_string());
@@ -150,6 +168,16 @@ impl From<Error> for Status {
         }
         violations.into_status(code, message, ErrorInfo::new(reason, ERROR_DOMAIN, metadata))
     }
+}
+
+/// A time in microseconds since the epoch as RFC 3339, the way
+/// `google.protobuf.Timestamp` prints (UTC, "Z").
+fn rfc3339(micros: i64) -> String {
+    let timestamp = prost_types::Timestamp {
+        seconds: micros.div_euclid(1_000_000),
+        nanos: (micros.rem_euclid(1_000_000) * 1_000) as i32,
+    };
+    timestamp.to_string()
 }
 
 /// Whether the database could not be reached (worth retrying), as opposed to

@@ -42,6 +42,10 @@ pub const CONTACT_INVALID: &str = "CONTACT_INVALID";
 pub const REQUEST_ID_REUSED: &str = "REQUEST_ID_REUSED";
 /// No contact with this id in the tenant.
 pub const CONTACT_NOT_FOUND: &str = "CONTACT_NOT_FOUND";
+/// The contact (any id of its merge group) was erased by EraseContact.
+pub const CONTACT_ERASED: &str = "CONTACT_ERASED";
+/// UnmergeContacts named the intermediate contact of a ReplaceProfilePicture.
+pub const CONTACT_IS_PICTURE_CARRIER: &str = "CONTACT_IS_PICTURE_CARRIER";
 /// The contact exists but has no such revision.
 pub const REVISION_NOT_FOUND: &str = "REVISION_NOT_FOUND";
 /// The contact was merged into another one, which now answers for it.

@@ -36,3 +36,64 @@ pub async fn databases() -> Vec<TestDatabase> {
     }
     databases
 }
+
+/// Every row of every table of the database at `url`, as text, one row a
+/// line: what a scan for values that must be gone reads.
+pub async fn every_row_as_text(url: &str) -> anyhow::Result<String> {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let db = sea_orm::Database::connect(url).await?;
+    let backend = db.get_database_backend();
+    let tables_sql = match backend {
+        DbBackend::Postgres => "SELECT tablename FROM pg_tables WHERE schemaname = 'public'",
+        _ => "SELECT name FROM sqlite_master WHERE type = 'table'",
+    };
+    let mut text = String::new();
+    for table in db.query_all_raw(Statement::from_string(backend, tables_sql)).await? {
+        let table: String = table.try_get_by_index(0)?;
+        let row_sql = match backend {
+            // A row value cast to text: every column, whatever its type.
+            DbBackend::Postgres => format!(r#"SELECT t::text FROM "{table}" t"#),
+            _ => {
+                let columns = db
+                    .query_all_raw(Statement::from_string(backend, format!("PRAGMA table_info(\"{table}\")")))
+                    .await?;
+                let mut quoted = Vec::new();
+                for column in columns {
+                    let name: String = column.try_get("", "name")?;
+                    quoted.push(format!("quote(\"{name}\")"));
+                }
+                format!("SELECT {} FROM \"{table}\"", quoted.join(" || ',' || "))
+            }
+        };
+        for row in db.query_all_raw(Statement::from_string(backend, row_sql)).await? {
+            let row: Option<String> = row.try_get_by_index(0)?;
+            text.push_str(&table);
+            text.push_str(": ");
+            text.push_str(&row.unwrap_or_default());
+            text.push('\n');
+        }
+    }
+    db.close().await?;
+    Ok(text)
+}
+
+/// The bytes of the SQLite database at `path` after a checkpoint moved the
+/// write-ahead log into it and VACUUM rewrote it without free pages: what
+/// stays on disk for good. The database must not be in use.
+pub async fn compacted_sqlite_bytes(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    use sea_orm::ConnectionTrait;
+    let db = sea_orm::Database::connect(format!("sqlite://{}?mode=rw", path.display())).await?;
+    db.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)").await?;
+    db.execute_unprepared("VACUUM").await?;
+    db.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)").await?;
+    db.close().await?;
+    let mut bytes = std::fs::read(path)?;
+    for suffix in ["-wal", "-journal"] {
+        let mut side = path.as_os_str().to_owned();
+        side.push(suffix);
+        if let Ok(more) = std::fs::read(std::path::Path::new(&side)) {
+            bytes.extend(more);
+        }
+    }
+    Ok(bytes)
+}

@@ -186,9 +186,17 @@ pub fn caller<T>(request: &tonic::Request<T>) -> String {
         .map_or_else(|| accommador_server::auth::OPEN_MODE_CALLER.to_owned(), |caller| caller.0.clone())
 }
 
-/// RemoveProfilePicture's id and reason, every problem reported at once:
-/// the reason is required and follows the text rules of contact fields.
-pub fn takedown(id: &str, reason: &str) -> Result<(ContactId, String), Error> {
+pub fn erasure(erasure: crate::store::Erasure) -> pb::EraseContactResponse {
+    pb::EraseContactResponse {
+        erased_contact_ids: erasure.contact_ids.into_iter().map(|id| id.to_string()).collect(),
+        erase_time: Some(timestamp(erasure.time_us)),
+    }
+}
+
+/// The id and audit reason of RemoveProfilePicture and EraseContact, every
+/// problem reported at once: the reason is required (`why` completes "say
+/// why ...") and follows the text rules of contact fields.
+pub fn audited(id: &str, reason: &str, why: &str) -> Result<(ContactId, String), Error> {
     let mut violations = Violations::new();
     let id = contact_id("id", id).map_err(|error| match error {
         Error::InvalidFields(fields) => violations.extend(fields),
@@ -196,7 +204,7 @@ pub fn takedown(id: &str, reason: &str) -> Result<(ContactId, String), Error> {
     });
     let reason = match crate::domain::clean_text(reason, crate::book::MAX_REASON_LEN) {
         Ok(reason) if reason.is_empty() => {
-            violations.add("reason", "reason is required: say why the picture is taken down");
+            violations.add("reason", format!("reason is required: say why {why}"));
             None
         }
         Ok(reason) => Some(reason),

@@ -9,9 +9,10 @@ use std::sync::Arc;
 use accommador_proto::{
     accommador::contacts::v1::{
         BatchGetContactsRequest, BatchGetContactsResponse, Contact, CreateContactRequest, DuplicateMatch,
-        FindDuplicateContactsRequest, FindDuplicateContactsResponse, GetContactRequest, ListContactsRequest,
-        ListContactsResponse, MergeContactsRequest, RemoveProfilePictureRequest, ReplaceProfilePictureRequest,
-        UnmergeContactsRequest, UnmergeContactsResponse, contacts_service_server::ContactsService,
+        EraseContactRequest, EraseContactResponse, FindDuplicateContactsRequest, FindDuplicateContactsResponse,
+        GetContactRequest, ListContactsRequest, ListContactsResponse, MergeContactsRequest,
+        RemoveProfilePictureRequest, ReplaceProfilePictureRequest, UnmergeContactsRequest, UnmergeContactsResponse,
+        contacts_service_server::ContactsService,
     },
     status::Violations,
     tenant::{TenantId, request_id},
@@ -147,7 +148,14 @@ impl ContactsService for ContactsApi {
         let (context, _admitted) = self.admit(&request)?;
         let message = request.into_inner();
         let idempotency = convert::idempotency(&message.request_id, &message, |m| m.request_id.clear())?;
-        let id = convert::contact_id("id", &message.id)?;
+        let id = convert::contact_id("id", &message.id).map_err(|error| match error {
+            // Both problems at once when the picture is missing too.
+            Error::InvalidFields(mut violations) if message.profile_picture.is_empty() => {
+                violations.add("profile_picture", crate::book::EMPTY_PICTURE);
+                Error::InvalidFields(violations)
+            }
+            other => other,
+        })?;
         let view = self.book.replace_picture(&context, &id, message.profile_picture, idempotency).await?;
         Ok(Response::new(convert::contact(view)))
     }
@@ -160,9 +168,22 @@ impl ContactsService for ContactsApi {
         let actor = convert::caller(&request);
         let message = request.into_inner();
         let idempotency = convert::idempotency(&message.request_id, &message, |m| m.request_id.clear())?;
-        let (id, reason) = convert::takedown(&message.id, &message.reason)?;
+        let (id, reason) = convert::audited(&message.id, &message.reason, "the picture is taken down")?;
         let view = self.book.remove_picture(&context, &id, &reason, &actor, idempotency).await?;
         Ok(Response::new(convert::contact(view)))
+    }
+
+    async fn erase_contact(
+        &self,
+        request: Request<EraseContactRequest>,
+    ) -> Result<Response<EraseContactResponse>, Status> {
+        let (context, _admitted) = self.admit(&request)?;
+        let actor = convert::caller(&request);
+        let message = request.into_inner();
+        let idempotency = convert::idempotency(&message.request_id, &message, |m| m.request_id.clear())?;
+        let (id, reason) = convert::audited(&message.id, &message.reason, "the contact is erased")?;
+        let erasure = self.book.erase(&context, &id, &reason, &actor, idempotency).await?;
+        Ok(Response::new(convert::erasure(erasure)))
     }
 
     async fn unmerge_contacts(

@@ -26,6 +26,7 @@ pub(super) enum Operation {
     ReplacePicture,
     Unmerge,
     RemovePicture,
+    Erase,
 }
 
 impl Operation {
@@ -38,12 +39,13 @@ impl Operation {
             Self::ReplacePicture => "replace_picture",
             Self::Unmerge => "unmerge",
             Self::RemovePicture => "remove_picture",
+            Self::Erase => "erase",
         }
     }
 
     /// The operation a stored record names; `None` for a name no version wrote.
     fn from_stored(name: &str) -> Option<Self> {
-        [Self::Create, Self::Merge, Self::ReplacePicture, Self::Unmerge, Self::RemovePicture]
+        [Self::Create, Self::Merge, Self::ReplacePicture, Self::Unmerge, Self::RemovePicture, Self::Erase]
             .into_iter()
             .find(|operation| operation.stored_name() == name)
     }
@@ -90,6 +92,9 @@ impl ContactBook {
         done: RequestRecord,
         operation: Operation,
     ) -> Result<super::ContactView, Error> {
+        // An erasure emptied the record's fingerprint: the retry learns the
+        // contact is gone, whatever it sent.
+        self.refuse_erased(context, std::slice::from_ref(&done.contact_id)).await?;
         key.check_replay(&done, operation)?;
         let contact = self
             .store
@@ -114,6 +119,7 @@ mod tests {
         assert_eq!(Operation::Unmerge.stored_name(), "unmerge");
         assert_eq!(Operation::from_stored("unmerge"), Some(Operation::Unmerge));
         assert_eq!(Operation::from_stored("remove_picture"), Some(Operation::RemovePicture));
+        assert_eq!(Operation::from_stored("erase"), Some(Operation::Erase));
         assert_eq!(Operation::from_stored("delete"), None);
     }
 }

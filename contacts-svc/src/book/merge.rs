@@ -52,7 +52,7 @@ impl ContactBook {
                 let key = idempotency.expect("only requests with an id can conflict");
                 self.replay(context, &key, winner, Operation::Merge).await
             }
-            MergeOutcome::NotFound(id) => Err(Error::NotFound { id: id.to_string() }),
+            MergeOutcome::NotFound(id) => Err(self.absent(context, &id).await),
             MergeOutcome::AlreadyMerged { id, survivor } => {
                 Err(Error::AlreadyMerged { id: id.to_string(), survivor: survivor.to_string() })
             }

@@ -1,7 +1,7 @@
 //! The contact book: the use cases of contacts-svc, over the store and
 //! media-svc. Transport-agnostic: the gRPC layer only converts.
 //!
-//! - [`create`], [`read`], [`list`], [`merge`], [`replace`], [`takedown`], [`unmerge`], [`duplicates`]: one use case
+//! - [`create`], [`read`], [`list`], [`merge`], [`replace`], [`takedown`], [`unmerge`], [`erase`], [`duplicates`]: one use case
 //!   (or a family of reads) per file;
 //! - [`idempotency`]: request ids (AIP-155), recorded and replayed;
 //! - [`page_token`]: the Smart List's signed, opaque page tokens;
@@ -12,6 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 mod create;
 mod duplicates;
+mod erase;
 mod idempotency;
 mod list;
 mod merge;
@@ -26,6 +27,7 @@ mod unmerge;
 pub(crate) use idempotency::Idempotency;
 pub use outbox::OutboxSettings;
 pub use reconcile::{ReconcileReport, UnrepairablePicture};
+pub(crate) use replace::EMPTY_PICTURE;
 pub(crate) use takedown::MAX_REASON_LEN;
 
 use self::page_token::PageTokens;

@@ -17,6 +17,7 @@ impl ContactBook {
         revision: i64,
     ) -> Result<ContactView, Error> {
         let contact = if revision > 0 {
+            self.refuse_erased(context, std::slice::from_ref(id)).await?;
             self.store
                 .revision(&context.tenant, id, revision)
                 .await?
@@ -43,6 +44,7 @@ impl ContactBook {
         ids: &[ContactId],
     ) -> Result<Vec<Contact>, Error> {
         let tenant = &context.tenant;
+        self.refuse_erased(context, ids).await?;
         let survivors = self.store.resolve(tenant, ids).await?;
         if let Some(unknown) = ids.iter().find(|id| !survivors.contains_key(*id)) {
             return Err(Error::NotFound { id: unknown.to_string() });

@@ -20,6 +20,10 @@ use crate::{
     store::{MergeOutcome, MergeRequest},
 };
 
+/// The violation of a ReplaceProfilePicture without a picture.
+pub(crate) const EMPTY_PICTURE: &str =
+    "profile_picture is empty; ReplaceProfilePicture needs the bytes of a JPEG or PNG file";
+
 impl ContactBook {
     pub(crate) async fn replace_picture(
         &self,
@@ -31,10 +35,7 @@ impl ContactBook {
         // Before anything else touches the bytes, as at create.
         self.pictures.check(&picture)?;
         if picture.is_empty() {
-            return Err(Error::invalid_field(
-                "profile_picture",
-                "profile_picture is empty; ReplaceProfilePicture needs the bytes of a JPEG or PNG file",
-            ));
+            return Err(Error::invalid_field("profile_picture", EMPTY_PICTURE));
         }
         if let Some(key) = &idempotency
             && let Some(done) = self.done_before(context, key).await?
@@ -43,6 +44,7 @@ impl ContactBook {
         }
         // Checked again inside the transaction; checked here so that a wrong
         // id is refused without uploading (and later cleaning up) a picture.
+        self.refuse_erased(context, std::slice::from_ref(id)).await?;
         match self.store.resolve(&context.tenant, std::slice::from_ref(id)).await?.get(id) {
             None => return Err(Error::NotFound { id: id.to_string() }),
             Some(survivor) if survivor != id => {
@@ -67,9 +69,9 @@ impl ContactBook {
             claim_deadline_us: uploaded.claim_deadline_us,
         };
         let image_id = uploaded.image_id.clone();
-        let carry = |current: &_| domain::picture_carrier(current, carrier_id.clone(), image_id, now);
+        let carrier = domain::picture_carrier(carrier_id.clone(), image_id, now);
         let decide = |current: &_, carrier: &_| domain::replaced_revision(current, carrier, now);
-        match self.store.replace_picture(&context.tenant, request, carry, decide).await? {
+        match self.store.replace_picture(&context.tenant, request, carrier, decide).await? {
             MergeOutcome::Merged(replaced) => {
                 tracing::info!(contact_id = %id, carrier = %carrier_id, revision = replaced.revision, "profile picture replaced");
                 Ok(self.with_picture(context, *replaced).await)
@@ -78,7 +80,7 @@ impl ContactBook {
                 let key = idempotency.expect("only requests with an id can conflict");
                 self.replay(context, &key, winner, Operation::ReplacePicture).await
             }
-            MergeOutcome::NotFound(id) => Err(Error::NotFound { id: id.to_string() }),
+            MergeOutcome::NotFound(id) => Err(self.absent(context, &id).await),
             MergeOutcome::AlreadyMerged { id, survivor } => {
                 Err(Error::AlreadyMerged { id: id.to_string(), survivor: survivor.to_string() })
             }

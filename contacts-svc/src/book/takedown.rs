@@ -52,7 +52,7 @@ impl ContactBook {
                 let key = idempotency.expect("only requests with an id can conflict");
                 self.replay(context, &key, winner, Operation::RemovePicture).await
             }
-            TakedownOutcome::NotFound => Err(Error::NotFound { id: id.to_string() }),
+            TakedownOutcome::NotFound => Err(self.absent(context, id).await),
             TakedownOutcome::AlreadyMerged { survivor } => {
                 Err(Error::AlreadyMerged { id: id.to_string(), survivor: survivor.to_string() })
             }

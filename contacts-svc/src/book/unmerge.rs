@@ -52,7 +52,7 @@ impl ContactBook {
                 let key = idempotency.expect("only requests with an id can conflict");
                 self.replay_unmerge(context, &key, winner).await
             }
-            UnmergeOutcome::NotFound(id) => Err(Error::NotFound { id: id.to_string() }),
+            UnmergeOutcome::NotFound(id) => Err(self.absent(context, &id).await),
             UnmergeOutcome::NotMergedInto { merged_into } => Err(Error::NotMergedInto {
                 primary: primary.to_string(),
                 duplicate: duplicate.to_string(),
@@ -60,6 +60,9 @@ impl ContactBook {
             }),
             UnmergeOutcome::PrimaryMerged { survivor } => {
                 Err(Error::AlreadyMerged { id: primary.to_string(), survivor: survivor.to_string() })
+            }
+            UnmergeOutcome::PictureCarrier => {
+                Err(Error::PictureCarrier { primary: primary.to_string(), carrier: duplicate.to_string() })
             }
         }
     }
@@ -70,6 +73,7 @@ impl ContactBook {
         key: &Idempotency,
         done: RequestRecord,
     ) -> Result<Unmerged, Error> {
+        self.refuse_erased(context, std::slice::from_ref(&done.contact_id)).await?;
         key.check_replay(&done, Operation::Unmerge)?;
         let (primary, duplicate) =
             self.store

@@ -1,39 +1,25 @@
 //! ReplaceProfilePicture's policy: the intermediate contact that carries the
 //! new picture, and the revision merging it yields.
 //!
-//! The intermediate contact copies the fields a caller can create (names,
-//! email, phone, company, tags, source) from the contact's latest revision,
-//! and wears the new picture. So its revision 1, which stays in the history
-//! (GetContact with `revision` 1 on its id), reads as "this person, with the
-//! new picture" rather than as a nameless stranger, and it is a valid
-//! contact by the rules every created contact follows. Merging it with
-//! `profile_picture` taken then changes the picture and nothing else: every
-//! other field it has equals the primary's, so no value wins over the
-//! primary's, and nothing lands in the additional emails or phones.
+//! The intermediate contact ("carrier") wears the new picture and nothing
+//! else. Merging it with `profile_picture` taken changes the primary's
+//! picture and nothing else: a carrier with no other values gives none to
+//! the primary, adds no tags and nothing to the additional emails or phones.
+//! That also holds when UnmergeContacts later replays the merge onto other
+//! fields (an earlier merge undone): a carrier that copied the primary's
+//! fields would put the undone merge's values back.
 
 use super::{Contact, ContactFields, ContactId, MergeField, merged_revision};
 
 /// The fields a merge takes from the intermediate contact: its picture.
 pub const REPLACE_TAKES: &[MergeField] = &[MergeField::ProfilePicture];
 
-/// Revision 1 of the contact `id` that carries `image_id` into `current`.
-pub fn picture_carrier(current: &Contact, id: ContactId, image_id: String, now_us: i64) -> Contact {
-    let fields = &current.fields;
+/// Revision 1 of the contact `id` that carries `image_id` into a contact.
+pub fn picture_carrier(id: ContactId, image_id: String, now_us: i64) -> Contact {
     Contact {
         id,
         revision: 1,
-        fields: ContactFields {
-            first_name: fields.first_name.clone(),
-            last_name: fields.last_name.clone(),
-            email: fields.email.clone(),
-            phone: fields.phone.clone(),
-            company_name: fields.company_name.clone(),
-            tags: fields.tags.clone(),
-            source: fields.source.clone(),
-            additional_emails: Vec::new(),
-            additional_phones: Vec::new(),
-            image_id: Some(image_id),
-        },
+        fields: ContactFields { image_id: Some(image_id), ..ContactFields::default() },
         create_time_us: now_us,
         revision_create_time_us: now_us,
         merged_contact_ids: Vec::new(),
@@ -75,7 +61,7 @@ mod tests {
     fn replacing_changes_the_picture_and_nothing_else() {
         for old_picture in [None, Some("old-image")] {
             let current = contact("primary", old_picture);
-            let carrier = picture_carrier(&current, ContactId::from_trusted("carrier".into()), "new-image".into(), 30);
+            let carrier = picture_carrier(ContactId::from_trusted("carrier".into()), "new-image".into(), 30);
             let replaced = replaced_revision(&current, &carrier, 30);
             let expected = ContactFields { image_id: Some("new-image".into()), ..current.fields.clone() };
             assert_eq!(replaced.fields, expected, "with old picture {old_picture:?}");
@@ -87,13 +73,25 @@ mod tests {
     }
 
     #[test]
-    fn the_carrier_is_a_fresh_contact_with_the_primarys_created_fields() {
-        let current = contact("primary", Some("old-image"));
-        let carrier = picture_carrier(&current, ContactId::from_trusted("carrier".into()), "new-image".into(), 30);
+    fn the_carrier_wears_the_picture_and_nothing_else() {
+        let carrier = picture_carrier(ContactId::from_trusted("carrier".into()), "new-image".into(), 30);
         assert_eq!((carrier.id.as_str(), carrier.revision, carrier.create_time_us), ("carrier", 1, 30));
-        assert_eq!(carrier.fields.first_name, "Ann");
-        assert_eq!(carrier.fields.image_id.as_deref(), Some("new-image"));
-        assert!(carrier.fields.additional_emails.is_empty() && carrier.fields.additional_phones.is_empty());
+        let expected = ContactFields { image_id: Some("new-image".into()), ..ContactFields::default() };
+        assert_eq!(carrier.fields, expected);
         assert!(carrier.merged_contact_ids.is_empty());
+    }
+
+    #[test]
+    fn a_replayed_replacement_brings_back_no_field_but_the_picture() {
+        // Undoing an earlier merge replays the replacement onto the fields
+        // before that merge: only the picture may come out different.
+        let mut before_undone_merge = contact("primary", None);
+        before_undone_merge.fields.company_name.clear();
+        before_undone_merge.fields.tags.clear();
+        before_undone_merge.fields.additional_emails.clear();
+        let carrier = picture_carrier(ContactId::from_trusted("carrier".into()), "new-image".into(), 30);
+        let replayed = replaced_revision(&before_undone_merge, &carrier, 40);
+        let expected = ContactFields { image_id: Some("new-image".into()), ..before_undone_merge.fields.clone() };
+        assert_eq!(replayed.fields, expected);
     }
 }

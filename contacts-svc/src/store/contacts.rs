@@ -5,12 +5,13 @@ use std::collections::{HashMap, HashSet};
 
 use accommador_proto::tenant::TenantId;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait, sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
+    sea_query::Expr,
 };
 
 use super::{
     LatestRevisions, RequestRecord, Store,
-    entities::{claim_outbox, contact, contact_match_key, contact_revision},
+    entities::{claim_outbox, contact, contact_erasure, contact_match_key, contact_revision},
     merge_groups, outbox, requests, rows,
 };
 use crate::{
@@ -34,6 +35,14 @@ pub(super) const IS_LATEST: &str = r#""contact_revision"."revision" = (SELECT MA
 /// The contact is not merged away: it has no merge event, or its newest is an unmerge.
 pub(super) const IS_NOT_MERGED: &str = r#"NOT EXISTS (SELECT 1 FROM "contact_merge_event" e WHERE e."tenant" = "contact_revision"."tenant" AND e."duplicate_id" = "contact_revision"."contact_id" AND e."kind" = 'merge' AND e."generation" = (SELECT MAX(e2."generation") FROM "contact_merge_event" e2 WHERE e2."tenant" = e."tenant" AND e2."duplicate_id" = e."duplicate_id"))"#;
 
+/// The contact was not erased: EraseContact leaves its rows redacted and
+/// a `contact_erasure` row, which every read of contacts must respect.
+pub(super) const IS_NOT_ERASED: &str = r#"NOT EXISTS (SELECT 1 FROM "contact_erasure" x WHERE x."tenant" = "contact_revision"."tenant" AND x."contact_id" = "contact_revision"."contact_id")"#;
+
+pub(super) fn is_not_erased() -> Expr {
+    Expr::cust(IS_NOT_ERASED)
+}
+
 pub(super) fn is_latest() -> Expr {
     Expr::cust(IS_LATEST)
 }
@@ -47,6 +56,7 @@ pub(super) fn anchor(tenant: &TenantId, contact: &Contact) -> contact::ActiveMod
         tenant: Set(tenant.to_string()),
         id: Set(contact.id.to_string()),
         create_time_us: Set(contact.create_time_us),
+        picture_carrier: Set(false),
     }
 }
 
@@ -78,14 +88,14 @@ impl Store {
         Ok(CreateOutcome::Created)
     }
 
-    /// Exactly `revision` of `id`, without following merges.
+    /// Exactly `revision` of `id`, without following merges; none once erased.
     pub async fn revision(&self, tenant: &TenantId, id: &ContactId, revision: i64) -> Result<Option<Contact>, Error> {
         let key = (tenant.to_string(), id.to_string(), revision);
-        let row = contact_revision::Entity::find_by_id(key).one(&self.db).await?;
+        let row = contact_revision::Entity::find_by_id(key).filter(is_not_erased()).one(&self.db).await?;
         row.map(rows::contact).transpose()
     }
 
-    /// The newest revision of each of `ids` that exists.
+    /// The newest revision of each of `ids` that exists and was not erased.
     pub async fn latest(&self, tenant: &TenantId, ids: &[ContactId]) -> Result<LatestRevisions, Error> {
         latest_in(&self.db, tenant, ids).await
     }
@@ -129,6 +139,9 @@ pub(super) async fn insert_revisions(
     Ok(())
 }
 
+/// The newest revision of each of `ids` that exists and was not erased:
+/// an erased contact is absent to every use case, which tells the caller
+/// why (`Store::erasures`).
 pub(super) async fn latest_in(
     db: &impl ConnectionTrait,
     tenant: &TenantId,
@@ -142,7 +155,30 @@ pub(super) async fn latest_in(
         .filter(contact_revision::Column::Tenant.eq(tenant.as_str()))
         .filter(contact_revision::Column::ContactId.is_in(unique))
         .filter(is_latest())
+        .filter(is_not_erased())
         .all(db)
         .await?;
     rows.into_iter().map(|row| rows::contact(row).map(|contact| (contact.id.clone(), contact))).collect()
+}
+
+/// Which of `ids` were erased, with the time of their erasure.
+pub(super) async fn erased_among(
+    db: &impl ConnectionTrait,
+    tenant: &TenantId,
+    ids: &[ContactId],
+) -> Result<HashMap<String, i64>, Error> {
+    let mut erased = HashMap::new();
+    for chunk in ids.chunks(super::IDS_PER_STATEMENT) {
+        let rows: Vec<(String, i64)> = contact_erasure::Entity::find()
+            .select_only()
+            .column(contact_erasure::Column::ContactId)
+            .column(contact_erasure::Column::TimeUs)
+            .filter(contact_erasure::Column::Tenant.eq(tenant.as_str()))
+            .filter(contact_erasure::Column::ContactId.is_in(chunk.iter().map(ToString::to_string)))
+            .into_tuple()
+            .all(db)
+            .await?;
+        erased.extend(rows);
+    }
+    Ok(erased)
 }

@@ -1,6 +1,7 @@
 //! Tables. Contact data is append-only: rows of `contact`, `contact_revision`,
 //! `contact_merge` and the merge groups are inserted and never updated or
-//! deleted. Times are microseconds since the epoch (BIGINT), identical on
+//! deleted, with one exception: erasure (`store::erasure`) redacts a
+//! person's values in place, audited by a `contact_erasure` row. Times are microseconds since the epoch (BIGINT), identical on
 //! both databases.
 
 /// One row per contact id, written at creation: the anchor merges lock.
@@ -15,6 +16,10 @@ pub mod contact {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: String,
         pub create_time_us: i64,
+        /// The intermediate contact of a ReplaceProfilePicture: never live,
+        /// so never unmerged (see `store::unmerges`). Since m0008.
+        #[sea_orm(default_value = false)]
+        pub picture_carrier: bool,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -367,6 +372,36 @@ pub mod contact_moderation {
         pub action: String,
         /// The image taken down.
         pub image_id: String,
+        #[sea_orm(column_type = "Text")]
+        pub reason: String,
+        /// The caller, as the auth layer knows it: a credential's name.
+        pub actor: String,
+        pub time_us: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Erasures (EraseContact), append-only: one row per erased contact id, so
+/// every id of the group still resolves, to this marker. What an erasure
+/// keeps: the ids, when, who and why. `erasure_id` ties the rows one call
+/// wrote together.
+pub mod contact_erasure {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "contact_erasure")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub contact_id: String,
+        pub erasure_id: String,
+        /// The id the call named.
+        pub requested_id: String,
         #[sea_orm(column_type = "Text")]
         pub reason: String,
         /// The caller, as the auth layer knows it: a credential's name.

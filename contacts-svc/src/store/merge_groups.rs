@@ -94,6 +94,18 @@ async fn members_of(txn: &DatabaseTransaction, tenant: &TenantId, group: &Group)
         .map_err(Error::from)
 }
 
+/// Every current member of `contact_id`'s merge group, `contact_id`
+/// included: the contact's survivor and every contact whose merges lead to it.
+pub(super) async fn group_members(
+    txn: &DatabaseTransaction,
+    tenant: &TenantId,
+    contact_id: &ContactId,
+) -> Result<Vec<ContactId>, Error> {
+    let group = group_of(txn, tenant, contact_id).await?;
+    let members = members_of(txn, tenant, &group).await?;
+    Ok(members.into_iter().map(|(id, _)| ContactId::from_trusted(id)).collect())
+}
+
 /// Makes `primary` the survivor of the union of both contacts' groups.
 pub(super) async fn unite_groups(
     txn: &DatabaseTransaction,

@@ -8,7 +8,7 @@ use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryO
 
 use super::{
     RequestRecord, Store,
-    contacts::{insert_revisions, latest_in},
+    contacts::{erased_among, insert_revisions, latest_in},
     entities::{claim_outbox, contact},
     merge_events::{MERGE, NewEvent, insert_event, latest_event},
     merge_groups::{resolve_in, unite_groups},
@@ -88,11 +88,26 @@ impl Store {
     }
 }
 
-/// Locks the `contact` rows of `ids` that exist, and returns them.
+/// Locks the `contact` rows of `ids` that exist, and returns those not
+/// erased: a write treats an erased contact as absent.
 ///
 /// Row locks on PostgreSQL (a no-op on SQLite, whose writers are serialized):
 /// concurrent merges touching any of them wait here, in id order.
 pub(super) async fn lock_contacts(
+    txn: &DatabaseTransaction,
+    tenant: &TenantId,
+    ids: &[ContactId],
+) -> Result<Vec<contact::Model>, Error> {
+    let mut anchors = lock_anchors(txn, tenant, ids).await?;
+    // Read after the locks, in its own statement: an erasure that held them
+    // has committed, and this statement sees it (READ COMMITTED).
+    let erased = erased_among(txn, tenant, ids).await?;
+    anchors.retain(|anchor| !erased.contains_key(anchor.id.as_str()));
+    Ok(anchors)
+}
+
+/// Locks the `contact` rows of `ids` that exist, erased or not, in id order.
+pub(super) async fn lock_anchors(
     txn: &DatabaseTransaction,
     tenant: &TenantId,
     ids: &[ContactId],

@@ -15,12 +15,14 @@
 //! - [`unmerges`] and [`merge_events`]: undoing a merge, from the merges
 //!   recorded as events;
 //! - [`takedown`]: RemoveProfilePicture's transaction, the moderation takedown;
+//! - [`erasure`]: EraseContact's transaction, the one that redacts in place;
 //! - [`outbox`]: the claims and releases owed to media-svc, as a work queue;
 //! - [`pictures`]: the pictures live contacts wear, for reconciliation;
 //! - [`rows`]: rows to domain contacts and back.
 
 mod contacts;
 mod entities;
+mod erasure;
 mod merge_events;
 mod merge_groups;
 mod merges;
@@ -43,6 +45,7 @@ use sea_orm_migration::MigratorTrait;
 use tokio::sync::{Mutex, MutexGuard};
 
 pub use contacts::CreateOutcome;
+pub use erasure::{EraseOutcome, EraseRequest, Erasure};
 pub use merges::{MergeOutcome, MergeRequest};
 pub use outbox::{CLAIM, ClaimEntry, OutboxBacklog, RELEASE};
 pub use pictures::LivePicture;
@@ -112,6 +115,11 @@ impl Store {
         Ok(self.db.ping().await?)
     }
 }
+
+/// Ids per `IN (...)` list: far under SQLite's 32,766 bound parameters and
+/// PostgreSQL's 65,535, whatever the group's size (merge groups have no
+/// size limit).
+const IDS_PER_STATEMENT: usize = 500;
 
 /// Latest revisions keyed by contact id.
 pub type LatestRevisions = HashMap<crate::domain::ContactId, crate::domain::Contact>;

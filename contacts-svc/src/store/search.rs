@@ -9,7 +9,7 @@ use sea_orm::{
 
 use super::{
     Store,
-    contacts::{IS_LATEST, IS_NOT_MERGED, is_latest, is_not_merged},
+    contacts::{IS_LATEST, IS_NOT_ERASED, IS_NOT_MERGED, is_latest, is_not_erased, is_not_merged},
     entities::contact_revision,
     rows, statement,
 };
@@ -49,7 +49,8 @@ impl Store {
         let mut select = contact_revision::Entity::find()
             .filter(C::Tenant.eq(tenant.as_str()))
             .filter(is_latest())
-            .filter(is_not_merged());
+            .filter(is_not_merged())
+            .filter(is_not_erased());
         if let Some(query) = query {
             // A phone-like query matches as typed (a company named "555-0101
             // Ltd") or by its digits (the phone +14155550101).
@@ -107,7 +108,7 @@ impl Store {
             r#"SELECT "contact_revision".* FROM ({}) matched CROSS JOIN "contact_revision"
                WHERE "contact_revision"."tenant" = ? AND "contact_revision"."contact_id" = matched."contact_id"
                  AND "contact_revision"."revision" = matched."revision" AND "contact_revision"."contact_id" <> ?
-                 AND {IS_LATEST} AND {IS_NOT_MERGED}
+                 AND {IS_LATEST} AND {IS_NOT_MERGED} AND {IS_NOT_ERASED}
                ORDER BY "contact_revision"."create_time_us" DESC LIMIT ?"#,
             by_kind.join(" UNION ")
         );

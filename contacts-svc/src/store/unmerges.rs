@@ -4,7 +4,9 @@
 //!
 //! 1. a retried request gets what its first copy made;
 //! 2. the duplicate's newest merge event must be a merge into the primary,
-//!    and the primary must not be merged away itself;
+//!    the primary must not be merged away itself, and the duplicate must
+//!    not be the intermediate contact of a ReplaceProfilePicture (unmerging
+//!    it would make a copy of the contact wearing the picture live);
 //! 3. the primary's next revision replays, from its revision before its
 //!    first merge, every merge into it that still stands but the undone one,
 //!    each with the duplicate's revision and fields it recorded;
@@ -23,15 +25,16 @@
 use std::collections::{HashMap, HashSet};
 
 use accommador_proto::tenant::TenantId;
-use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
+use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, TransactionTrait};
 
 use super::{
     RequestRecord, Store,
     contacts::{insert_revisions, latest_in},
-    entities::{claim_outbox, contact, contact_revision},
+    entities::{claim_outbox, contact_revision},
     merge_events::standing_merges_into,
     merge_events::{MERGE, MergeEvent, NewEvent, UNMERGE, insert_event, latest_event, merges_into, stored_take},
     merge_groups::{resolve_in, split_group},
+    merges::lock_contacts,
     outbox::claim_row,
     requests::{find_request_in, insert_request_record},
     rows,
@@ -65,6 +68,9 @@ pub enum UnmergeOutcome {
     PrimaryMerged {
         survivor: ContactId,
     },
+    /// The duplicate is the intermediate contact of a ReplaceProfilePicture:
+    /// it was never live, so there is nothing to bring back.
+    PictureCarrier,
 }
 
 impl Store {
@@ -118,13 +124,7 @@ async fn unmerge_in(
 ) -> Result<UnmergeOutcome, Error> {
     let (primary_id, duplicate_id) = (request.primary_id, request.duplicate_id);
     let ids = [primary_id.clone(), duplicate_id.clone()];
-    let anchors = contact::Entity::find()
-        .filter(contact::Column::Tenant.eq(tenant.as_str()))
-        .filter(contact::Column::Id.is_in(ids.iter().map(ToString::to_string)))
-        .order_by_asc(contact::Column::Id)
-        .lock_exclusive()
-        .all(txn)
-        .await?;
+    let anchors = lock_contacts(txn, tenant, &ids).await?;
     // As in a merge: a retry that waited on the locks gets the first copy's result.
     if let Some(record) = &request.request
         && let Some(done) = find_request_in(txn, tenant, &record.request_id).await?
@@ -135,6 +135,9 @@ async fn unmerge_in(
         if !anchors.iter().any(|anchor| anchor.id == id.as_str()) {
             return Ok(UnmergeOutcome::NotFound(id.clone()));
         }
+    }
+    if anchors.iter().any(|anchor| anchor.id == duplicate_id.as_str() && anchor.picture_carrier) {
+        return Ok(UnmergeOutcome::PictureCarrier);
     }
     let merge = match latest_event(txn, tenant, duplicate_id).await? {
         Some(event) if event.kind == MERGE && event.primary_id == primary_id.as_str() => event,

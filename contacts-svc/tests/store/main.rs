@@ -6,6 +6,7 @@
 
 mod backends;
 mod contacts;
+mod erase;
 mod idempotency;
 mod listing;
 mod merge;

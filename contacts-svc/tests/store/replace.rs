@@ -32,8 +32,8 @@ async fn replace(
         now_us,
         claim_deadline_us: 88,
     };
-    let carry = |current: &Contact| domain::picture_carrier(current, carrier.clone(), "img-new".into(), now_us);
-    db.store.replace_picture(tenant, replace, carry, decide).await
+    let carried = domain::picture_carrier(carrier.clone(), "img-new".into(), now_us);
+    db.store.replace_picture(tenant, replace, carried, decide).await
 }
 
 fn policy(now_us: i64) -> impl FnOnce(&Contact, &Contact) -> Contact {

@@ -10,10 +10,12 @@
 
 mod bounds;
 mod contacts;
+mod crash_erase;
 mod crash_media;
 mod crash_merge;
 mod crash_replace;
 mod database_outage;
+mod erase;
 mod faults;
 mod hostile;
 mod integrity;

@@ -4,8 +4,9 @@
 
 use accommador_proto::{
     accommador::contacts::v1::{
-        BatchGetContactsRequest, Contact, FindDuplicateContactsRequest, GetContactRequest, UnmergeContactsRequest,
-        UnmergeContactsResponse, contacts_service_client::ContactsServiceClient,
+        BatchGetContactsRequest, Contact, FindDuplicateContactsRequest, GetContactRequest,
+        ReplaceProfilePictureRequest, UnmergeContactsRequest, UnmergeContactsResponse,
+        contacts_service_client::ContactsServiceClient,
     },
     reasons,
     status::{error_info, field_violations},
@@ -197,5 +198,63 @@ async fn concurrent_unmerges_and_merges_of_one_pair_are_serialized() {
             }
         }
         assert_eq!(get(&mut client, &a.id).await.revision, 3, "{name}: A got exactly one new revision");
+    }
+}
+
+#[tokio::test]
+async fn a_picture_replacement_is_never_unmerged_and_replays_as_the_picture_alone() {
+    for database in databases().await {
+        let stack = Stack::start(&database, &[], &[]).await.expect("both services start");
+        let mut client = stack.contacts_client();
+        let name = database.name;
+        let ada = create(&mut client, "Ada", "", vec![]).await;
+        let bea = Contact {
+            first_name: "Bea".into(),
+            email: "bea@example.com".into(),
+            phone: "+14155550123".into(),
+            company_name: "Bea Corp".into(),
+            tags: vec!["from-bea".into()],
+            ..Default::default()
+        };
+        let bea =
+            client.create_contact(tenant_request("acme", create_request(bea, vec![]))).await.unwrap().into_inner();
+        let with_bea = merge(&mut client, &ada.id, &bea.id, &[]).await.unwrap();
+        assert_eq!((with_bea.phone.as_str(), with_bea.company_name.as_str()), ("+14155550123", "Bea Corp"), "{name}");
+        let request = ReplaceProfilePictureRequest {
+            id: ada.id.clone(),
+            profile_picture: camera_photo(640, 480, 5),
+            ..Default::default()
+        };
+        let replaced = client.replace_profile_picture(tenant_request("acme", request)).await.unwrap().into_inner();
+        let carrier = replaced.merged_contact_ids.last().cloned().unwrap();
+        let new_image = replaced.profile_picture.as_ref().map(|p| p.image_id.clone());
+        assert!(new_image.is_some(), "{name}: the replacement wears a picture");
+
+        // The carrier was never live: bringing it back would show a copy of Ada.
+        let refused = unmerge(&mut client, "acme", &ada.id, &carrier, "").await.unwrap_err();
+        assert_eq!(
+            (refused.code(), reason(&refused).as_str()),
+            (Code::FailedPrecondition, reasons::CONTACT_IS_PICTURE_CARRIER),
+            "{name}: {refused:?}"
+        );
+        assert!(
+            refused.message().contains("ReplaceProfilePicture"),
+            "{name}: the way out is named: {}",
+            refused.message()
+        );
+        assert_eq!(get(&mut client, &carrier).await.id, ada.id, "{name}: the carrier still resolves to Ada");
+
+        // Undoing the earlier merge replays the replacement: the picture
+        // comes back, and nothing of Bea's does.
+        let unmerged = unmerge(&mut client, "acme", &ada.id, &bea.id, "").await.unwrap();
+        let primary = unmerged.primary.unwrap();
+        let values = |c: &Contact| {
+            (c.first_name.clone(), c.email.clone(), c.phone.clone(), c.company_name.clone(), c.tags.clone())
+        };
+        assert_eq!(values(&primary), values(&ada), "{name}: none of Bea's values stay on Ada");
+        assert_eq!(primary.profile_picture.map(|p| p.image_id), new_image, "{name}: the replaced picture stays");
+        assert_eq!(primary.merged_contact_ids, [carrier], "{name}");
+        let listed: Vec<String> = first_page(&mut client, "acme").await.into_iter().map(|c| c.id).collect();
+        assert_eq!(listed.len(), 2, "{name}: Ada and Bea, no carrier: {listed:?}");
     }
 }

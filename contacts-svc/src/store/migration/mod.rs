@@ -11,6 +11,7 @@ mod m0004_server_keys;
 mod m0005_folded_search_keys;
 mod m0006_merge_events;
 mod m0007_outbox_releases;
+mod m0008_erasure_and_picture_carriers;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_folded_search_keys::Migration),
             Box::new(m0006_merge_events::Migration),
             Box::new(m0007_outbox_releases::Migration),
+            Box::new(m0008_erasure_and_picture_carriers::Migration),
         ]
     }
 }
@@ -45,7 +47,8 @@ mod tests {
                 "m0004_server_keys",
                 "m0005_folded_search_keys",
                 "m0006_merge_events",
-                "m0007_outbox_releases"
+                "m0007_outbox_releases",
+                "m0008_erasure_and_picture_carriers"
             ]
         );
     }

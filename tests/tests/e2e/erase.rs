@@ -1,0 +1,338 @@
+//! EraseContact end to end, on SQLite and PostgreSQL: a person with merges,
+//! a takedown and a replaced picture is erased through any id of the group;
+//! every id answers CONTACT_ERASED, no list or search finds them, their
+//! pictures stop being served (a twin's picture stays), and afterwards no
+//! table of the database, no byte of the SQLite file (after a checkpoint and
+//! VACUUM) and no log line holds any of their values, while a control
+//! contact's values are found by the same scan.
+
+use std::time::{Duration, Instant};
+
+use accommador_proto::{
+    accommador::contacts::v1::{
+        BatchGetContactsRequest, Contact, CreateContactRequest, EraseContactRequest, EraseContactResponse,
+        GetContactRequest, ListContactsRequest, RemoveProfilePictureRequest, ReplaceProfilePictureRequest,
+        contacts_service_client::ContactsServiceClient,
+    },
+    reasons,
+    status::{error_info, field_violations},
+};
+use accommador_tests::{
+    Stack, databases,
+    databases::{compacted_sqlite_bytes, every_row_as_text},
+    pictures::camera_photo,
+    requests::{create_request, first_page, merge_request},
+    tenant_request,
+};
+use tonic::{Code, Status, transport::Channel};
+
+type Client = ContactsServiceClient<Channel>;
+
+/// How long media-svc may keep serving an erased person's picture.
+const URL_DEADLINE: Duration = Duration::from_secs(60);
+
+/// The erased person's values, folded to lowercase: none may be left anywhere.
+const PERSON: &[&str] = &[
+    "zebulonia",
+    "quarrington",
+    "zebby",
+    "erasure.example",
+    "4155550187",
+    "4155550188",
+    "vexillum",
+    "gdpr-subject",
+    "offensive photo of z",
+];
+/// A contact that stays: the same scan must find every one of these.
+const CONTROL: &[&str] = &["controlla", "keepington", "kept.example", "4155550199", "kept industries", "kept-tag"];
+
+fn reason(status: &Status) -> String {
+    error_info(status).map(|info| info.reason).unwrap_or_default()
+}
+
+async fn erase(
+    client: &mut Client,
+    tenant: &str,
+    id: &str,
+    why: &str,
+    request_id: &str,
+) -> Result<EraseContactResponse, Status> {
+    let request = EraseContactRequest { id: id.into(), reason: why.into(), request_id: request_id.into() };
+    client.erase_contact(tenant_request(tenant, request)).await.map(tonic::Response::into_inner)
+}
+
+async fn get(client: &mut Client, id: &str, revision: i64) -> Result<Contact, Status> {
+    let request = GetContactRequest { id: id.into(), revision };
+    client.get_contact(tenant_request("acme", request)).await.map(tonic::Response::into_inner)
+}
+
+fn first_url(contact: &Contact) -> String {
+    contact.profile_picture.as_ref().expect("a picture").renditions[0].url.clone()
+}
+
+async fn status_of(url: &str) -> u16 {
+    reqwest::get(url).await.expect("GET picture").status().as_u16()
+}
+
+/// Waits until `url` answers 404; panics after [`URL_DEADLINE`].
+async fn until_gone(url: &str, what: &str) {
+    let start = Instant::now();
+    loop {
+        let status = status_of(url).await;
+        if status == 404 {
+            return;
+        }
+        assert!(start.elapsed() < URL_DEADLINE, "{what}: the URL still answers {status} after a minute");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Which of `needles` occur in `haystack`, ASCII case ignored.
+fn found_in(haystack: &[u8], needles: &[&str]) -> Vec<String> {
+    let haystack = haystack.to_ascii_lowercase();
+    needles
+        .iter()
+        .filter(|needle| haystack.windows(needle.len()).any(|window| window == needle.as_bytes()))
+        .map(|needle| (*needle).to_owned())
+        .collect()
+}
+
+fn assert_erased(result: Result<Contact, Status>, what: &str) {
+    let status = result.expect_err(what);
+    assert_eq!(
+        (status.code(), reason(&status).as_str()),
+        (Code::NotFound, reasons::CONTACT_ERASED),
+        "{what}: {status:?}"
+    );
+    let info = error_info(&status).unwrap();
+    assert!(info.metadata.contains_key("erase_time"), "{what}: {info:?}");
+    assert!(
+        !PERSON.iter().any(|value| status.message().to_lowercase().contains(value)),
+        "{what}: {}",
+        status.message()
+    );
+}
+
+#[tokio::test]
+async fn an_erased_person_leaves_no_value_in_any_table_file_or_log() {
+    for database in databases().await {
+        let stack = Stack::start(&database, &[], &[]).await.expect("both services start");
+        let mut client = stack.contacts_client();
+        let name = database.name;
+
+        let person = Contact {
+            first_name: "Zebulonia".into(),
+            last_name: "Quarrington".into(),
+            email: "zebulonia.q@erasure.example".into(),
+            phone: "+14155550187".into(),
+            company_name: "Vexillum Holdings".into(),
+            tags: vec!["gdpr-subject".into()],
+            ..Default::default()
+        };
+        let create = CreateContactRequest {
+            contact: Some(person),
+            profile_picture: camera_photo(640, 480, 11),
+            request_id: "create-the-person".into(),
+        };
+        let a = client.create_contact(tenant_request("acme", create.clone())).await.unwrap().into_inner();
+        let alias = Contact {
+            first_name: "Zebby".into(),
+            last_name: "Quarrington".into(),
+            email: "zq.alt@erasure.example".into(),
+            phone: "+14155550188".into(),
+            company_name: "Vexillum Ltd".into(),
+            tags: vec!["quarrington-family".into()],
+            ..Default::default()
+        };
+        let shared_picture = camera_photo(600, 600, 12);
+        let b = client.create_contact(tenant_request("acme", create_request(alias, shared_picture.clone()))).await;
+        let b = b.unwrap().into_inner();
+        let control = Contact {
+            first_name: "Controlla".into(),
+            last_name: "Keepington".into(),
+            email: "controlla@kept.example".into(),
+            phone: "+14155550199".into(),
+            company_name: "Kept Industries".into(),
+            tags: vec!["kept-tag".into()],
+            ..Default::default()
+        };
+        let c = client.create_contact(tenant_request("acme", create_request(control, camera_photo(500, 500, 14))));
+        let c = c.await.unwrap().into_inner();
+        let twin = Contact { first_name: "Twin".into(), email: "twin@kept.example".into(), ..Default::default() };
+        let t = client.create_contact(tenant_request("acme", create_request(twin, shared_picture))).await;
+        let t = t.unwrap().into_inner();
+
+        client.merge_contacts(tenant_request("acme", merge_request(&a.id, &b.id, &[], ""))).await.unwrap();
+        let takedown = RemoveProfilePictureRequest {
+            id: a.id.clone(),
+            reason: "offensive photo of Zebulonia".into(),
+            ..Default::default()
+        };
+        client.remove_profile_picture(tenant_request("acme", takedown)).await.unwrap();
+        let replace = ReplaceProfilePictureRequest {
+            id: a.id.clone(),
+            profile_picture: camera_photo(512, 512, 13),
+            ..Default::default()
+        };
+        let replaced = client.replace_profile_picture(tenant_request("acme", replace)).await.unwrap().into_inner();
+        let carrier = replaced.merged_contact_ids.last().cloned().unwrap();
+        let person_url = first_url(&replaced);
+        let twin_url = first_url(&t);
+        assert_eq!(status_of(&person_url).await, 200, "{name}: the picture is served before");
+
+        // Erased through the alias's id: the whole group goes.
+        let erased = erase(&mut client, "acme", &b.id, "GDPR request 4711", "erase-1").await.unwrap();
+        let mut group = vec![a.id.clone(), b.id.clone(), carrier.clone()];
+        group.sort();
+        assert_eq!(erased.erased_contact_ids, group, "{name}: the contact, its duplicate and the carrier");
+        assert!(erased.erase_time.is_some(), "{name}");
+        for again in [
+            erase(&mut client, "acme", &a.id, "GDPR request 4711", "").await,
+            erase(&mut client, "acme", &carrier, "repeated", "another-request").await,
+            erase(&mut client, "acme", &b.id, "GDPR request 4711", "erase-1").await,
+        ] {
+            assert_eq!(again.unwrap(), erased, "{name}: repeating the call is the same success");
+        }
+
+        for id in &group {
+            for revision in [0, 1] {
+                assert_erased(get(&mut client, id, revision).await, &format!("{name}: get {id} revision {revision}"));
+            }
+        }
+        let batch = BatchGetContactsRequest { ids: vec![c.id.clone(), a.id.clone()] };
+        let batch = client.batch_get_contacts(tenant_request("acme", batch)).await.map(|r| r.into_inner().contacts);
+        assert_erased(batch.map(|mut contacts| contacts.remove(0)), &format!("{name}: batch get"));
+        let listed: Vec<String> = first_page(&mut client, "acme").await.into_iter().map(|c| c.id).collect();
+        assert_eq!(listed.len(), 2, "{name}: only the control and the twin are listed: {listed:?}");
+        assert!(listed.contains(&c.id) && listed.contains(&t.id), "{name}: {listed:?}");
+        for query in ["Zebulonia", "quarrington", "4155550187", "Vexillum"] {
+            let request = ListContactsRequest { query: query.into(), ..Default::default() };
+            let found = client.list_contacts(tenant_request("acme", request)).await.unwrap().into_inner().contacts;
+            assert!(found.is_empty(), "{name}: {query:?} finds {found:?}");
+        }
+        let merged = client.merge_contacts(tenant_request("acme", merge_request(&c.id, &a.id, &[], ""))).await;
+        assert_erased(merged.map(tonic::Response::into_inner), &format!("{name}: merging an erased contact"));
+        let retried = client.create_contact(tenant_request("acme", create)).await;
+        assert_erased(
+            retried.map(tonic::Response::into_inner),
+            &format!("{name}: a retried create of the erased contact"),
+        );
+
+        until_gone(&person_url, &format!("{name}: the erased picture")).await;
+        assert_eq!(status_of(&twin_url).await, 200, "{name}: the twin keeps the picture it shares with the alias");
+
+        // Everything is stopped and written out before the scan.
+        let Stack { media, contacts, dir } = stack;
+        let logs = format!("{}\n{}", contacts.log(), media.log());
+        contacts.terminate().await.unwrap();
+        media.terminate().await.unwrap();
+        let url = database
+            .url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rw", dir.path().join("contacts.sqlite").display()));
+        let rows = every_row_as_text(&url).await.unwrap();
+        assert_eq!(found_in(rows.as_bytes(), PERSON), Vec::<String>::new(), "{name}: the person in a table:\n{rows}");
+        assert_eq!(found_in(rows.as_bytes(), CONTROL).len(), CONTROL.len(), "{name}: the scan finds the control");
+        assert!(rows.contains("GDPR request 4711") && rows.contains(&a.id), "{name}: the audit stays");
+        assert_eq!(found_in(logs.as_bytes(), PERSON), Vec::<String>::new(), "{name}: the person in a log line");
+        if database.url.is_none() {
+            let bytes = compacted_sqlite_bytes(&dir.path().join("contacts.sqlite")).await.unwrap();
+            assert_eq!(found_in(&bytes, PERSON), Vec::<String>::new(), "{name}: the person in the file's bytes");
+            assert_eq!(found_in(&bytes, CONTROL).len(), CONTROL.len(), "{name}: the byte scan finds the control");
+        }
+    }
+}
+
+#[tokio::test]
+async fn erasure_refuses_bad_requests_and_other_tenants() {
+    for database in databases().await {
+        let stack = Stack::start(&database, &[], &[]).await.expect("both services start");
+        let mut client = stack.contacts_client();
+        let name = database.name;
+        let contact = Contact { first_name: "Kept".into(), ..Default::default() };
+        let kept = client.create_contact(tenant_request("acme", create_request(contact, vec![]))).await;
+        let kept = kept.unwrap().into_inner();
+
+        let refused = erase(&mut client, "acme", "not-an-id", "", "").await.unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument, "{name}: {refused:?}");
+        let fields: Vec<String> = field_violations(&refused).into_iter().map(|v| v.field).collect();
+        assert_eq!(fields, ["id", "reason"], "{name}: both problems at once");
+        let long = "x".repeat(501);
+        let refused = erase(&mut client, "acme", &kept.id, &long, "").await.unwrap_err();
+        assert!(refused.message().contains("500"), "{name}: the limit is named: {}", refused.message());
+        let refused = erase(&mut client, "acme", &kept.id, "bad\u{202e}reason", "").await.unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument, "{name}");
+
+        let unknown = uuid::Uuid::now_v7().to_string();
+        let missing = erase(&mut client, "acme", &unknown, "GDPR", "").await.unwrap_err();
+        assert_eq!((missing.code(), reason(&missing).as_str()), (Code::NotFound, reasons::CONTACT_NOT_FOUND), "{name}");
+        let foreign = erase(&mut client, "other", &kept.id, "GDPR", "").await.unwrap_err();
+        assert_eq!((foreign.code(), reason(&foreign).as_str()), (Code::NotFound, reasons::CONTACT_NOT_FOUND), "{name}");
+        let reused = client.create_contact(tenant_request(
+            "acme",
+            CreateContactRequest {
+                contact: Some(Contact { first_name: "Other".into(), ..Default::default() }),
+                request_id: "used-once".into(),
+                ..Default::default()
+            },
+        ));
+        reused.await.unwrap();
+        let reused = erase(&mut client, "acme", &kept.id, "GDPR", "used-once").await.unwrap_err();
+        assert_eq!(reason(&reused), reasons::REQUEST_ID_REUSED, "{name}: {reused:?}");
+        assert_eq!(get(&mut client, &kept.id, 0).await.unwrap().first_name, "Kept", "{name}: nothing was erased");
+    }
+}
+
+#[tokio::test]
+async fn merges_racing_an_erasure_either_join_the_erased_group_or_find_it_erased() {
+    const JOINERS: usize = 16;
+    for database in databases().await {
+        let stack = Stack::start(&database, &[], &[]).await.expect("both services start");
+        let mut client = stack.contacts_client();
+        let name = database.name;
+        let create = |first: String| create_request(Contact { first_name: first, ..Default::default() }, vec![]);
+        let person = client.create_contact(tenant_request("acme", create("Racer".into()))).await.unwrap().into_inner();
+        let mut joiners = Vec::new();
+        for n in 0..JOINERS {
+            joiners.push(
+                client.create_contact(tenant_request("acme", create(format!("Joiner{n}")))).await.unwrap().into_inner(),
+            );
+        }
+        let merges: Vec<_> = joiners
+            .iter()
+            .map(|joiner| {
+                let mut client = client.clone();
+                let request = merge_request(&person.id, &joiner.id, &[], "");
+                tokio::spawn(async move { client.merge_contacts(tenant_request("acme", request)).await })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let erased = erase(&mut client, "acme", &person.id, "GDPR", "").await.unwrap();
+        let mut joined = 0;
+        for (joiner, merge) in joiners.iter().zip(merges) {
+            match merge.await.unwrap() {
+                // Committed before the erasure took its locks: erased with the group.
+                Ok(_) => {
+                    joined += 1;
+                    assert!(
+                        erased.erased_contact_ids.contains(&joiner.id),
+                        "{name}: {} merged but not erased",
+                        joiner.id
+                    );
+                    assert_erased(get(&mut client, &joiner.id, 0).await, &format!("{name}: a joiner"));
+                }
+                Err(status) => {
+                    assert_eq!(reason(&status), reasons::CONTACT_ERASED, "{name}: {status:?}");
+                    assert!(
+                        !erased.erased_contact_ids.contains(&joiner.id),
+                        "{name}: {} erased but not merged",
+                        joiner.id
+                    );
+                    assert_eq!(get(&mut client, &joiner.id, 0).await.unwrap().id, joiner.id, "{name}: still live");
+                }
+            }
+        }
+        assert_eq!(erased.erased_contact_ids.len(), joined + 1, "{name}: the person and exactly the joiners merged");
+        eprintln!("{name}: {joined} of {JOINERS} merges joined the group before the erasure");
+    }
+}
