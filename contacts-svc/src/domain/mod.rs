@@ -3,6 +3,7 @@
 
 mod contact;
 mod duplicates;
+mod erasure;
 mod fields;
 mod merge;
 mod phone;
@@ -14,6 +15,7 @@ mod unmerge;
 
 pub use contact::{Contact, ContactDraft, ContactFields, ContactId, LIMITS, Limits, MAX_LISTED_MERGED_IDS};
 pub use duplicates::{MatchReason, match_reasons};
+pub use erasure::ErasedValues;
 pub use fields::{MatchKey, MatchKind};
 pub use merge::{MergeField, merge, merged_revision};
 pub use phone::{EXTENSION_SEPARATOR, PhoneNormalizer};

@@ -21,7 +21,10 @@
 //! 5. Redact: every revision's values emptied, the duplicate match keys
 //!    deleted (an index of the values, not a record), request fingerprints
 //!    (a hash of the request, values included) and takedown reasons emptied.
-//! 6. Queue a release of each image for each member that wore it, delivered
+//! 6. Take the person's values out of other contacts' history: revisions
+//!    written while a member was merged into them, before an unmerge
+//!    (`store::erased_traces`).
+//! 7. Queue a release of each image for each member that wore it, delivered
 //!    by the outbox like a takedown's: media-svc deletes an image no other
 //!    contact holds. A carrier never held a claim; media-svc answers its
 //!    release NOT_FOUND, which counts as done.
@@ -44,6 +47,7 @@ use super::{
     entities::{
         claim_outbox, contact_erasure, contact_match_key, contact_moderation, contact_revision, request_record,
     },
+    erased_traces::scrub_borrowed,
     merge_groups::group_members,
     merges::lock_anchors,
     outbox::release_row,
@@ -147,13 +151,15 @@ async fn erase_in(
         });
         contact_erasure::Entity::insert_many(rows).exec(txn).await?;
     }
+    // Before the redaction, which empties the values it looks for.
+    let borrowed_releases = scrub_borrowed(txn, tenant, &members, request.now_us).await?;
     redact(txn, tenant, &members).await?;
     for (owner, image_id) in &worn {
         let owner = ContactId::from_trusted(owner.clone());
         claim_outbox::Entity::insert(release_row(tenant, image_id, &owner, request.now_us)).exec(txn).await?;
     }
     let erasure = Erasure { contact_ids: members, time_us: request.now_us };
-    Ok(EraseOutcome::Erased { erasure, releases: worn.len() })
+    Ok(EraseOutcome::Erased { erasure, releases: worn.len() + borrowed_releases })
 }
 
 /// Locks every member of `id`'s merge group, and returns them sorted; `None`

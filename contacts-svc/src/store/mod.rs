@@ -22,6 +22,7 @@
 
 mod contacts;
 mod entities;
+mod erased_traces;
 mod erasure;
 mod merge_events;
 mod merge_groups;

@@ -336,3 +336,75 @@ async fn merges_racing_an_erasure_either_join_the_erased_group_or_find_it_erased
         eprintln!("{name}: {joined} of {JOINERS} merges joined the group before the erasure");
     }
 }
+
+#[tokio::test]
+async fn a_contact_the_person_was_unmerged_from_keeps_its_history_without_the_person() {
+    for database in databases().await {
+        let stack = Stack::start(&database, &[], &[]).await.expect("both services start");
+        let mut client = stack.contacts_client();
+        let name = database.name;
+        let keeper = Contact {
+            first_name: "Xavier".into(),
+            email: "xavier@kept.example".into(),
+            tags: vec!["kept-tag".into()],
+            ..Default::default()
+        };
+        let x = client.create_contact(tenant_request("acme", create_request(keeper, camera_photo(500, 400, 21))));
+        let x = x.await.unwrap().into_inner();
+        let person = Contact {
+            first_name: "Zebulonia".into(),
+            last_name: "Quarrington".into(),
+            email: "zebulonia.q@erasure.example".into(),
+            phone: "+14155550187".into(),
+            company_name: "Vexillum Holdings".into(),
+            tags: vec!["gdpr-subject".into()],
+            ..Default::default()
+        };
+        let p = client.create_contact(tenant_request("acme", create_request(person, camera_photo(400, 500, 22))));
+        let p = p.await.unwrap().into_inner();
+        let person_url = first_url(&p);
+        // A mistaken merge, undone: Xavier's revision 2 carries the person.
+        let take = ["first_name", "profile_picture"];
+        let merged = client.merge_contacts(tenant_request("acme", merge_request(&x.id, &p.id, &take, ""))).await;
+        let merged = merged.unwrap().into_inner();
+        assert_eq!((merged.first_name.as_str(), merged.phone.as_str()), ("Zebulonia", "+14155550187"), "{name}");
+        let unmerge = accommador_proto::accommador::contacts::v1::UnmergeContactsRequest {
+            primary_id: x.id.clone(),
+            duplicate_id: p.id.clone(),
+            request_id: String::new(),
+        };
+        client.unmerge_contacts(tenant_request("acme", unmerge)).await.unwrap();
+
+        erase(&mut client, "acme", &p.id, "GDPR request 4712", "").await.unwrap();
+        let latest = get(&mut client, &x.id, 0).await.unwrap();
+        assert_eq!((latest.revision, latest.first_name.as_str()), (3, "Xavier"), "{name}: Xavier today is untouched");
+        assert_eq!(latest.profile_picture.map(|p| p.image_id), x.profile_picture.map(|p| p.image_id), "{name}");
+        let borrowed = get(&mut client, &x.id, 2).await.unwrap();
+        let values = |c: &Contact| {
+            (c.first_name.clone(), c.email.clone(), c.phone.clone(), c.company_name.clone(), c.tags.clone())
+        };
+        let without_person = (
+            "".to_owned(),
+            "xavier@kept.example".to_owned(),
+            String::new(),
+            String::new(),
+            vec!["kept-tag".to_owned()],
+        );
+        assert_eq!(values(&borrowed), without_person, "{name}: revision 2 keeps Xavier's values only");
+        assert!(borrowed.additional_emails.is_empty() && borrowed.profile_picture.is_none(), "{name}: {borrowed:?}");
+        // Xavier's claim on the person's picture (from the merge) goes too.
+        until_gone(&person_url, &format!("{name}: the person's picture")).await;
+
+        let Stack { media, contacts, dir } = stack;
+        contacts.terminate().await.unwrap();
+        media.terminate().await.unwrap();
+        let url = database
+            .url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rw", dir.path().join("contacts.sqlite").display()));
+        let rows = every_row_as_text(&url).await.unwrap();
+        assert_eq!(found_in(rows.as_bytes(), PERSON), Vec::<String>::new(), "{name}: the person in a table:\n{rows}");
+        let kept = ["xavier", "kept.example", "kept-tag"];
+        assert_eq!(found_in(rows.as_bytes(), &kept).len(), kept.len(), "{name}: Xavier's values stay");
+    }
+}
