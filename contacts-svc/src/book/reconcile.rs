@@ -111,6 +111,7 @@ impl ContactBook {
             Ok(true) => {
                 tracing::warn!(tenant = %picture.tenant, contact_id = %picture.contact_id, image_id = %picture.image_id,
                     "a live contact's picture had no claim; claimed it again");
+                self.release_if_gone_since(&context, picture).await;
                 Verdict::Repaired
             }
             Err(Error::Media(status)) if status.code() == Code::NotFound => {
@@ -128,6 +129,26 @@ impl ContactBook {
     /// Runs [`ContactBook::reconcile`] every `interval` until `shutdown`
     /// resolves. The first run waits one interval, so a restart loop never
     /// turns into a reconciliation loop.
+    /// The claim just made is for a picture read a moment ago; a takedown or
+    /// erasure that committed since, and whose release media-svc already
+    /// had, would leave it claimed for nobody. Queued after our claim, the
+    /// release undoes it.
+    async fn release_if_gone_since(&self, context: &RequestContext, picture: &LivePicture) {
+        let owner = crate::domain::ContactId::from_trusted(picture.contact_id.clone());
+        let latest = self.store.latest(&context.tenant, std::slice::from_ref(&owner)).await;
+        let wears = |latest: &crate::store::LatestRevisions| {
+            latest.get(&owner).and_then(|contact| contact.fields.image_id.as_deref()) == Some(picture.image_id.as_str())
+        };
+        let queued = match latest {
+            Ok(latest) if wears(&latest) => return,
+            Ok(_) => self.store.queue_release(&context.tenant, &picture.image_id, &owner, super::now_us()).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = queued {
+            tracing::error!(%error, image_id = %picture.image_id, "cannot queue the release of a picture claimed after it left its contact");
+        }
+    }
+
     pub async fn run_reconciliation(&self, interval: Duration, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {

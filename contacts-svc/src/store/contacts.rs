@@ -78,11 +78,18 @@ impl Store {
             txn.rollback().await?;
             return Ok(CreateOutcome::RequestIdTaken(self.request_winner(tenant, &record.request_id).await?));
         }
-        contact::Entity::insert(anchor(tenant, contact)).exec(&txn).await?;
-        insert_revisions(&txn, tenant, std::slice::from_ref(contact)).await?;
-        if let (Some(image_id), Some(deadline)) = (&contact.fields.image_id, claim_deadline_us) {
-            let claim = outbox::claim_row(tenant, image_id, &contact.id, contact.create_time_us, deadline);
-            claim_outbox::Entity::insert(claim).exec(&txn).await?;
+        let written: Result<(), Error> = async {
+            contact::Entity::insert(anchor(tenant, contact)).exec(&txn).await?;
+            insert_revisions(&txn, tenant, std::slice::from_ref(contact)).await?;
+            if let (Some(image_id), Some(deadline)) = (&contact.fields.image_id, claim_deadline_us) {
+                let claim = outbox::claim_row(tenant, image_id, &contact.id, contact.create_time_us, deadline);
+                claim_outbox::Entity::insert(claim).exec(&txn).await?;
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(error) = written {
+            return Err(super::rolled_back(txn, error).await);
         }
         txn.commit().await?;
         Ok(CreateOutcome::Created)

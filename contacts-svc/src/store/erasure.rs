@@ -52,6 +52,7 @@ use super::{
     merges::lock_anchors,
     outbox::release_row,
     requests::{find_request_in, insert_request_record},
+    rolled_back,
 };
 use crate::{domain::ContactId, error::Error};
 
@@ -94,7 +95,10 @@ impl Store {
     pub async fn erase(&self, tenant: &TenantId, request: EraseRequest<'_>) -> Result<EraseOutcome, Error> {
         let _writer = self.writer().await;
         let txn = self.db.begin().await?;
-        let outcome = erase_in(&txn, tenant, &request).await?;
+        let outcome = match erase_in(&txn, tenant, &request).await {
+            Ok(outcome) => outcome,
+            Err(error) => return Err(rolled_back(txn, error).await),
+        };
         if !matches!(outcome, EraseOutcome::Erased { .. }) {
             txn.rollback().await?;
             return Ok(outcome);

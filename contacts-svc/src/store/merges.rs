@@ -14,6 +14,7 @@ use super::{
     merge_groups::{resolve_in, unite_groups},
     outbox::claim_row,
     requests::{find_request_in, insert_request_record},
+    rolled_back,
 };
 use crate::{
     domain::{Contact, ContactId, MergeField},
@@ -58,7 +59,10 @@ impl Store {
     ) -> Result<MergeOutcome, Error> {
         let _writer = self.writer().await;
         let txn = self.db.begin().await?;
-        let outcome = merge_in(&txn, tenant, &request, decide).await?;
+        let outcome = match merge_in(&txn, tenant, &request, decide).await {
+            Ok(outcome) => outcome,
+            Err(error) => return Err(rolled_back(txn, error).await),
+        };
         self.finish_merge(txn, tenant, &request, outcome).await
     }
 

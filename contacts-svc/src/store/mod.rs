@@ -125,6 +125,16 @@ const IDS_PER_STATEMENT: usize = 500;
 /// Latest revisions keyed by contact id.
 pub type LatestRevisions = HashMap<crate::domain::ContactId, crate::domain::Contact>;
 
+/// `error`, once `txn` is rolled back. A transaction only dropped is rolled
+/// back when its connection is next used, and until then it keeps its row
+/// locks (PostgreSQL) or the write lock (SQLite) from everyone else.
+async fn rolled_back(txn: sea_orm::DatabaseTransaction, error: Error) -> Error {
+    if let Err(rollback) = txn.rollback().await {
+        tracing::warn!(error = %rollback, "rolling back a failed write failed too");
+    }
+    error
+}
+
 /// Whether an insert failed because the row is there already.
 fn is_unique_violation(error: &DbErr) -> bool {
     matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))

@@ -26,6 +26,7 @@ use super::{
     contacts::{anchor, insert_revisions, latest_in},
     entities::contact,
     merges::{MergeOutcome, MergeRequest, lock_contacts, merge_in},
+    rolled_back,
 };
 use crate::{domain::Contact, error::Error};
 
@@ -44,7 +45,10 @@ impl Store {
     ) -> Result<MergeOutcome, Error> {
         let _writer = self.writer().await;
         let txn = self.db.begin().await?;
-        let outcome = replace_in(&txn, tenant, &request, carrier, decide).await?;
+        let outcome = match replace_in(&txn, tenant, &request, carrier, decide).await {
+            Ok(outcome) => outcome,
+            Err(error) => return Err(rolled_back(txn, error).await),
+        };
         self.finish_merge(txn, tenant, &request, outcome).await
     }
 }

@@ -18,6 +18,7 @@ use super::{
     merges::lock_contacts,
     outbox::release_row,
     requests::{find_request_in, insert_request_record},
+    rolled_back,
 };
 use crate::{
     domain::{Contact, ContactId},
@@ -59,7 +60,10 @@ impl Store {
     ) -> Result<TakedownOutcome, Error> {
         let _writer = self.writer().await;
         let txn = self.db.begin().await?;
-        let outcome = remove_in(&txn, tenant, &request).await?;
+        let outcome = match remove_in(&txn, tenant, &request).await {
+            Ok(outcome) => outcome,
+            Err(error) => return Err(rolled_back(txn, error).await),
+        };
         let TakedownOutcome::Removed(contact) = &outcome else {
             txn.rollback().await?;
             return Ok(outcome);

@@ -37,7 +37,7 @@ use super::{
     merges::lock_contacts,
     outbox::claim_row,
     requests::{find_request_in, insert_request_record},
-    rows,
+    rolled_back, rows,
 };
 use crate::{
     domain::{self, Contact, ContactId, ReplayedMerge},
@@ -78,7 +78,10 @@ impl Store {
     pub async fn unmerge(&self, tenant: &TenantId, request: UnmergeRequest<'_>) -> Result<UnmergeOutcome, Error> {
         let _writer = self.writer().await;
         let txn = self.db.begin().await?;
-        let outcome = unmerge_in(&txn, tenant, &request).await?;
+        let outcome = match unmerge_in(&txn, tenant, &request).await {
+            Ok(outcome) => outcome,
+            Err(error) => return Err(rolled_back(txn, error).await),
+        };
         let UnmergeOutcome::Unmerged { primary, .. } = &outcome else {
             txn.rollback().await?;
             return Ok(outcome);

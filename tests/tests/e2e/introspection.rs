@@ -117,6 +117,7 @@ async fn both_services_serve_health_reflection_and_stop_on_sigterm() {
                 "ReplaceProfilePicture",
                 "UnmergeContacts",
                 "RemoveProfilePicture",
+                "EraseContact",
                 "FindDuplicateContacts",
             ][..],
         ),
