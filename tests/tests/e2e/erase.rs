@@ -18,7 +18,7 @@ use accommador_proto::{
     status::{error_info, field_violations},
 };
 use accommador_tests::{
-    Stack, databases,
+    Stack, TestDatabase, databases,
     databases::{compacted_sqlite_bytes, every_row_as_text},
     pictures::camera_photo,
     requests::{create_request, first_page, merge_request},
@@ -45,6 +45,31 @@ const PERSON: &[&str] = &[
 ];
 /// A contact that stays: the same scan must find every one of these.
 const CONTROL: &[&str] = &["controlla", "keepington", "kept.example", "4155550199", "kept industries", "kept-tag"];
+
+/// The person every erasure test erases (their values are in [`PERSON`]).
+fn the_person() -> Contact {
+    Contact {
+        first_name: "Zebulonia".into(),
+        last_name: "Quarrington".into(),
+        email: "zebulonia.q@erasure.example".into(),
+        phone: "+14155550187".into(),
+        company_name: "Vexillum Holdings".into(),
+        tags: vec!["gdpr-subject".into()],
+        ..Default::default()
+    }
+}
+
+/// Stops both services (so everything is written out) and returns every row
+/// of the database as text, both services' logs, and the stack's folder.
+async fn stop_and_read(stack: Stack, database: &TestDatabase) -> (String, String, tempfile::TempDir) {
+    let Stack { media, contacts, dir } = stack;
+    let logs = format!("{}\n{}", contacts.log(), media.log());
+    contacts.terminate().await.unwrap();
+    media.terminate().await.unwrap();
+    let sqlite = || format!("sqlite://{}?mode=rw", dir.path().join("contacts.sqlite").display());
+    let rows = every_row_as_text(&database.url.clone().unwrap_or_else(sqlite)).await.unwrap();
+    (rows, logs, dir)
+}
 
 fn reason(status: &Status) -> String {
     error_info(status).map(|info| info.reason).unwrap_or_default()
@@ -120,15 +145,7 @@ async fn an_erased_person_leaves_no_value_in_any_table_file_or_log() {
         let mut client = stack.contacts_client();
         let name = database.name;
 
-        let person = Contact {
-            first_name: "Zebulonia".into(),
-            last_name: "Quarrington".into(),
-            email: "zebulonia.q@erasure.example".into(),
-            phone: "+14155550187".into(),
-            company_name: "Vexillum Holdings".into(),
-            tags: vec!["gdpr-subject".into()],
-            ..Default::default()
-        };
+        let person = the_person();
         let create = CreateContactRequest {
             contact: Some(person),
             profile_picture: camera_photo(640, 480, 11),
@@ -221,16 +238,7 @@ async fn an_erased_person_leaves_no_value_in_any_table_file_or_log() {
         until_gone(&person_url, &format!("{name}: the erased picture")).await;
         assert_eq!(status_of(&twin_url).await, 200, "{name}: the twin keeps the picture it shares with the alias");
 
-        // Everything is stopped and written out before the scan.
-        let Stack { media, contacts, dir } = stack;
-        let logs = format!("{}\n{}", contacts.log(), media.log());
-        contacts.terminate().await.unwrap();
-        media.terminate().await.unwrap();
-        let url = database
-            .url
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}?mode=rw", dir.path().join("contacts.sqlite").display()));
-        let rows = every_row_as_text(&url).await.unwrap();
+        let (rows, logs, dir) = stop_and_read(stack, &database).await;
         assert_eq!(found_in(rows.as_bytes(), PERSON), Vec::<String>::new(), "{name}: the person in a table:\n{rows}");
         assert_eq!(found_in(rows.as_bytes(), CONTROL).len(), CONTROL.len(), "{name}: the scan finds the control");
         assert!(rows.contains("GDPR request 4711") && rows.contains(&a.id), "{name}: the audit stays");
@@ -351,15 +359,7 @@ async fn a_contact_the_person_was_unmerged_from_keeps_its_history_without_the_pe
         };
         let x = client.create_contact(tenant_request("acme", create_request(keeper, camera_photo(500, 400, 21))));
         let x = x.await.unwrap().into_inner();
-        let person = Contact {
-            first_name: "Zebulonia".into(),
-            last_name: "Quarrington".into(),
-            email: "zebulonia.q@erasure.example".into(),
-            phone: "+14155550187".into(),
-            company_name: "Vexillum Holdings".into(),
-            tags: vec!["gdpr-subject".into()],
-            ..Default::default()
-        };
+        let person = the_person();
         let p = client.create_contact(tenant_request("acme", create_request(person, camera_photo(400, 500, 22))));
         let p = p.await.unwrap().into_inner();
         let person_url = first_url(&p);
@@ -395,14 +395,7 @@ async fn a_contact_the_person_was_unmerged_from_keeps_its_history_without_the_pe
         // Xavier's claim on the person's picture (from the merge) goes too.
         until_gone(&person_url, &format!("{name}: the person's picture")).await;
 
-        let Stack { media, contacts, dir } = stack;
-        contacts.terminate().await.unwrap();
-        media.terminate().await.unwrap();
-        let url = database
-            .url
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}?mode=rw", dir.path().join("contacts.sqlite").display()));
-        let rows = every_row_as_text(&url).await.unwrap();
+        let (rows, _, _) = stop_and_read(stack, &database).await;
         assert_eq!(found_in(rows.as_bytes(), PERSON), Vec::<String>::new(), "{name}: the person in a table:\n{rows}");
         let kept = ["xavier", "kept.example", "kept-tag"];
         assert_eq!(found_in(rows.as_bytes(), &kept).len(), kept.len(), "{name}: Xavier's values stay");
