@@ -35,7 +35,7 @@ use super::{
     merge_events::{MERGE, MergeEvent, NewEvent, UNMERGE, insert_event, latest_event, merges_into, stored_take},
     merge_groups::{resolve_in, split_group},
     merges::lock_contacts,
-    outbox::claim_row,
+    outbox::{claim_row, release_row},
     requests::{find_request_in, insert_request_record},
     rolled_back, rows,
 };
@@ -158,7 +158,7 @@ async fn unmerge_in(
     let (Some(primary_latest), Some(duplicate_last)) = (latest.get(primary_id), latest.get(duplicate_id)) else {
         return Err(Error::Internal("contact without revisions".into()));
     };
-    let mut primary = replay_without(txn, tenant, primary_latest, &merge, request.now_us).await?;
+    let (mut primary, base_image) = replay_without(txn, tenant, primary_latest, &merge, request.now_us).await?;
     if let Some(image_id) = &primary.fields.image_id
         && taken_down(txn, tenant, primary_id, image_id).await?
     {
@@ -179,7 +179,7 @@ async fn unmerge_in(
     let subtree = subtree_of(txn, tenant, duplicate_id).await?;
     split_group(txn, tenant, primary_id, duplicate_id, &subtree).await?;
     // media-svc holds the claim made when the duplicate got its picture
-    // (claims are not released today); claiming again is a no-op there and
+    // (a merge does not release it); claiming again is a no-op there and
     // repairs the claim if it was lost. An image media-svc no longer has
     // ends in the dead-letter table and the reconciliation's report.
     if let Some(image_id) = &duplicate.fields.image_id {
@@ -195,18 +195,30 @@ async fn unmerge_in(
         let claim = claim_row(tenant, image_id, primary_id, request.now_us, i64::MAX);
         claim_outbox::Entity::insert(claim).exec(txn).await?;
     }
+    // The picture the primary wore until now and no longer does came with a
+    // merge, whose duplicate holds a claim of its own: the primary's claim
+    // goes, or nobody wearing it would keep it stored. Not its own picture
+    // from before its first merge: undoing another merge can bring that
+    // back, and then the primary's claim is the only one.
+    if let Some(worn) = &primary_latest.fields.image_id
+        && primary.fields.image_id.as_ref() != Some(worn)
+        && base_image.as_ref() != Some(worn)
+    {
+        claim_outbox::Entity::insert(release_row(tenant, worn, primary_id, request.now_us)).exec(txn).await?;
+    }
     Ok(UnmergeOutcome::Unmerged { primary: Box::new(primary), duplicate: Box::new(duplicate) })
 }
 
 /// The primary's next revision: its merges that still stand, but `undone`,
-/// replayed from its revision before its first merge.
+/// replayed from its revision before its first merge; and the picture of
+/// that revision.
 async fn replay_without(
     txn: &DatabaseTransaction,
     tenant: &TenantId,
     latest: &Contact,
     undone: &MergeEvent,
     now_us: i64,
-) -> Result<Contact, Error> {
+) -> Result<(Contact, Option<String>), Error> {
     let every_merge = merges_into(txn, tenant, &latest.id).await?;
     let first = every_merge.first().map_or(undone.primary_revision, |merge| merge.primary_revision);
     let standing: Vec<MergeEvent> = standing_merges_into(txn, tenant, &[latest.id.to_string()])
@@ -239,7 +251,7 @@ async fn replay_without(
         };
         replayed.push(ReplayedMerge { duplicate, take_from_duplicate });
     }
-    Ok(domain::replayed_revision(base, &replayed, latest, now_us))
+    Ok((domain::replayed_revision(base, &replayed, latest, now_us), base.fields.image_id.clone()))
 }
 
 /// Whether `image_id` was taken down from `id`. A duplicate's takedown needs

@@ -258,3 +258,51 @@ async fn a_picture_replacement_is_never_unmerged_and_replays_as_the_picture_alon
         assert_eq!(listed.len(), 2, "{name}: Ada and Bea, no carrier: {listed:?}");
     }
 }
+
+#[tokio::test]
+async fn a_picture_the_unmerge_takes_off_the_primary_goes_with_its_duplicates_takedown() {
+    for database in databases().await {
+        let stack = Stack::start(&database, &[], &[]).await.expect("both services start");
+        let mut client = stack.contacts_client();
+        let name = database.name;
+        let ada = create(&mut client, "Ada", "", camera_photo(640, 480, 31)).await;
+        let bea = create(&mut client, "Bea", "bea@example.com", camera_photo(480, 640, 32)).await;
+        let bea_url = bea.profile_picture.as_ref().unwrap().renditions[0].url.clone();
+        let merged = merge(&mut client, &ada.id, &bea.id, &["profile_picture"]).await.unwrap();
+        assert_eq!(
+            merged.profile_picture.map(|p| p.image_id),
+            bea.profile_picture.as_ref().map(|p| p.image_id.clone()),
+            "{name}"
+        );
+        let unmerged = unmerge(&mut client, "acme", &ada.id, &bea.id, "").await.unwrap();
+        let ada_now = unmerged.primary.unwrap();
+        assert_eq!(
+            ada_now.profile_picture.map(|p| p.image_id),
+            ada.profile_picture.as_ref().map(|p| p.image_id.clone()),
+            "{name}: Ada wears her own again"
+        );
+
+        // Ada's claim on Bea's picture (from the merge) went with the unmerge,
+        // so Bea's takedown leaves nobody holding it.
+        let takedown = accommador_proto::accommador::contacts::v1::RemoveProfilePictureRequest {
+            id: bea.id.clone(),
+            reason: "wrong person".into(),
+            request_id: String::new(),
+        };
+        client.remove_profile_picture(tenant_request("acme", takedown)).await.unwrap();
+        let start = std::time::Instant::now();
+        loop {
+            let status = reqwest::get(&bea_url).await.unwrap().status();
+            if status == 404 {
+                break;
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(60),
+                "{name}: Bea's picture is still served ({status})"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        let ada_url = get(&mut client, &ada.id).await.profile_picture.unwrap().renditions[0].url.clone();
+        assert_eq!(reqwest::get(&ada_url).await.unwrap().status(), 200, "{name}: Ada's own picture stays");
+    }
+}
