@@ -130,12 +130,42 @@ impl ObjectStore {
         match self.client.delete_object().bucket(&self.bucket).key(key).send().await {
             Ok(_) => Ok(()),
             Err(error) if is_not_found(&error) => Ok(()),
-            Err(error) => Err(storage_error("delete object", error)),
+            Err(error) => {
+                // Two releases deleting one image at once both delete its
+                // objects, and a server that checks for the file before
+                // removing it (the embedded one) fails the loser with a 500.
+                // The object being gone is what a delete is for.
+                let failed = storage_error("delete object", error);
+                match self.exists(key).await {
+                    Ok(false) => Ok(()),
+                    _ => Err(failed),
+                }
+            }
         }
     }
 
     /// Every object under `prefix`, following continuation tokens.
+    ///
+    /// A listing that fails on the server side is read again a few times
+    /// (after the SDK's own retries): one over a prefix whose objects other
+    /// calls are deleting can fail where a file vanishes mid-walk (the
+    /// embedded server does, when many owners release one image at once),
+    /// and a listing is a read, safe to repeat.
     pub async fn list(&self, prefix: &str) -> Result<Vec<ListedObject>, StorageError> {
+        const ATTEMPTS: u32 = 5;
+        let mut attempt = 1;
+        loop {
+            match self.list_once(prefix).await {
+                Err(error) if error.retryable && attempt < ATTEMPTS => {
+                    tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
+                    attempt += 1;
+                }
+                listed => return listed,
+            }
+        }
+    }
+
+    async fn list_once(&self, prefix: &str) -> Result<Vec<ListedObject>, StorageError> {
         let mut pages = self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).into_paginator().send();
         let mut objects = Vec::new();
         while let Some(page) = pages.next().await {

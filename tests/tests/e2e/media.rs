@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use futures::StreamExt;
+
 use accommador_proto::{
     accommador::media::v1::{
         ClaimImageRequest, ImageFormat, ReleaseImageRequest, SignImageUrlsRequest, UploadImageRequest,
@@ -382,4 +384,31 @@ async fn a_release_racing_a_claim_never_leaves_a_claimed_picture_without_its_obj
     }
     eprintln!("{claimed_first} of {} claims came before the release", ids.len());
     assert!(0 < claimed_first && claimed_first < ids.len(), "both orders must occur to test anything");
+}
+
+#[tokio::test]
+async fn many_owners_releasing_one_picture_at_once_all_succeed_and_the_last_deletes_it() {
+    const OWNERS: usize = 300;
+    const AT_ONCE: usize = 32;
+    let dir = tempfile::tempdir().unwrap();
+    let media = start_media(dir.path(), &[]).await.unwrap();
+    let mut media_client = client(&media);
+    let image = media_client.upload_image(upload(photo())).await.unwrap().into_inner();
+    let id = image.image_id.clone();
+    for owner in 0..OWNERS {
+        media_client.claim_image(claim(&id, &format!("owner-{owner}"))).await.unwrap();
+    }
+    let releases = futures::stream::iter(0..OWNERS)
+        .map(|owner| {
+            let (mut releaser, id) = (client(&media), id.clone());
+            async move { releaser.release_image(release("acme", &id, &format!("owner-{owner}"))).await }
+        })
+        .buffer_unordered(AT_ONCE)
+        .collect::<Vec<_>>()
+        .await;
+    let failed: Vec<String> = releases.iter().filter_map(|r| r.as_ref().err()).map(|s| format!("{s:?}")).collect();
+    assert!(failed.is_empty(), "{} of {OWNERS} releases failed, e.g. {:?}", failed.len(), failed.first());
+    assert!(releases.iter().flatten().any(|r| r.get_ref().image_deleted), "the last release deletes the image");
+    let left = stored_files(dir.path(), &id);
+    assert!(left.is_empty(), "every object of the image is gone: {left:?}");
 }
