@@ -65,6 +65,14 @@ impl Idempotency {
 }
 
 impl Idempotency {
+    /// Refuses a request id another operation recorded.
+    pub(super) fn check_operation(&self, done: &RequestRecord, operation: Operation) -> Result<(), Error> {
+        if Operation::from_stored(&done.operation) != Some(operation) {
+            return Err(Error::RequestIdReused { request_id: self.request_id.clone() });
+        }
+        Ok(())
+    }
+
     /// Refuses a request id a different request (or operation) recorded.
     pub(super) fn check_replay(&self, done: &RequestRecord, operation: Operation) -> Result<(), Error> {
         if Operation::from_stored(&done.operation) != Some(operation) || done.fingerprint != self.fingerprint {
@@ -92,8 +100,10 @@ impl ContactBook {
         done: RequestRecord,
         operation: Operation,
     ) -> Result<super::ContactView, Error> {
-        // An erasure emptied the record's fingerprint: the retry learns the
-        // contact is gone, whatever it sent.
+        // An erasure emptied the record's fingerprint: a retry of the same
+        // operation learns the contact is gone (the request it sent can no
+        // longer be compared); another operation is refused as always.
+        key.check_operation(&done, operation)?;
         self.refuse_erased(context, std::slice::from_ref(&done.contact_id)).await?;
         key.check_replay(&done, operation)?;
         let contact = self

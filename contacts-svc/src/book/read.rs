@@ -37,17 +37,24 @@ impl ContactBook {
         Ok(self.with_pictures(context, contacts).await)
     }
 
-    /// The latest revision of each id's survivor, in order; NOT_FOUND names the first unknown id.
+    /// The latest revision of each id's survivor, in order; NOT_FOUND names
+    /// the first id that is unknown or erased.
     pub(super) async fn latest_of_survivors(
         &self,
         context: &RequestContext,
         ids: &[ContactId],
     ) -> Result<Vec<Contact>, Error> {
         let tenant = &context.tenant;
-        self.refuse_erased(context, ids).await?;
+        let erased = self.store.erasures(tenant, ids).await?;
         let survivors = self.store.resolve(tenant, ids).await?;
-        if let Some(unknown) = ids.iter().find(|id| !survivors.contains_key(*id)) {
-            return Err(Error::NotFound { id: unknown.to_string() });
+        // The first id in request order that does not read, whichever the reason.
+        for id in ids {
+            if let Some(&erase_time_us) = erased.get(id.as_str()) {
+                return Err(Error::Erased { id: id.to_string(), erase_time_us });
+            }
+            if !survivors.contains_key(id) {
+                return Err(Error::NotFound { id: id.to_string() });
+            }
         }
         let survivor_ids: Vec<ContactId> = ids.iter().map(|id| survivors[id].clone()).collect();
         let latest = self.store.latest(tenant, &survivor_ids).await?;

@@ -61,8 +61,8 @@ impl ContactBook {
             UnmergeOutcome::PrimaryMerged { survivor } => {
                 Err(Error::AlreadyMerged { id: primary.to_string(), survivor: survivor.to_string() })
             }
-            UnmergeOutcome::PictureCarrier => {
-                Err(Error::PictureCarrier { primary: primary.to_string(), carrier: duplicate.to_string() })
+            UnmergeOutcome::PictureCarrier { carried_into } => {
+                Err(Error::PictureCarrier { primary: carried_into.to_string(), carrier: duplicate.to_string() })
             }
         }
     }
@@ -73,6 +73,7 @@ impl ContactBook {
         key: &Idempotency,
         done: RequestRecord,
     ) -> Result<Unmerged, Error> {
+        key.check_operation(&done, Operation::Unmerge)?;
         self.refuse_erased(context, std::slice::from_ref(&done.contact_id)).await?;
         key.check_replay(&done, Operation::Unmerge)?;
         let (primary, duplicate) =

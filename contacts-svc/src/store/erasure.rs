@@ -99,7 +99,9 @@ impl Store {
             Ok(outcome) => outcome,
             Err(error) => return Err(rolled_back(txn, error).await),
         };
-        if !matches!(outcome, EraseOutcome::Erased { .. }) {
+        // A repeat is a success like the first call, so its request id is
+        // recorded too: reused later for another request, it is refused.
+        if !matches!(outcome, EraseOutcome::Erased { .. } | EraseOutcome::AlreadyErased(_)) {
             txn.rollback().await?;
             return Ok(outcome);
         }

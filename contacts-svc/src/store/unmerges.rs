@@ -69,8 +69,11 @@ pub enum UnmergeOutcome {
         survivor: ContactId,
     },
     /// The duplicate is the intermediate contact of a ReplaceProfilePicture:
-    /// it was never live, so there is nothing to bring back.
-    PictureCarrier,
+    /// it was never live, so there is nothing to bring back. `carried_into`
+    /// is the contact it carried the picture into.
+    PictureCarrier {
+        carried_into: ContactId,
+    },
 }
 
 impl Store {
@@ -139,10 +142,12 @@ async fn unmerge_in(
             return Ok(UnmergeOutcome::NotFound(id.clone()));
         }
     }
+    let newest = latest_event(txn, tenant, duplicate_id).await?;
     if anchors.iter().any(|anchor| anchor.id == duplicate_id.as_str() && anchor.picture_carrier) {
-        return Ok(UnmergeOutcome::PictureCarrier);
+        let carried_into = newest.map_or_else(|| primary_id.clone(), |event| ContactId::from_trusted(event.primary_id));
+        return Ok(UnmergeOutcome::PictureCarrier { carried_into });
     }
-    let merge = match latest_event(txn, tenant, duplicate_id).await? {
+    let merge = match newest {
         Some(event) if event.kind == MERGE && event.primary_id == primary_id.as_str() => event,
         Some(event) if event.kind == MERGE => {
             return Ok(UnmergeOutcome::NotMergedInto { merged_into: Some(ContactId::from_trusted(event.primary_id)) });
@@ -160,11 +165,19 @@ async fn unmerge_in(
     };
     let (mut primary, base_image) = replay_without(txn, tenant, primary_latest, &merge, request.now_us).await?;
     if let Some(image_id) = &primary.fields.image_id
-        && taken_down(txn, tenant, primary_id, image_id).await?
+        && taken_down(txn, tenant, primary_id, image_id, 0).await?
     {
         primary.fields.image_id = None;
     }
-    let duplicate = domain::restored_revision(duplicate_last, request.now_us);
+    let mut duplicate = domain::restored_revision(duplicate_last, request.now_us);
+    // A picture the primary wore from the duplicate and a moderator took
+    // down there stays down on the duplicate too: it was that picture.
+    if let Some(image_id) = duplicate.fields.image_id.clone()
+        && taken_down(txn, tenant, primary_id, &image_id, merge.time_us).await?
+    {
+        duplicate.fields.image_id = None;
+        claim_outbox::Entity::insert(release_row(tenant, &image_id, duplicate_id, request.now_us)).exec(txn).await?;
+    }
     insert_revisions(txn, tenant, &[primary.clone(), duplicate.clone()]).await?;
     let event = NewEvent {
         kind: UNMERGE,
@@ -254,14 +267,15 @@ async fn replay_without(
     Ok((domain::replayed_revision(base, &replayed, latest, now_us), base.fields.image_id.clone()))
 }
 
-/// Whether `image_id` was taken down from `id`. A duplicate's takedown needs
-/// no check: it wrote the revision without the picture that its merge
-/// recorded and that restoring it repeats.
+/// Whether `image_id` was taken down from `id` at `since_us` or later. A
+/// duplicate's own takedown needs no check: it wrote the revision without
+/// the picture that its merge recorded and that restoring it repeats.
 async fn taken_down(
     txn: &DatabaseTransaction,
     tenant: &TenantId,
     id: &ContactId,
     image_id: &str,
+    since_us: i64,
 ) -> Result<bool, Error> {
     use super::entities::contact_moderation::{Column, Entity};
     let found = Entity::find()
@@ -269,6 +283,7 @@ async fn taken_down(
         .filter(Column::ContactId.eq(id.as_str()))
         .filter(Column::ImageId.eq(image_id))
         .filter(Column::Action.eq(super::takedown::REMOVE_PICTURE))
+        .filter(Column::TimeUs.gte(since_us))
         .one(txn)
         .await?;
     Ok(found.is_some())

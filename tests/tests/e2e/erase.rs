@@ -71,6 +71,10 @@ async fn stop_and_read(stack: Stack, database: &TestDatabase) -> (String, String
     (rows, logs, dir)
 }
 
+fn contact_named(first_name: &str) -> Contact {
+    Contact { first_name: first_name.into(), ..Default::default() }
+}
+
 fn reason(status: &Status) -> String {
     error_info(status).map(|info| info.reason).unwrap_or_default()
 }
@@ -219,6 +223,11 @@ async fn an_erased_person_leaves_no_value_in_any_table_file_or_log() {
         let batch = BatchGetContactsRequest { ids: vec![c.id.clone(), a.id.clone()] };
         let batch = client.batch_get_contacts(tenant_request("acme", batch)).await.map(|r| r.into_inner().contacts);
         assert_erased(batch.map(|mut contacts| contacts.remove(0)), &format!("{name}: batch get"));
+        let unknown = uuid::Uuid::now_v7().to_string();
+        let batch = BatchGetContactsRequest { ids: vec![c.id.clone(), unknown.clone(), a.id.clone()] };
+        let status = client.batch_get_contacts(tenant_request("acme", batch)).await.unwrap_err();
+        assert_eq!(reason(&status), reasons::CONTACT_NOT_FOUND, "{name}: the first id that does not read is named");
+        assert_eq!(error_info(&status).unwrap().metadata["contact_id"], unknown, "{name}");
         let listed: Vec<String> = first_page(&mut client, "acme").await.into_iter().map(|c| c.id).collect();
         assert_eq!(listed.len(), 2, "{name}: only the control and the twin are listed: {listed:?}");
         assert!(listed.contains(&c.id) && listed.contains(&t.id), "{name}: {listed:?}");
@@ -229,6 +238,11 @@ async fn an_erased_person_leaves_no_value_in_any_table_file_or_log() {
         }
         let merged = client.merge_contacts(tenant_request("acme", merge_request(&c.id, &a.id, &[], ""))).await;
         assert_erased(merged.map(tonic::Response::into_inner), &format!("{name}: merging an erased contact"));
+        // The person's request ids: another operation is refused as ever,
+        // the same one learns the contact is gone.
+        let other_operation = merge_request(&c.id, &t.id, &[], "create-the-person");
+        let reused = client.merge_contacts(tenant_request("acme", other_operation)).await.unwrap_err();
+        assert_eq!(reason(&reused), reasons::REQUEST_ID_REUSED, "{name}: {reused:?}");
         let retried = client.create_contact(tenant_request("acme", create)).await;
         assert_erased(
             retried.map(tonic::Response::into_inner),
@@ -288,6 +302,18 @@ async fn erasure_refuses_bad_requests_and_other_tenants() {
         let reused = erase(&mut client, "acme", &kept.id, "GDPR", "used-once").await.unwrap_err();
         assert_eq!(reason(&reused), reasons::REQUEST_ID_REUSED, "{name}: {reused:?}");
         assert_eq!(get(&mut client, &kept.id, 0).await.unwrap().first_name, "Kept", "{name}: nothing was erased");
+
+        // A repeat that carries a request id records it like a first call:
+        // the id then never erases someone else.
+        let gone = client.create_contact(tenant_request("acme", create_request(contact_named("Gone"), vec![]))).await;
+        let gone = gone.unwrap().into_inner();
+        erase(&mut client, "acme", &gone.id, "GDPR", "").await.unwrap();
+        let repeat = erase(&mut client, "acme", &gone.id, "GDPR", "key-of-a-repeat").await.unwrap();
+        let reused = erase(&mut client, "acme", &kept.id, "GDPR", "key-of-a-repeat").await.unwrap_err();
+        assert_eq!(reason(&reused), reasons::REQUEST_ID_REUSED, "{name}: {reused:?}");
+        assert_eq!(get(&mut client, &kept.id, 0).await.unwrap().first_name, "Kept", "{name}: nothing was erased");
+        let retried = erase(&mut client, "acme", &gone.id, "GDPR", "key-of-a-repeat").await.unwrap();
+        assert_eq!(retried, repeat, "{name}: the retry gets the erasure");
     }
 }
 

@@ -231,6 +231,11 @@ async fn a_picture_replacement_is_never_unmerged_and_replays_as_the_picture_alon
         assert!(new_image.is_some(), "{name}: the replacement wears a picture");
 
         // The carrier was never live: bringing it back would show a copy of Ada.
+        let stranger = create(&mut client, "Stranger", "", vec![]).await;
+        let refused = unmerge(&mut client, "acme", &stranger.id, &carrier, "").await.unwrap_err();
+        assert_eq!(reason(&refused), reasons::CONTACT_IS_PICTURE_CARRIER, "{name}: {refused:?}");
+        let primary = error_info(&refused).unwrap().metadata["primary_id"].clone();
+        assert_eq!(primary, ada.id, "{name}: names the contact the carrier went into: {}", refused.message());
         let refused = unmerge(&mut client, "acme", &ada.id, &carrier, "").await.unwrap_err();
         assert_eq!(
             (refused.code(), reason(&refused).as_str()),
@@ -255,7 +260,7 @@ async fn a_picture_replacement_is_never_unmerged_and_replays_as_the_picture_alon
         assert_eq!(primary.profile_picture.map(|p| p.image_id), new_image, "{name}: the replaced picture stays");
         assert_eq!(primary.merged_contact_ids, [carrier], "{name}");
         let listed: Vec<String> = first_page(&mut client, "acme").await.into_iter().map(|c| c.id).collect();
-        assert_eq!(listed.len(), 2, "{name}: Ada and Bea, no carrier: {listed:?}");
+        assert_eq!(listed.len(), 3, "{name}: Ada, Bea and the stranger, no carrier: {listed:?}");
     }
 }
 
@@ -304,5 +309,33 @@ async fn a_picture_the_unmerge_takes_off_the_primary_goes_with_its_duplicates_ta
         }
         let ada_url = get(&mut client, &ada.id).await.profile_picture.unwrap().renditions[0].url.clone();
         assert_eq!(reqwest::get(&ada_url).await.unwrap().status(), 200, "{name}: Ada's own picture stays");
+    }
+}
+
+#[tokio::test]
+async fn a_picture_taken_down_on_the_primary_does_not_come_back_on_the_duplicate() {
+    for database in databases().await {
+        let stack = Stack::start(&database, &[], &[]).await.expect("both services start");
+        let mut client = stack.contacts_client();
+        let name = database.name;
+        let ada = create(&mut client, "Ada", "", vec![]).await;
+        let bea = create(&mut client, "Bea", "bea@example.com", camera_photo(480, 640, 33)).await;
+        let bea_url = bea.profile_picture.as_ref().unwrap().renditions[0].url.clone();
+        merge(&mut client, &ada.id, &bea.id, &["profile_picture"]).await.unwrap();
+        let takedown = accommador_proto::accommador::contacts::v1::RemoveProfilePictureRequest {
+            id: ada.id.clone(),
+            reason: "offensive".into(),
+            request_id: String::new(),
+        };
+        client.remove_profile_picture(tenant_request("acme", takedown)).await.unwrap();
+        let unmerged = unmerge(&mut client, "acme", &ada.id, &bea.id, "").await.unwrap();
+        let duplicate = unmerged.duplicate.unwrap();
+        assert!(duplicate.profile_picture.is_none(), "{name}: Bea comes back without the taken-down picture");
+        assert!(get(&mut client, &bea.id).await.profile_picture.is_none(), "{name}");
+        let start = std::time::Instant::now();
+        while reqwest::get(&bea_url).await.unwrap().status() != 404 {
+            assert!(start.elapsed() < std::time::Duration::from_secs(60), "{name}: the picture is still served");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
     }
 }
