@@ -34,7 +34,9 @@ const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 #[derive(Debug, Clone)]
 pub(crate) struct UploadedImage {
     pub(crate) image_id: String,
-    /// When media-svc deletes it unless claimed (microseconds since the epoch).
+    /// When the upload's lease ends (microseconds since the epoch): media-svc
+    /// may delete the image after it unless claimed, and the claim that
+    /// follows names it (see [`MediaClient::claim`]).
     pub(crate) claim_deadline_us: i64,
 }
 
@@ -86,15 +88,30 @@ impl MediaClient {
         let image = self
             .call(context, message, |mut client, request| async move { client.upload_image(request).await })
             .await?;
-        let deadline =
-            image.pending_expire_time.map_or(i64::MAX, |t| t.seconds * 1_000_000 + i64::from(t.nanos) / 1000);
+        // The upload's own lease: the claim that follows names it, so it ends
+        // that lease alone (media-svc before leases per upload answered
+        // only `pending_expire_time`, and none for a claimed image).
+        let lease = image.lease_expire_time.or(image.pending_expire_time);
+        let deadline = lease.map_or(i64::MAX, |t| t.seconds * 1_000_000 + i64::from(t.nanos) / 1000);
         Ok(UploadedImage { image_id: image.image_id, claim_deadline_us: deadline })
     }
 
     /// Claims `image_id` for `owner`; `true` when this call wrote the claim
     /// (it was missing), `false` when the owner held it already.
-    pub(crate) async fn claim(&self, context: &RequestContext, image_id: &str, owner: &str) -> Result<bool, Error> {
-        let message = ClaimImageRequest { image_id: image_id.to_owned(), owner: owner.to_owned() };
+    /// `upload_lease_us` is the lease of the upload the claim follows, when
+    /// there was one: media-svc ends that lease, and no other upload's.
+    pub(crate) async fn claim(
+        &self,
+        context: &RequestContext,
+        image_id: &str,
+        owner: &str,
+        upload_lease_us: Option<i64>,
+    ) -> Result<bool, Error> {
+        let lease_expire_time = upload_lease_us.map(|micros| prost_types::Timestamp {
+            seconds: micros.div_euclid(1_000_000),
+            nanos: (micros.rem_euclid(1_000_000) * 1_000) as i32,
+        });
+        let message = ClaimImageRequest { image_id: image_id.to_owned(), owner: owner.to_owned(), lease_expire_time };
         let image =
             self.call(context, message, |mut client, request| async move { client.claim_image(request).await }).await?;
         Ok(image.owner_claim_created)

@@ -114,7 +114,9 @@ impl ContactBook {
         let result = if release {
             self.media.release(&context, &entry.image_id, &entry.owner).await
         } else {
-            self.media.claim(&context, &entry.image_id, &entry.owner).await.map(|_| ())
+            // Claims made without an upload (merges, unmerges) carry no deadline.
+            let upload_lease = (entry.claim_deadline_us != i64::MAX).then_some(entry.claim_deadline_us);
+            self.media.claim(&context, &entry.image_id, &entry.owner, upload_lease).await.map(|_| ())
         };
         let error = match result {
             Ok(()) => {

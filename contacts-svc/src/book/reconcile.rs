@@ -106,7 +106,7 @@ impl ContactBook {
                     return Verdict::Unchecked;
                 }
             };
-        match self.media.claim(&context, &picture.image_id, &picture.contact_id).await {
+        match self.media.claim(&context, &picture.image_id, &picture.contact_id, None).await {
             Ok(false) => Verdict::Claimed,
             Ok(true) => {
                 tracing::warn!(tenant = %picture.tenant, contact_id = %picture.contact_id, image_id = %picture.image_id,

@@ -55,6 +55,7 @@ pub fn image(stored: &StoredImage) -> pb::Image {
         pending_expire_time: stored.pending_expires_at.map(timestamp),
         claimed: stored.claimed,
         owner_claim_created: stored.owner_claim_created,
+        lease_expire_time: stored.lease_expires_at.map(timestamp),
     }
 }
 

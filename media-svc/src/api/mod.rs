@@ -60,7 +60,8 @@ impl MediaService for MediaApi {
         let request = request.into_inner();
         let id = convert::image_id("image_id", &request.image_id)?;
         let owner = convert::owner(&request.owner)?;
-        let stored = self.library.claim(&tenant, &id, owner).await?;
+        let upload_lease = request.lease_expire_time.and_then(|time| std::time::SystemTime::try_from(time).ok());
+        let stored = self.library.claim(&tenant, &id, owner, upload_lease).await?;
         Ok(Response::new(convert::image(&stored)))
     }
 

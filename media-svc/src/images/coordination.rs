@@ -23,25 +23,59 @@ impl ImageLibrary {
         Ok(!self.store.list(&keys::claims_prefix(tenant, id)).await?.is_empty())
     }
 
-    /// Writes the lease of a pending image: now, in milliseconds since the
-    /// epoch. Returns when it expires.
+    /// Writes this upload's own lease of the image; returns when it ends.
+    /// One lease per upload: a claim ends its own upload's lease and leaves
+    /// those of later uploads of the same bytes, whose claims may be on
+    /// their way.
     pub(super) async fn write_lease(&self, tenant: &TenantId, id: &ImageId) -> Result<SystemTime, Error> {
-        let millis = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
-        self.store.put(&keys::pending(tenant, id), millis.to_string().into_bytes(), "text/plain").await?;
-        Ok(UNIX_EPOCH + Duration::from_millis(millis) + self.settings.pending_grace)
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let expires_millis = (now + self.settings.pending_grace).as_millis() as u64;
+        let key = keys::upload_lease(tenant, id, expires_millis);
+        self.store.put(&key, expires_millis.to_string().into_bytes(), "text/plain").await?;
+        Ok(UNIX_EPOCH + Duration::from_millis(expires_millis))
     }
 
-    /// When the image's lease ends; `None` without a lease. An unreadable
-    /// lease counts as ancient: the image is then judged by its claims alone.
+    /// Ends the lease the upload whose lease ends at `expires_at` wrote.
+    pub(super) async fn end_upload_lease(
+        &self,
+        tenant: &TenantId,
+        id: &ImageId,
+        expires_at: SystemTime,
+    ) -> Result<(), Error> {
+        let millis = expires_at.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
+        Ok(self.store.delete(&keys::upload_lease(tenant, id, millis)).await?)
+    }
+
+    /// Removes every lease of the image.
+    pub(super) async fn end_leases(&self, tenant: &TenantId, id: &ImageId) -> Result<(), Error> {
+        for lease in self.store.list(&keys::pending(tenant, id)).await? {
+            self.store.delete(&lease.key).await?;
+        }
+        Ok(())
+    }
+
+    /// When the image's last lease ends; `None` without a lease. A lease in
+    /// the older form is read from its body (when it was written); an
+    /// unreadable one counts as ancient: the image is then judged by its
+    /// claims alone.
     pub(super) async fn lease_expiry(&self, tenant: &TenantId, id: &ImageId) -> Result<Option<SystemTime>, Error> {
-        let Some(body) = self.store.get(&keys::pending(tenant, id)).await? else {
-            return Ok(None);
-        };
-        let leased_at = String::from_utf8_lossy(&body)
-            .trim()
-            .parse::<u64>()
-            .map_or(UNIX_EPOCH, |millis| UNIX_EPOCH + Duration::from_millis(millis));
-        Ok(Some(leased_at + self.settings.pending_grace))
+        let single = keys::pending(tenant, id);
+        let mut latest: Option<SystemTime> = None;
+        for lease in self.store.list(&single).await? {
+            let expires_at = if lease.key == single {
+                let Some(body) = self.store.get(&single).await? else { continue };
+                let leased_at = String::from_utf8_lossy(&body)
+                    .trim()
+                    .parse::<u64>()
+                    .map_or(UNIX_EPOCH, |millis| UNIX_EPOCH + Duration::from_millis(millis));
+                leased_at + self.settings.pending_grace
+            } else {
+                let millis = lease.key.rsplit('.').next().and_then(|name| name.parse::<u64>().ok()).unwrap_or(0);
+                UNIX_EPOCH + Duration::from_millis(millis)
+            };
+            latest = Some(latest.map_or(expires_at, |other| other.max(expires_at)));
+        }
+        Ok(latest)
     }
 
     /// Whether a live janitor is deleting the image.

@@ -70,8 +70,12 @@ impl ImageLibrary {
             let Ok(tenant) = TenantId::parse(tenant_prefix.trim_end_matches('/')) else {
                 continue; // not ours
             };
-            for lease in self.store().list(&keys::pending_prefix(&tenant)).await? {
-                let Some(Ok(id)) = lease.key.rsplit('/').next().map(ImageId::parse) else {
+            let leases = self.store().list(&keys::pending_prefix(&tenant)).await?;
+            // An image may have several leases (one per upload): looked at once.
+            let leased: std::collections::BTreeSet<String> =
+                leases.iter().filter_map(|lease| keys::leased_image(&tenant, &lease.key)).collect();
+            for image in leased {
+                let Ok(id) = ImageId::parse(&image) else {
                     continue;
                 };
                 if !self.lease_expired(&tenant, &id).await? {
@@ -124,7 +128,7 @@ impl ImageLibrary {
             return Ok(false);
         }
         if self.is_claimed(tenant, id).await? {
-            self.store().delete(&keys::pending(tenant, id)).await?;
+            self.end_leases(tenant, id).await?;
             return Ok(false);
         }
         Ok(true)
@@ -145,7 +149,7 @@ impl ImageLibrary {
                 self.store().delete(&object.key).await?;
             }
         }
-        self.store().delete(&keys::pending(tenant, id)).await?;
+        self.end_leases(tenant, id).await?;
         Ok(())
     }
 }

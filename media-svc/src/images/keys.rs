@@ -54,8 +54,25 @@ pub fn pending_prefix(tenant: &TenantId) -> String {
     format!("{tenant}/pending/")
 }
 
+/// The one lease of an image as versions before per-upload leases wrote
+/// it (its body: when it was written); also the prefix of every lease of
+/// the image, since image ids have one length.
 pub fn pending(tenant: &TenantId, image: &ImageId) -> String {
     format!("{}{image}", pending_prefix(tenant))
+}
+
+/// The lease one upload wrote, named by when it ends (milliseconds since the
+/// epoch): a claim that names that time ends exactly this lease and no
+/// other upload's. A sibling of the older single lease, not below it: a
+/// file-backed store cannot hold both `x` and `x/y`.
+pub fn upload_lease(tenant: &TenantId, image: &ImageId, expires_millis: u64) -> String {
+    format!("{}.{expires_millis}", pending(tenant, image))
+}
+
+/// The image a lease key belongs to (either form), if it is one.
+pub fn leased_image(tenant: &TenantId, key: &str) -> Option<String> {
+    let rest = key.strip_prefix(&pending_prefix(tenant))?;
+    Some(rest.split('.').next().unwrap_or(rest).to_owned())
 }
 
 pub fn released_prefix(tenant: &TenantId) -> String {

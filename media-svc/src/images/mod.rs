@@ -26,7 +26,7 @@
 //! 1. read the claims (the answer says whether the image is claimed);
 //! 2. write the lease, also for a claimed image: its claims may be released
 //!    before the caller's own claim arrives, and a live lease keeps the
-//!    image from a release (a claim removes the lease);
+//!    image from a release (the claim that follows ends it);
 //! 3. wait until no live `deleting/` marker is left;
 //! 4. find the image complete (manifest, original, every rendition), or
 //!    store it anew;
@@ -37,7 +37,9 @@
 //! 1. refuse an id whose manifest does not exist;
 //! 2. write the owner's claim unless it is there already;
 //! 3. wait until no live `deleting/` marker is left;
-//! 4. find the image complete, and drop its lease;
+//! 4. find the image complete, and end the lease of the upload it follows
+//!    (each upload has its own, so a later upload of the same bytes keeps
+//!    the image until its own claim arrives);
 //! 5. on NOT_FOUND take back the claim if this call wrote it; on any other
 //!    error leave it (see [`ImageLibrary::claim`]).
 //!
@@ -87,6 +89,8 @@ pub struct StoredImage {
     pub manifest: Arc<Manifest>,
     /// When the janitor may delete it; `None` once claimed.
     pub pending_expires_at: Option<SystemTime>,
+    /// UploadImage: when the lease this upload wrote ends (see ClaimImage).
+    pub lease_expires_at: Option<SystemTime>,
     pub claimed: bool,
     /// Whether this call wrote the owner's claim (claims only; false for
     /// uploads). A reconciliation that claims again counts what it repaired,
@@ -191,6 +195,7 @@ impl ImageLibrary {
         // The lease goes first: a janitor or release whose marker appears from now on reads it and keeps the image.
         let expires_at = self.write_lease(tenant, &id).await?;
         let pending_expires_at = (!claimed).then_some(expires_at);
+        let lease_expires_at = Some(expires_at);
         // A janitor whose marker came earlier may have read the old lease: it must be done before we look.
         self.wait_for_deletions(tenant, &id).await?;
         let manifest = match self.complete_manifest(tenant, &id).await? {
@@ -198,7 +203,7 @@ impl ImageLibrary {
             None => self.store_new(tenant, &id, bytes, deadline).await?,
         };
         self.reached(ProtocolStep::UploadVerified).await;
-        Ok(StoredImage { id, manifest, pending_expires_at, claimed, owner_claim_created: false })
+        Ok(StoredImage { id, manifest, pending_expires_at, lease_expires_at, claimed, owner_claim_created: false })
     }
 
     /// Records `owner`'s claim, which makes the image permanent.
@@ -209,7 +214,17 @@ impl ImageLibrary {
     /// claim it can see, so that image cannot be gone and the claim stays.
     /// On any other error (storage, a janitor that will not finish) the
     /// image may well be there: the claim stays for the caller's retry.
-    pub async fn claim(&self, tenant: &TenantId, id: &ImageId, owner: &str) -> Result<StoredImage, Error> {
+    ///
+    /// `upload_lease` is when the lease of the upload this claim follows
+    /// ends (UploadImage's answer): that lease is ended, so a release of the
+    /// last claim deletes the image at once; other uploads' leases stay.
+    pub async fn claim(
+        &self,
+        tenant: &TenantId,
+        id: &ImageId,
+        owner: &str,
+        upload_lease: Option<SystemTime>,
+    ) -> Result<StoredImage, Error> {
         // Unknown ids (or another tenant's) are refused before anything is written.
         if self.manifest(tenant, id).await?.is_none() {
             return Err(Error::NotFound { image_id: id.to_string() });
@@ -226,12 +241,14 @@ impl ImageLibrary {
         .await;
         match outcome {
             Ok(manifest) => {
-                // No longer a janitor candidate; a lease left behind would only cost a look.
-                self.store.delete(&keys::pending(tenant, id)).await?;
+                if let Some(expires_at) = upload_lease {
+                    self.end_upload_lease(tenant, id, expires_at).await?;
+                }
                 Ok(StoredImage {
                     id: id.clone(),
                     manifest,
                     pending_expires_at: None,
+                    lease_expires_at: None,
                     claimed: true,
                     owner_claim_created,
                 })

@@ -58,7 +58,7 @@ async fn pending_images_go_after_the_grace_period_and_claimed_ones_stay() {
         let acme = tenant("acme");
         let pending = library.upload(&acme, photo(1).into()).await.unwrap();
         let claimed = library.upload(&acme, photo(2).into()).await.unwrap();
-        library.claim(&acme, &claimed.id, "contact-1").await.unwrap();
+        library.claim(&acme, &claimed.id, "contact-1", claimed.lease_expires_at).await.unwrap();
 
         let early = library.sweep("janitor-a").await.unwrap();
         assert_eq!(early.deleted, 0, "{}: nothing is deleted within the grace period", backend.name);
@@ -68,7 +68,7 @@ async fn pending_images_go_after_the_grace_period_and_claimed_ones_stay() {
         assert_eq!(report.deleted, 1, "{}: {report:?}", backend.name);
         let leftovers = backend.store().list(&keys::image_prefix(&acme, &pending.id)).await.unwrap();
         assert!(leftovers.is_empty(), "{}: every object of the pending image is gone: {leftovers:?}", backend.name);
-        assert!(!backend.store().exists(&keys::pending(&acme, &pending.id)).await.unwrap());
+        assert!(backend.store().list(&keys::pending(&acme, &pending.id)).await.unwrap().is_empty());
         assert!(is_complete(&library, &acme, &claimed.id).await, "{}: the claimed image stays whole", backend.name);
     }
 }
@@ -92,7 +92,7 @@ async fn concurrent_janitors_claims_and_uploads_lose_nothing() {
         });
         let claims = images.iter().step_by(3).map(|image| {
             let (library, tenant, id) = (Arc::clone(&library), acme.clone(), image.id.clone());
-            tokio::spawn(async move { (id.clone(), library.claim(&tenant, &id, "contact-9").await.is_ok()) })
+            tokio::spawn(async move { (id.clone(), library.claim(&tenant, &id, "contact-9", None).await.is_ok()) })
         });
         let uploads = (0..12).skip(1).step_by(3).map(|seed| {
             let (library, tenant) = (Arc::clone(&library), acme.clone());
@@ -227,17 +227,19 @@ async fn a_claim_that_fails_keeps_a_claim_an_earlier_call_acknowledged() {
         let library = backend.library(SHORT_GRACE);
         let acme = tenant("acme");
         let image = library.upload(&acme, photo(300).into()).await.unwrap();
-        let first = library.claim(&acme, &image.id, "contact-1").await.unwrap();
+        let first = library.claim(&acme, &image.id, "contact-1", image.lease_expires_at).await.unwrap();
         assert!(first.owner_claim_created, "{}: the first claim writes the owner's claim", backend.name);
-        let again = library.claim(&acme, &image.id, "contact-1").await.unwrap();
+        let again = library.claim(&acme, &image.id, "contact-1", image.lease_expires_at).await.unwrap();
         assert!(!again.owner_claim_created, "{}: the second finds it there", backend.name);
 
         // A janitor that stopped mid-deletion a moment ago: its marker is fresh,
         // so claims wait for it (about 10 s) and give up with CleanupInProgress.
         let stuck = keys::deleting(&acme, &image.id, "stuck-janitor");
         backend.store().put(&stuck, b"stuck-janitor".to_vec(), "text/plain").await.unwrap();
-        let (acknowledged, new_owner) =
-            tokio::join!(library.claim(&acme, &image.id, "contact-1"), library.claim(&acme, &image.id, "contact-2"));
+        let (acknowledged, new_owner) = tokio::join!(
+            library.claim(&acme, &image.id, "contact-1", image.lease_expires_at),
+            library.claim(&acme, &image.id, "contact-2", image.lease_expires_at)
+        );
         assert!(matches!(acknowledged, Err(Error::CleanupInProgress { .. })), "{}: {acknowledged:?}", backend.name);
         assert!(matches!(new_owner, Err(Error::CleanupInProgress { .. })), "{}: {new_owner:?}", backend.name);
         backend.store().delete(&stuck).await.unwrap();

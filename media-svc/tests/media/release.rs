@@ -44,8 +44,8 @@ async fn the_last_release_deletes_the_image_at_once_and_retries_succeed() {
         let (library, other_replica) = (backend.library(GRACE), backend.library(GRACE));
         let acme = tenant("acme");
         let image = library.upload(&acme, photo(400).into()).await.unwrap();
-        library.claim(&acme, &image.id, "contact-a").await.unwrap();
-        library.claim(&acme, &image.id, "contact-b").await.unwrap();
+        library.claim(&acme, &image.id, "contact-a", image.lease_expires_at).await.unwrap();
+        library.claim(&acme, &image.id, "contact-b", image.lease_expires_at).await.unwrap();
         assert!(signs(&other_replica, &acme, &image.id).await, "{}: another replica caches it", backend.name);
 
         let released = library.release(&acme, &image.id, "contact-a").await.unwrap();
@@ -59,7 +59,7 @@ async fn the_last_release_deletes_the_image_at_once_and_retries_succeed() {
         assert_eq!(released.outcome, ReleaseOutcome::Deleted, "{}", backend.name);
         let left = objects_of(&backend.store(), &acme, &image.id).await;
         assert!(left.is_empty(), "{}: every object goes at once: {left:?}", backend.name);
-        assert!(!backend.store().exists(&keys::pending(&acme, &image.id)).await.unwrap(), "{}", backend.name);
+        assert!(backend.store().list(&keys::pending(&acme, &image.id)).await.unwrap().is_empty(), "{}", backend.name);
         assert!(!signs(&library, &acme, &image.id).await, "{}: never signed again", backend.name);
 
         // Retries, and owners that never claimed it, succeed.
@@ -87,7 +87,7 @@ async fn a_release_keeps_an_image_that_an_upload_of_the_same_bytes_just_leased()
         let acme = tenant("acme");
         let bytes = photo(410);
         let image = library.upload(&acme, bytes.clone().into()).await.unwrap();
-        library.claim(&acme, &image.id, "contact-a").await.unwrap();
+        library.claim(&acme, &image.id, "contact-a", image.lease_expires_at).await.unwrap();
         // Contact B is being created with the same picture: uploaded, not yet claimed.
         let again = library.upload(&acme, bytes.into()).await.unwrap();
         assert!(again.claimed && again.pending_expires_at.is_none(), "{}: the answer is unchanged", backend.name);
@@ -98,8 +98,36 @@ async fn a_release_keeps_an_image_that_an_upload_of_the_same_bytes_just_leased()
             "{}: the upload's lease keeps it for B's claim: {released:?}",
             backend.name
         );
-        library.claim(&acme, &image.id, "contact-b").await.expect("B's claim finds the image");
+        library.claim(&acme, &image.id, "contact-b", again.lease_expires_at).await.expect("B's claim finds the image");
         assert!(is_complete(&library, &acme, &image.id).await, "{}", backend.name);
+    }
+}
+
+#[tokio::test]
+async fn a_claim_ends_its_own_uploads_lease_and_not_a_later_uploads() {
+    for backend in backends::all().await {
+        let library = backend.library(GRACE);
+        let acme = tenant("acme");
+        let bytes = photo(411);
+        // Contacts A and B are created with the same picture, both uploads
+        // before either claim arrives (e.g. claims queued while media-svc was down).
+        let first = library.upload(&acme, bytes.clone().into()).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let second = library.upload(&acme, bytes.into()).await.unwrap();
+        assert_ne!(first.lease_expires_at, second.lease_expires_at, "{}: one lease per upload", backend.name);
+        library.claim(&acme, &first.id, "contact-a", first.lease_expires_at).await.unwrap();
+        // A is taken down before B's claim arrives.
+        let released = library.release(&acme, &first.id, "contact-a").await.unwrap();
+        assert!(
+            matches!(released.outcome, ReleaseOutcome::Pending { .. }),
+            "{}: B's upload still holds its lease: {released:?}",
+            backend.name
+        );
+        library.claim(&acme, &first.id, "contact-b", second.lease_expires_at).await.expect("B's claim finds the image");
+        assert!(is_complete(&library, &acme, &first.id).await, "{}", backend.name);
+        // Every upload's lease is ended by its claim: the last release deletes at once.
+        let released = library.release(&acme, &first.id, "contact-b").await.unwrap();
+        assert_eq!(released.outcome, ReleaseOutcome::Deleted, "{}", backend.name);
     }
 }
 
@@ -111,7 +139,7 @@ async fn a_release_that_stopped_halfway_is_finished_by_a_retry_or_the_janitor() 
 
         // Stopped after step 2: the record is written, the claim removed, nothing deleted.
         let image = library.upload(&acme, photo(420).into()).await.unwrap();
-        library.claim(&acme, &image.id, "contact-a").await.unwrap();
+        library.claim(&acme, &image.id, "contact-a", image.lease_expires_at).await.unwrap();
         store.put(&keys::released(&acme, &image.id), b"0".to_vec(), "text/plain").await.unwrap();
         store.delete(&keys::claim(&acme, &image.id, "contact-a")).await.unwrap();
         let report = library.sweep("janitor-a").await.unwrap();
@@ -121,7 +149,7 @@ async fn a_release_that_stopped_halfway_is_finished_by_a_retry_or_the_janitor() 
 
         // Stopped during step 5: the manifest is gone, the rest is not.
         let image = library.upload(&acme, photo(421).into()).await.unwrap();
-        library.claim(&acme, &image.id, "contact-a").await.unwrap();
+        library.claim(&acme, &image.id, "contact-a", image.lease_expires_at).await.unwrap();
         store.put(&keys::released(&acme, &image.id), b"0".to_vec(), "text/plain").await.unwrap();
         store.delete(&keys::claim(&acme, &image.id, "contact-a")).await.unwrap();
         store.delete(&keys::manifest(&acme, &image.id)).await.unwrap();
@@ -139,7 +167,7 @@ async fn the_janitor_forgets_release_records_after_the_grace_period() {
         let library = backend.library(grace);
         let acme = tenant("acme");
         let image = library.upload(&acme, photo(430).into()).await.unwrap();
-        library.claim(&acme, &image.id, "contact-a").await.unwrap();
+        library.claim(&acme, &image.id, "contact-a", image.lease_expires_at).await.unwrap();
         library.release(&acme, &image.id, "contact-a").await.unwrap();
         let record = keys::released(&acme, &image.id);
         library.sweep("janitor-a").await.unwrap();
@@ -169,7 +197,7 @@ async fn releases_racing_claims_on_another_replica_never_delete_a_claimed_image(
         let mut ids = Vec::new();
         for round in 0..ROUNDS {
             let image = releaser.upload(&acme, photo(500 + round).into()).await.unwrap();
-            releaser.claim(&acme, &image.id, "contact-a").await.unwrap();
+            releaser.claim(&acme, &image.id, "contact-a", image.lease_expires_at).await.unwrap();
             // The claimer's manifest cache knows the image, as a busy replica's would.
             assert!(signs(&claimer, &acme, &image.id).await);
             ids.push(image.id);
@@ -183,7 +211,7 @@ async fn releases_racing_claims_on_another_replica_never_delete_a_claimed_image(
                     for _ in 0..round {
                         claimer.store().list(&keys::image_prefix(&acme, &id)).await.unwrap();
                     }
-                    claimer.claim(&acme, &id, "contact-b").await
+                    claimer.claim(&acme, &id, "contact-b", None).await
                 };
                 let (released, claimed) = tokio::join!(releaser.release(&acme, &id, "contact-a"), late_claim);
                 (id, released.unwrap().outcome, claimed)
@@ -219,7 +247,7 @@ async fn releases_racing_uploads_on_another_replica_never_lose_the_uploaded_imag
         let mut seeds = Vec::new();
         for round in 0..ROUNDS {
             let image = releaser.upload(&acme, photo(600 + round).into()).await.unwrap();
-            releaser.claim(&acme, &image.id, "contact-a").await.unwrap();
+            releaser.claim(&acme, &image.id, "contact-a", image.lease_expires_at).await.unwrap();
             seeds.push((600 + round, image.id));
         }
         let rounds = seeds.into_iter().map(|(seed, id)| {
@@ -230,7 +258,7 @@ async fn releases_racing_uploads_on_another_replica_never_lose_the_uploaded_imag
                         uploader.store().exists(&keys::manifest(&acme, &id)).await?;
                     }
                     let uploaded = uploader.upload(&acme, photo(seed).into()).await?;
-                    uploader.claim(&acme, &uploaded.id, "contact-b").await
+                    uploader.claim(&acme, &uploaded.id, "contact-b", uploaded.lease_expires_at).await
                 };
                 let (released, created) = tokio::join!(releaser.release(&acme, &id, "contact-a"), create_b);
                 (id, released.unwrap().outcome, created)
@@ -265,7 +293,7 @@ impl StepObserver for ClaimBeforeMarker {
     fn reached(&self, step: ProtocolStep) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             if step == ProtocolStep::ReleaseBeforeMarker {
-                let answer = self.claimer.claim(&self.tenant, &self.id, "contact-b").await.map(|_| ());
+                let answer = self.claimer.claim(&self.tenant, &self.id, "contact-b", None).await.map(|_| ());
                 *self.answer.lock().unwrap() = Some(answer);
             }
         })
@@ -278,7 +306,7 @@ async fn a_claim_between_the_releases_last_look_and_its_marker_keeps_the_image()
         let claimer = backend.library(GRACE);
         let acme = tenant("acme");
         let image = claimer.upload(&acme, photo(700).into()).await.unwrap();
-        claimer.claim(&acme, &image.id, "contact-a").await.unwrap();
+        claimer.claim(&acme, &image.id, "contact-a", image.lease_expires_at).await.unwrap();
 
         // Why this fails when the release decides on the claims it read before
         // its marker: the claim runs whole in between (no marker to wait for,

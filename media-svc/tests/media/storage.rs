@@ -63,10 +63,19 @@ async fn the_same_bytes_give_the_same_id_and_are_stored_once() {
         let acme = tenant("acme");
         let bytes = phone_photo(2);
         let first = library.upload(&acme, bytes.clone().into()).await.unwrap();
-        let objects_after_first = backend.store().list("acme/").await.unwrap().len();
+        // The image's objects, not the uploads' leases (one per upload).
+        let image_objects =
+            || async { backend.store().list(&format!("acme/images/{}/", first.id)).await.unwrap().len() };
+        let objects_after_first = image_objects().await;
         let second = library.upload(&acme, bytes.clone().into()).await.unwrap();
         assert_eq!(first.id, second.id, "{}", backend.name);
-        assert_eq!(backend.store().list("acme/").await.unwrap().len(), objects_after_first, "{}", backend.name);
+        assert_eq!(image_objects().await, objects_after_first, "{}: stored once", backend.name);
+        assert_eq!(
+            backend.store().list("acme/pending/").await.unwrap().len(),
+            2,
+            "{}: a lease per upload",
+            backend.name
+        );
 
         let other = library.upload(&tenant("other"), bytes.into()).await.unwrap();
         assert_ne!(other.id, first.id, "{}: tenants get their own copy", backend.name);
@@ -159,7 +168,7 @@ async fn unknown_and_foreign_ids_are_not_found() {
             let caller = if who == "other tenant" { tenant("intruder") } else { tenant("acme") };
             let signed = library.sign(&caller, std::slice::from_ref(&id), UrlTtl::default(), MissingIds::Fail).await;
             assert!(matches!(signed, Err(Error::NotFound { .. })), "{}: sign {who}: {signed:?}", backend.name);
-            let claimed = library.claim(&caller, &id, "contact-1").await;
+            let claimed = library.claim(&caller, &id, "contact-1", None).await;
             assert!(matches!(claimed, Err(Error::NotFound { .. })), "{}: claim {who}: {claimed:?}", backend.name);
         }
         assert!(
@@ -177,7 +186,7 @@ async fn claims_are_idempotent_and_shared_by_owners() {
         let acme = tenant("acme");
         let stored = library.upload(&acme, phone_photo(7).into()).await.unwrap();
         for owner in ["contact-1", "contact-1", "contact-2"] {
-            let claimed = library.claim(&acme, &stored.id, owner).await.unwrap();
+            let claimed = library.claim(&acme, &stored.id, owner, stored.lease_expires_at).await.unwrap();
             assert!(claimed.claimed && claimed.pending_expires_at.is_none(), "{}", backend.name);
         }
         assert_eq!(backend.store().list(&keys::claims_prefix(&acme, &stored.id)).await.unwrap().len(), 2);

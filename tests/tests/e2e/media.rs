@@ -51,7 +51,11 @@ async fn upload_claim_sign_and_fetch_through_grpc() {
     let claimed = media_client
         .claim_image(tenant_request(
             "acme",
-            ClaimImageRequest { image_id: image.image_id.clone(), owner: "c-1".into() },
+            ClaimImageRequest {
+                image_id: image.image_id.clone(),
+                owner: "c-1".into(),
+                lease_expire_time: image.lease_expire_time,
+            },
         ))
         .await
         .unwrap()
@@ -130,7 +134,7 @@ async fn bad_fields_are_reported_together() {
     let fields: Vec<_> = field_violations(&status).into_iter().map(|v| v.field).collect();
     assert_eq!(fields, ["image_ids[0]", "ttl"]);
 
-    let request = ClaimImageRequest { image_id: "0".repeat(64), owner: String::new() };
+    let request = ClaimImageRequest { image_id: "0".repeat(64), owner: String::new(), lease_expire_time: None };
     let status = media_client.claim_image(tenant_request("acme", request)).await.unwrap_err();
     assert_eq!((status.code(), field_violations(&status)[0].field.as_str()), (Code::InvalidArgument, "owner"));
 }
@@ -240,8 +244,13 @@ async fn upload_refuses_a_request_id_over_its_documented_limit() {
     media_client.upload_image(request("r".repeat(128))).await.expect("128 characters are fine");
 }
 
-fn claim(image_id: &str, owner: &str) -> tonic::Request<ClaimImageRequest> {
-    tenant_request("acme", ClaimImageRequest { image_id: image_id.into(), owner: owner.into() })
+/// A claim; `lease` is the lease of the upload it follows (UploadImage's
+/// `lease_expire_time`), which the claim ends.
+fn claim(image_id: &str, owner: &str, lease: Option<prost_types::Timestamp>) -> tonic::Request<ClaimImageRequest> {
+    tenant_request(
+        "acme",
+        ClaimImageRequest { image_id: image_id.into(), owner: owner.into(), lease_expire_time: lease },
+    )
 }
 
 fn release(tenant: &str, image_id: &str, owner: &str) -> tonic::Request<ReleaseImageRequest> {
@@ -282,8 +291,8 @@ async fn the_last_release_deletes_the_picture_and_its_urls_stop_working() {
     let mut media_client = client(&media);
     let image = media_client.upload_image(upload(photo())).await.unwrap().into_inner();
     let id = image.image_id.as_str();
-    media_client.claim_image(claim(id, "c-a")).await.unwrap();
-    media_client.claim_image(claim(id, "c-b")).await.unwrap();
+    media_client.claim_image(claim(id, "c-a", image.lease_expire_time)).await.unwrap();
+    media_client.claim_image(claim(id, "c-b", None)).await.unwrap();
     let signed = media_client.sign_image_urls(sign(id, false)).await.unwrap().into_inner();
     let url = signed.images[0].renditions[0].url.clone();
 
@@ -339,7 +348,7 @@ async fn a_release_racing_a_claim_never_leaves_a_claimed_picture_without_its_obj
     for seed in 0..24 {
         let bytes = samples::jpeg(&samples::photo(200, 200, 900 + seed), JpegOptions::default());
         let image = media_client.upload_image(upload(bytes)).await.unwrap().into_inner();
-        media_client.claim_image(claim(&image.image_id, "c-a")).await.unwrap();
+        media_client.claim_image(claim(&image.image_id, "c-a", image.lease_expire_time)).await.unwrap();
         ids.push(image.image_id);
     }
     let mut urls = Vec::new();
@@ -356,7 +365,7 @@ async fn a_release_racing_a_claim_never_leaves_a_claimed_picture_without_its_obj
                 for _ in 0..round {
                     reqwest::get(&url).await.unwrap();
                 }
-                claimer.claim_image(claim(id, "c-b")).await
+                claimer.claim_image(claim(id, "c-b", None)).await
             };
             let (released, claimed) = tokio::join!(releaser.release_image(release("acme", id, "c-a")), late_claim);
             (id, released.unwrap().into_inner(), claimed)
@@ -396,7 +405,7 @@ async fn many_owners_releasing_one_picture_at_once_all_succeed_and_the_last_dele
     let image = media_client.upload_image(upload(photo())).await.unwrap().into_inner();
     let id = image.image_id.clone();
     for owner in 0..OWNERS {
-        media_client.claim_image(claim(&id, &format!("owner-{owner}"))).await.unwrap();
+        media_client.claim_image(claim(&id, &format!("owner-{owner}"), image.lease_expire_time)).await.unwrap();
     }
     let releases = futures::stream::iter(0..OWNERS)
         .map(|owner| {

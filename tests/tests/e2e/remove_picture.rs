@@ -137,3 +137,30 @@ async fn a_takedown_while_media_svc_is_down_commits_and_the_release_follows_when
         drop((media, contacts_process));
     }
 }
+
+#[tokio::test]
+async fn a_picture_taken_down_and_given_back_at_once_stays_served() {
+    for database in databases().await {
+        let stack = Stack::start(&database, &[], &[]).await.expect("both services start");
+        let mut client = stack.contacts_client();
+        let name = database.name;
+        // Create, take down and give the same bytes back in quick succession:
+        // the create's claim, the release and the replacement's claim are all
+        // in the outbox together, and the replacement's upload has its own lease.
+        let picture = photo(77);
+        let ada = create(&mut client, "Ada", picture.clone()).await;
+        remove(&mut client, "acme", &ada.id, "wrong photo", "").await.unwrap();
+        let request = accommador_proto::accommador::contacts::v1::ReplaceProfilePictureRequest {
+            id: ada.id.clone(),
+            profile_picture: picture,
+            request_id: String::new(),
+        };
+        let replaced = client.replace_profile_picture(tenant_request("acme", request)).await.unwrap().into_inner();
+        let url = first_url(&replaced);
+        // Long enough for every outbox entry to be delivered (CLAIM_RETRY_INTERVAL is 500 ms here).
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let now = get(&mut client, &ada.id).await;
+        assert!(!now.profile_picture.as_ref().unwrap().renditions.is_empty(), "{name}: the picture is still known");
+        assert_eq!(reqwest::get(&url).await.unwrap().status(), 200, "{name}: the picture is still served");
+    }
+}

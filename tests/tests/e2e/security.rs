@@ -294,7 +294,7 @@ async fn no_tenant_reaches_another_tenants_data_through_any_rpc() {
     let sign = SignImageUrlsRequest { image_ids: vec![victim_image.clone()], ttl: None, skip_missing: false };
     let status = media_client.sign_image_urls(call(token, Some("acme"), sign)).await.unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
-    let claim = ClaimImageRequest { image_id: victim_image.clone(), owner: a.clone() };
+    let claim = ClaimImageRequest { image_id: victim_image.clone(), owner: a.clone(), lease_expire_time: None };
     let status = media_client.claim_image(call(token, Some("acme"), claim)).await.unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
     // An upload of the same bytes by another tenant is a different image.
