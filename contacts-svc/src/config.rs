@@ -124,6 +124,15 @@ pub struct ServerConfig {
     /// (see the `reconcile` subcommand); 0s turns the periodic job off.
     #[arg(long, env = "RECONCILE_INTERVAL", default_value = "6h", value_parser = humantime::parse_duration)]
     pub reconcile_interval: Duration,
+
+    /// How long contact events are kept for ListContactEvents; a cursor
+    /// older than this is refused (OUT_OF_RANGE).
+    #[arg(long, env = "EVENTS_RETENTION", default_value = "30days", value_parser = humantime::parse_duration)]
+    pub events_retention: Duration,
+
+    /// How often events past the retention are pruned.
+    #[arg(long, env = "EVENTS_PRUNE_INTERVAL", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub events_prune_interval: Duration,
 }
 
 impl ServerConfig {

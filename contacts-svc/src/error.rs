@@ -39,6 +39,17 @@ pub enum Error {
     /// UnmergeContacts on a pair that is not merged now.
     #[error("contact {duplicate} is not merged into {primary}{}", merged_into.as_ref().map(|other| format!(" (it is merged into {other})")).unwrap_or_default())]
     NotMergedInto { primary: String, duplicate: String, merged_into: Option<String> },
+    /// ListContactEvents with a cursor this service did not hand out.
+    #[error(
+        "`after` is not a cursor of this feed; pass an event's `cursor` or a `next_cursor` as given, or leave it empty to start from the oldest event kept"
+    )]
+    EventCursorInvalid,
+    /// ListContactEvents with a cursor older than the retention.
+    #[error(
+        "the cursor is older than the event retention ({}): the events after it are gone; rebuild your state from ListContacts, then follow the feed from an empty cursor",
+        humantime::format_duration(*retention)
+    )]
+    EventCursorExpired { retention: std::time::Duration },
     /// UnmergeContacts naming the intermediate contact of a ReplaceProfilePicture.
     #[error(
         "contact {carrier} only carried a replaced picture into {primary} and was never live, so it cannot be unmerged; to change the picture again, call ReplaceProfilePicture (or RemoveProfilePicture) on {primary}"
@@ -119,6 +130,14 @@ impl From<Error> for Status {
                     metadata.insert("merged_into".into(), other);
                 }
                 (Code::FailedPrecondition, reasons::CONTACT_NOT_MERGED_INTO)
+            }
+            Error::EventCursorInvalid => {
+                violations.add("after", message.clone());
+                (Code::InvalidArgument, reasons::EVENT_CURSOR_INVALID)
+            }
+            Error::EventCursorExpired { retention } => {
+                metadata.insert("retention_seconds".into(), retention.as_secs().to_string());
+                (Code::OutOfRange, reasons::EVENT_CURSOR_EXPIRED)
             }
             Error::PictureCarrier { primary, carrier } => {
                 metadata.insert("primary_id".into(), primary);

@@ -39,7 +39,15 @@ pub async fn connect_book(config: &ServerConfig) -> anyhow::Result<ContactBook> 
         config.media_tls()?,
         pictures,
     )?;
-    Ok(ContactBook::new(store, media, PhoneNormalizer { default_region }, pictures, config.outbox()).await?)
+    Ok(ContactBook::new(
+        store,
+        media,
+        PhoneNormalizer { default_region },
+        pictures,
+        config.outbox(),
+        config.events_retention,
+    )
+    .await?)
 }
 
 /// A bound, ready-to-run contacts-svc.
@@ -107,9 +115,14 @@ impl Application {
             tokio::spawn(async move { book.run_reconciliation(interval, stopped).await })
         });
 
+        let retention = tokio::spawn({
+            let (book, stopped, interval) = (self.book.clone(), stopped(), self.config.events_prune_interval);
+            async move { book.run_event_retention(interval, stopped).await }
+        });
+
         let served = serve(self.exposure, introspection, |routes| routes.add_service(contacts), shutdown).await;
         let _ = stop_jobs.send(true);
-        let _ = tokio::join!(outbox, readiness);
+        let _ = tokio::join!(outbox, readiness, retention);
         if let Some(reconciliation) = reconciliation {
             let _ = reconciliation.await;
         }

@@ -46,6 +46,10 @@ pub const CONTACT_NOT_FOUND: &str = "CONTACT_NOT_FOUND";
 pub const CONTACT_ERASED: &str = "CONTACT_ERASED";
 /// UnmergeContacts named the intermediate contact of a ReplaceProfilePicture.
 pub const CONTACT_IS_PICTURE_CARRIER: &str = "CONTACT_IS_PICTURE_CARRIER";
+/// ListContactEvents: a cursor this service did not hand out.
+pub const EVENT_CURSOR_INVALID: &str = "EVENT_CURSOR_INVALID";
+/// ListContactEvents: the cursor is older than the event retention.
+pub const EVENT_CURSOR_EXPIRED: &str = "EVENT_CURSOR_EXPIRED";
 /// The contact exists but has no such revision.
 pub const REVISION_NOT_FOUND: &str = "REVISION_NOT_FOUND";
 /// The contact was merged into another one, which now answers for it.

@@ -193,6 +193,37 @@ pub fn erasure(erasure: crate::store::Erasure) -> pb::EraseContactResponse {
     }
 }
 
+pub fn event(logged: crate::domain::LoggedEvent) -> pb::ContactEvent {
+    use crate::domain::ContactEvent as Event;
+    use pb::contact_event::Kind;
+    let kind = match logged.event {
+        Event::ContactCreated { contact_id, image_id } => {
+            Kind::Created(pb::ContactCreated { contact_id, image_id: image_id.unwrap_or_default() })
+        }
+        Event::ContactMerged { primary_id, duplicate_id, revision, fields_taken } => {
+            Kind::Merged(pb::ContactMerged { primary_id, duplicate_id, revision, fields_taken })
+        }
+        Event::ProfilePictureChanged { contact_id, revision, image_id } => {
+            Kind::PictureChanged(pb::ProfilePictureChanged {
+                contact_id,
+                revision,
+                image_id: image_id.unwrap_or_default(),
+            })
+        }
+        Event::ContactUnmerged { primary_id, duplicate_id, primary_revision, duplicate_revision } => {
+            Kind::Unmerged(pb::ContactUnmerged { primary_id, duplicate_id, primary_revision, duplicate_revision })
+        }
+        Event::ContactErased { contact_ids } => Kind::Erased(pb::ContactErased { contact_ids }),
+    };
+    pb::ContactEvent {
+        event_id: logged.event_id,
+        cursor: crate::book::event_cursor(logged.sequence),
+        sequence: logged.sequence,
+        event_time: Some(timestamp(logged.time_us)),
+        kind: Some(kind),
+    }
+}
+
 /// The id and audit reason of RemoveProfilePicture and EraseContact, every
 /// problem reported at once: the reason is required (`why` completes "say
 /// why ...") and follows the text rules of contact fields.

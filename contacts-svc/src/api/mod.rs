@@ -10,9 +10,9 @@ use accommador_proto::{
     accommador::contacts::v1::{
         BatchGetContactsRequest, BatchGetContactsResponse, Contact, CreateContactRequest, DuplicateMatch,
         EraseContactRequest, EraseContactResponse, FindDuplicateContactsRequest, FindDuplicateContactsResponse,
-        GetContactRequest, ListContactsRequest, ListContactsResponse, MergeContactsRequest,
-        RemoveProfilePictureRequest, ReplaceProfilePictureRequest, UnmergeContactsRequest, UnmergeContactsResponse,
-        contacts_service_server::ContactsService,
+        GetContactRequest, ListContactEventsRequest, ListContactEventsResponse, ListContactsRequest,
+        ListContactsResponse, MergeContactsRequest, RemoveProfilePictureRequest, ReplaceProfilePictureRequest,
+        UnmergeContactsRequest, UnmergeContactsResponse, contacts_service_server::ContactsService,
     },
     status::Violations,
     tenant::{TenantId, request_id},
@@ -22,7 +22,9 @@ use tonic::{Request, Response, Status};
 
 use self::tenant_gate::{Admitted, TenantGate};
 use crate::{
-    book::{ContactBook, DEFAULT_PAGE_SIZE, MAX_BATCH_IDS, MAX_PAGE_SIZE, MAX_QUERY_LEN},
+    book::{
+        ContactBook, DEFAULT_EVENT_PAGE, DEFAULT_PAGE_SIZE, MAX_BATCH_IDS, MAX_EVENT_PAGE, MAX_PAGE_SIZE, MAX_QUERY_LEN,
+    },
     context::RequestContext,
     error::Error,
 };
@@ -198,6 +200,27 @@ impl ContactsService for ContactsApi {
         Ok(Response::new(UnmergeContactsResponse {
             primary: Some(convert::contact(unmerged.primary)),
             duplicate: Some(convert::contact(unmerged.duplicate)),
+        }))
+    }
+
+    async fn list_contact_events(
+        &self,
+        request: Request<ListContactEventsRequest>,
+    ) -> Result<Response<ListContactEventsResponse>, Status> {
+        let (context, _admitted) = self.admit(&request)?;
+        let message = request.into_inner();
+        let limit = match message.page_size {
+            size if size < 0 => {
+                let problem = format!("page_size is {size}; it must not be negative");
+                return Err(Error::invalid_field("page_size", problem).into());
+            }
+            0 => DEFAULT_EVENT_PAGE,
+            size => (size as u64).min(MAX_EVENT_PAGE),
+        };
+        let (events, next_cursor) = self.book.events(&context, &message.after, limit).await?;
+        Ok(Response::new(ListContactEventsResponse {
+            events: events.into_iter().map(convert::event).collect(),
+            next_cursor,
         }))
     }
 

@@ -1,7 +1,7 @@
 //! The contact book: the use cases of contacts-svc, over the store and
 //! media-svc. Transport-agnostic: the gRPC layer only converts.
 //!
-//! - [`create`], [`read`], [`list`], [`merge`], [`replace`], [`takedown`], [`unmerge`], [`erase`], [`duplicates`]: one use case
+//! - [`create`], [`read`], [`list`], [`merge`], [`replace`], [`takedown`], [`unmerge`], [`erase`], [`duplicates`], [`events`]: one use case
 //!   (or a family of reads) per file;
 //! - [`idempotency`]: request ids (AIP-155), recorded and replayed;
 //! - [`page_token`]: the Smart List's signed, opaque page tokens;
@@ -13,6 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 mod create;
 mod duplicates;
 mod erase;
+mod events;
 mod idempotency;
 mod list;
 mod merge;
@@ -24,6 +25,7 @@ mod replace;
 mod takedown;
 mod unmerge;
 
+pub(crate) use events::{DEFAULT_EVENT_PAGE, MAX_EVENT_PAGE, cursor as event_cursor};
 pub(crate) use idempotency::Idempotency;
 pub use outbox::OutboxSettings;
 pub use reconcile::{ReconcileReport, UnrepairablePicture};
@@ -75,6 +77,9 @@ pub struct ContactBook {
     /// Signs and checks the Smart List's page tokens with the key all
     /// replicas share, so any replica continues a listing another began.
     page_tokens: PageTokens,
+    /// How long contact events are kept (EVENTS_RETENTION): named in the
+    /// error of a cursor older than that.
+    event_retention: std::time::Duration,
 }
 
 fn now_us() -> i64 {
@@ -90,9 +95,11 @@ impl ContactBook {
         phones: PhoneNormalizer,
         pictures: PictureLimit,
         outbox: OutboxSettings,
+        event_retention: std::time::Duration,
     ) -> Result<Self, Error> {
         let key = store.server_key(page_token::KEY_NAME, PageTokens::fresh_key()).await?;
-        Ok(Self { store, media, phones, pictures, outbox, page_tokens: PageTokens::new(key) })
+        let page_tokens = PageTokens::new(key);
+        Ok(Self { store, media, phones, pictures, outbox, page_tokens, event_retention })
     }
 
     /// Whether the book can serve: its database answers. media-svc is left

@@ -4,6 +4,7 @@
 mod contact;
 mod duplicates;
 mod erasure;
+mod events;
 mod fields;
 mod merge;
 mod phone;
@@ -16,6 +17,7 @@ mod unmerge;
 pub use contact::{Contact, ContactDraft, ContactFields, ContactId, LIMITS, Limits, MAX_LISTED_MERGED_IDS};
 pub use duplicates::{MatchReason, match_reasons};
 pub use erasure::ErasedValues;
+pub use events::{ContactEvent, LoggedEvent};
 pub use fields::{MatchKey, MatchKind};
 pub use merge::{MergeField, merge, merged_revision};
 pub use phone::{EXTENSION_SEPARATOR, PhoneNormalizer};

@@ -12,10 +12,10 @@ use sea_orm::{
 use super::{
     LatestRevisions, RequestRecord, Store,
     entities::{claim_outbox, contact, contact_erasure, contact_match_key, contact_revision},
-    merge_groups, outbox, requests, rows,
+    events, merge_groups, outbox, requests, rows,
 };
 use crate::{
-    domain::{Contact, ContactId},
+    domain::{Contact, ContactEvent, ContactId},
     error::Error,
 };
 
@@ -81,6 +81,11 @@ impl Store {
         let written: Result<(), Error> = async {
             contact::Entity::insert(anchor(tenant, contact)).exec(&txn).await?;
             insert_revisions(&txn, tenant, std::slice::from_ref(contact)).await?;
+            let created = ContactEvent::ContactCreated {
+                contact_id: contact.id.to_string(),
+                image_id: contact.fields.image_id.clone(),
+            };
+            events::append_events(&txn, tenant, &[created], contact.create_time_us).await?;
             if let (Some(image_id), Some(deadline)) = (&contact.fields.image_id, claim_deadline_us) {
                 let claim = outbox::claim_row(tenant, image_id, &contact.id, contact.create_time_us, deadline);
                 claim_outbox::Entity::insert(claim).exec(&txn).await?;

@@ -414,3 +414,54 @@ pub mod contact_erasure {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// The contact event log (ListContactEvents), append-only and written in the
+/// transaction of the change it announces: one row per event, numbered per
+/// tenant without gaps in commit order (see `store::events`). Only the
+/// retention pruning deletes rows, oldest first.
+pub mod contact_event {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "contact_event")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub sequence: i64,
+        /// A UUIDv7, unique across tenants: what downstream deduplicates by.
+        pub event_id: String,
+        /// `domain::ContactEvent::type_name`.
+        pub event_type: String,
+        /// The event as JSON: ids, revisions and image ids, never values.
+        #[sea_orm(column_type = "Text")]
+        pub payload: String,
+        pub time_us: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Each tenant's last event number. Updated by every write that logs events,
+/// in its transaction: its row lock is what orders a tenant's events by commit.
+pub mod contact_event_counter {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "contact_event_counter")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant: String,
+        pub last_sequence: i64,
+        /// The oldest sequence still kept: retention prunes the ones before.
+        pub retained_from: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

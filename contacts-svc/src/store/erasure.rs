@@ -48,13 +48,17 @@ use super::{
         claim_outbox, contact_erasure, contact_match_key, contact_moderation, contact_revision, request_record,
     },
     erased_traces::scrub_borrowed,
+    events::append_events,
     merge_groups::group_members,
     merges::lock_anchors,
     outbox::release_row,
     requests::{find_request_in, insert_request_record},
     rolled_back,
 };
-use crate::{domain::ContactId, error::Error};
+use crate::{
+    domain::{ContactEvent, ContactId},
+    error::Error,
+};
 
 /// How many times the group may grow under the erasure before it gives up:
 /// each round needs a merge into the group to commit between two reads.
@@ -164,6 +168,8 @@ async fn erase_in(
         let owner = ContactId::from_trusted(owner.clone());
         claim_outbox::Entity::insert(release_row(tenant, image_id, &owner, request.now_us)).exec(txn).await?;
     }
+    let erased = ContactEvent::ContactErased { contact_ids: members.iter().map(ToString::to_string).collect() };
+    append_events(txn, tenant, &[erased], request.now_us).await?;
     let erasure = Erasure { contact_ids: members, time_us: request.now_us };
     Ok(EraseOutcome::Erased { erasure, releases: worn.len() + borrowed_releases })
 }

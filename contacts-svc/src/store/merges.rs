@@ -10,6 +10,7 @@ use super::{
     RequestRecord, Store,
     contacts::{erased_among, insert_revisions, latest_in},
     entities::{claim_outbox, contact},
+    events::append_events,
     merge_events::{MERGE, NewEvent, insert_event, latest_event},
     merge_groups::{resolve_in, unite_groups},
     outbox::claim_row,
@@ -17,7 +18,7 @@ use super::{
     rolled_back,
 };
 use crate::{
-    domain::{Contact, ContactId, MergeField},
+    domain::{Contact, ContactEvent, ContactId, MergeField},
     error::Error,
 };
 
@@ -59,7 +60,7 @@ impl Store {
     ) -> Result<MergeOutcome, Error> {
         let _writer = self.writer().await;
         let txn = self.db.begin().await?;
-        let outcome = match merge_in(&txn, tenant, &request, decide).await {
+        let outcome = match merge_in(&txn, tenant, &request, decide, Announce::Merge).await {
             Ok(outcome) => outcome,
             Err(error) => return Err(rolled_back(txn, error).await),
         };
@@ -125,11 +126,22 @@ pub(super) async fn lock_anchors(
         .await?)
 }
 
+/// What a merge announces in the event log besides a picture change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Announce {
+    /// The merge itself (MergeContacts).
+    Merge,
+    /// Only the picture change (ReplaceProfilePicture: the contact that
+    /// carried the picture was never live, nobody has heard of it).
+    PictureOnly,
+}
+
 pub(super) async fn merge_in(
     txn: &DatabaseTransaction,
     tenant: &TenantId,
     request: &MergeRequest<'_>,
     decide: impl FnOnce(&Contact, &Contact) -> Contact,
+    announce: Announce,
 ) -> Result<MergeOutcome, Error> {
     let ids = [request.primary_id.clone(), request.duplicate_id.clone()];
     let anchors = lock_contacts(txn, tenant, &ids).await?;
@@ -180,6 +192,23 @@ pub(super) async fn merge_in(
     };
     insert_event(txn, tenant, previous.as_ref(), event).await?;
     unite_groups(txn, tenant, &primary.id, &duplicate.id).await?;
+    let mut events = Vec::new();
+    if announce == Announce::Merge {
+        events.push(ContactEvent::ContactMerged {
+            primary_id: primary.id.to_string(),
+            duplicate_id: duplicate.id.to_string(),
+            revision: merged.revision,
+            fields_taken: request.take_from_duplicate.iter().map(|field| field.name().to_owned()).collect(),
+        });
+    }
+    if merged.fields.image_id != primary.fields.image_id {
+        events.push(ContactEvent::ProfilePictureChanged {
+            contact_id: primary.id.to_string(),
+            revision: merged.revision,
+            image_id: merged.fields.image_id.clone(),
+        });
+    }
+    append_events(txn, tenant, &events, request.now_us).await?;
     if let Some(image_id) = &merged.fields.image_id
         && primary.fields.image_id.as_ref() != Some(image_id)
     {

@@ -16,6 +16,7 @@
 //!   recorded as events;
 //! - [`takedown`]: RemoveProfilePicture's transaction, the moderation takedown;
 //! - [`erasure`]: EraseContact's transaction, the one that redacts in place;
+//! - [`events`]: the contact event log every write appends to;
 //! - [`outbox`]: the claims and releases owed to media-svc, as a work queue;
 //! - [`pictures`]: the pictures live contacts wear, for reconciliation;
 //! - [`rows`]: rows to domain contacts and back.
@@ -24,6 +25,7 @@ mod contacts;
 mod entities;
 mod erased_traces;
 mod erasure;
+mod events;
 mod merge_events;
 mod merge_groups;
 mod merges;
@@ -47,6 +49,7 @@ use tokio::sync::{Mutex, MutexGuard};
 
 pub use contacts::CreateOutcome;
 pub use erasure::{EraseOutcome, EraseRequest, Erasure};
+pub use events::EventsAfter;
 pub use merges::{MergeOutcome, MergeRequest};
 pub use outbox::{CLAIM, ClaimEntry, OutboxBacklog, RELEASE};
 pub use pictures::LivePicture;

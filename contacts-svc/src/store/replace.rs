@@ -25,7 +25,7 @@ use super::{
     Store,
     contacts::{anchor, insert_revisions, latest_in},
     entities::contact,
-    merges::{MergeOutcome, MergeRequest, lock_contacts, merge_in},
+    merges::{Announce, MergeOutcome, MergeRequest, lock_contacts, merge_in},
     rolled_back,
 };
 use crate::{domain::Contact, error::Error};
@@ -74,5 +74,5 @@ async fn replace_in(
     let carrier_anchor = contact::ActiveModel { picture_carrier: Set(true), ..anchor(tenant, &carrier) };
     contact::Entity::insert(carrier_anchor).exec(txn).await?;
     insert_revisions(txn, tenant, std::slice::from_ref(&carrier)).await?;
-    merge_in(txn, tenant, request, decide).await
+    merge_in(txn, tenant, request, decide, Announce::PictureOnly).await
 }

@@ -14,6 +14,7 @@ use super::{
     RequestRecord, Store,
     contacts::{insert_revisions, latest_in},
     entities::{claim_outbox, contact_moderation},
+    events::append_events,
     merge_groups::resolve_in,
     merges::lock_contacts,
     outbox::release_row,
@@ -21,7 +22,7 @@ use super::{
     rolled_back,
 };
 use crate::{
-    domain::{Contact, ContactId},
+    domain::{Contact, ContactEvent, ContactId},
     error::Error,
 };
 
@@ -124,5 +125,11 @@ async fn remove_in(
         time_us: Set(request.now_us),
     };
     contact_moderation::Entity::insert(audit).exec(txn).await?;
+    let changed = ContactEvent::ProfilePictureChanged {
+        contact_id: request.id.to_string(),
+        revision: removed.revision,
+        image_id: None,
+    };
+    append_events(txn, tenant, &[changed], request.now_us).await?;
     Ok(TakedownOutcome::Removed(Box::new(removed)))
 }

@@ -31,6 +31,7 @@ use super::{
     RequestRecord, Store,
     contacts::{insert_revisions, latest_in},
     entities::{claim_outbox, contact_revision},
+    events::append_events,
     merge_events::standing_merges_into,
     merge_events::{MERGE, MergeEvent, NewEvent, UNMERGE, insert_event, latest_event, merges_into, stored_take},
     merge_groups::{resolve_in, split_group},
@@ -40,7 +41,7 @@ use super::{
     rolled_back, rows,
 };
 use crate::{
-    domain::{self, Contact, ContactId, ReplayedMerge},
+    domain::{self, Contact, ContactEvent, ContactId, ReplayedMerge},
     error::Error,
 };
 
@@ -219,6 +220,20 @@ async fn unmerge_in(
     {
         claim_outbox::Entity::insert(release_row(tenant, worn, primary_id, request.now_us)).exec(txn).await?;
     }
+    let mut events = vec![ContactEvent::ContactUnmerged {
+        primary_id: primary_id.to_string(),
+        duplicate_id: duplicate_id.to_string(),
+        primary_revision: primary.revision,
+        duplicate_revision: duplicate.revision,
+    }];
+    if primary.fields.image_id != primary_latest.fields.image_id {
+        events.push(ContactEvent::ProfilePictureChanged {
+            contact_id: primary_id.to_string(),
+            revision: primary.revision,
+            image_id: primary.fields.image_id.clone(),
+        });
+    }
+    append_events(txn, tenant, &events, request.now_us).await?;
     Ok(UnmergeOutcome::Unmerged { primary: Box::new(primary), duplicate: Box::new(duplicate) })
 }
 

@@ -119,6 +119,7 @@ async fn both_services_serve_health_reflection_and_stop_on_sigterm() {
                 "RemoveProfilePicture",
                 "EraseContact",
                 "FindDuplicateContacts",
+                "ListContactEvents",
             ][..],
         ),
         (

@@ -16,6 +16,7 @@ mod crash_merge;
 mod crash_replace;
 mod database_outage;
 mod erase;
+mod events;
 mod faults;
 mod hostile;
 mod integrity;

@@ -12,6 +12,7 @@ mod m0005_folded_search_keys;
 mod m0006_merge_events;
 mod m0007_outbox_releases;
 mod m0008_erasure_and_picture_carriers;
+mod m0009_contact_events;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_merge_events::Migration),
             Box::new(m0007_outbox_releases::Migration),
             Box::new(m0008_erasure_and_picture_carriers::Migration),
+            Box::new(m0009_contact_events::Migration),
         ]
     }
 }
@@ -48,7 +50,8 @@ mod tests {
                 "m0005_folded_search_keys",
                 "m0006_merge_events",
                 "m0007_outbox_releases",
-                "m0008_erasure_and_picture_carriers"
+                "m0008_erasure_and_picture_carriers",
+                "m0009_contact_events"
             ]
         );
     }
