@@ -133,9 +133,31 @@ pub struct ServerConfig {
     /// How often events past the retention are pruned.
     #[arg(long, env = "EVENTS_PRUNE_INTERVAL", default_value = "1h", value_parser = humantime::parse_duration)]
     pub events_prune_interval: Duration,
+
+    /// Most WatchContactEvents streams open at once (a quarter of it per tenant).
+    #[arg(long, env = "EVENTS_MAX_WATCHERS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub events_max_watchers: u32,
+
+    /// How often an idle event stream gets a heartbeat.
+    #[arg(long, env = "EVENTS_HEARTBEAT", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub events_heartbeat: Duration,
+
+    /// How often an event stream looks for events written through other
+    /// replicas (its own replica's writes wake it at once).
+    #[arg(long, env = "EVENTS_POLL_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub events_poll_interval: Duration,
 }
 
 impl ServerConfig {
+    pub fn watch(&self) -> crate::api::WatchSettings {
+        crate::api::WatchSettings {
+            max_watchers: self.events_max_watchers as usize,
+            // Zero would spin: a stream waits at least this long between looks.
+            heartbeat: self.events_heartbeat.max(Duration::from_millis(100)),
+            poll_interval: self.events_poll_interval.max(Duration::from_millis(10)),
+        }
+    }
+
     pub fn outbox(&self) -> OutboxSettings {
         OutboxSettings {
             interval: self.claim_retry_interval,

@@ -39,6 +39,15 @@ pub enum Error {
     /// UnmergeContacts on a pair that is not merged now.
     #[error("contact {duplicate} is not merged into {primary}{}", merged_into.as_ref().map(|other| format!(" (it is merged into {other})")).unwrap_or_default())]
     NotMergedInto { primary: String, duplicate: String, merged_into: Option<String> },
+    /// WatchContactEvents when EVENTS_MAX_WATCHERS streams are open (or a
+    /// quarter of them for the tenant).
+    #[error(
+        "the server already holds its limit of event streams ({limit} in all, a quarter of that per tenant; EVENTS_MAX_WATCHERS); retry with backoff, or page with ListContactEvents"
+    )]
+    WatchersExhausted { limit: usize },
+    /// A stream ended because the server is shutting down.
+    #[error("contacts-svc is shutting down; reconnect with the last cursor you received")]
+    ShuttingDown,
     /// ListContactEvents with a cursor this service did not hand out.
     #[error(
         "`after` is not a cursor of this feed; pass an event's `cursor` or a `next_cursor` as given, or leave it empty to start from the oldest event kept"
@@ -131,6 +140,11 @@ impl From<Error> for Status {
                 }
                 (Code::FailedPrecondition, reasons::CONTACT_NOT_MERGED_INTO)
             }
+            Error::WatchersExhausted { limit } => {
+                metadata.insert("limit".into(), limit.to_string());
+                (Code::ResourceExhausted, reasons::EVENT_WATCHERS_EXHAUSTED)
+            }
+            Error::ShuttingDown => (Code::Unavailable, reasons::SHUTTING_DOWN),
             Error::EventCursorInvalid => {
                 violations.add("after", message.clone());
                 (Code::InvalidArgument, reasons::EVENT_CURSOR_INVALID)

@@ -84,10 +84,21 @@ impl Application {
         // One transport limit far above the picture limit (MAX_REQUEST_MESSAGE_BYTES):
         // any picture the guard lets through reaches the book's precise IMAGE_TOO_LARGE.
         let max_message_bytes = self.exposure.max_message_bytes();
-        let contacts =
-            ContactsServiceServer::new(ContactsApi::new(self.book.clone(), self.config.tenant_max_in_progress))
-                .max_decoding_message_size(max_message_bytes)
-                .max_encoding_message_size(max_message_bytes);
+        // Event streams end when shutdown begins, or serving would wait on them.
+        let (stop_streams, streams_stopped) = tokio::sync::watch::channel(false);
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stop_streams.send(true);
+        };
+        let api = ContactsApi::new(
+            self.book.clone(),
+            self.config.tenant_max_in_progress,
+            self.config.watch(),
+            streams_stopped,
+        );
+        let contacts = ContactsServiceServer::new(api)
+            .max_decoding_message_size(max_message_bytes)
+            .max_encoding_message_size(max_message_bytes);
         let contacts = tonic::service::interceptor::InterceptedService::new(contacts, self.exposure.authenticator());
         let introspection = Introspection::new(SERVICE_NAME, accommador_proto::CONTACTS_FILE_DESCRIPTOR_SET).await;
 

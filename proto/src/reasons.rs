@@ -50,6 +50,10 @@ pub const CONTACT_IS_PICTURE_CARRIER: &str = "CONTACT_IS_PICTURE_CARRIER";
 pub const EVENT_CURSOR_INVALID: &str = "EVENT_CURSOR_INVALID";
 /// ListContactEvents: the cursor is older than the event retention.
 pub const EVENT_CURSOR_EXPIRED: &str = "EVENT_CURSOR_EXPIRED";
+/// WatchContactEvents: the server (or the tenant) holds as many streams as it may.
+pub const EVENT_WATCHERS_EXHAUSTED: &str = "EVENT_WATCHERS_EXHAUSTED";
+/// A stream ended because the server is shutting down; reconnect (to another replica).
+pub const SHUTTING_DOWN: &str = "SHUTTING_DOWN";
 /// The contact exists but has no such revision.
 pub const REVISION_NOT_FOUND: &str = "REVISION_NOT_FOUND";
 /// The contact was merged into another one, which now answers for it.

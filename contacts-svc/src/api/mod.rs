@@ -3,6 +3,9 @@
 
 mod convert;
 mod tenant_gate;
+mod watch;
+
+pub use watch::WatchSettings;
 
 use std::sync::Arc;
 
@@ -12,7 +15,8 @@ use accommador_proto::{
         EraseContactRequest, EraseContactResponse, FindDuplicateContactsRequest, FindDuplicateContactsResponse,
         GetContactRequest, ListContactEventsRequest, ListContactEventsResponse, ListContactsRequest,
         ListContactsResponse, MergeContactsRequest, RemoveProfilePictureRequest, ReplaceProfilePictureRequest,
-        UnmergeContactsRequest, UnmergeContactsResponse, contacts_service_server::ContactsService,
+        UnmergeContactsRequest, UnmergeContactsResponse, WatchContactEventsRequest,
+        contacts_service_server::ContactsService,
     },
     status::Violations,
     tenant::{TenantId, request_id},
@@ -32,12 +36,20 @@ use crate::{
 pub struct ContactsApi {
     book: Arc<ContactBook>,
     tenants: TenantGate,
+    watchers: watch::Watchers,
+    /// Turns true when the server begins to shut down: event streams end.
+    stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 impl ContactsApi {
     /// `tenant_max_in_progress` caps each tenant's calls in progress.
-    pub fn new(book: Arc<ContactBook>, tenant_max_in_progress: usize) -> Self {
-        Self { book, tenants: TenantGate::new(tenant_max_in_progress) }
+    pub fn new(
+        book: Arc<ContactBook>,
+        tenant_max_in_progress: usize,
+        watch: WatchSettings,
+        stopping: tokio::sync::watch::Receiver<bool>,
+    ) -> Self {
+        Self { book, tenants: TenantGate::new(tenant_max_in_progress), watchers: watch::Watchers::new(watch), stopping }
     }
 
     /// The call's context, counted against its tenant's cap until dropped.
@@ -222,6 +234,23 @@ impl ContactsService for ContactsApi {
             events: events.into_iter().map(convert::event).collect(),
             next_cursor,
         }))
+    }
+
+    type WatchContactEventsStream = watch::EventStream;
+
+    async fn watch_contact_events(
+        &self,
+        request: Request<WatchContactEventsRequest>,
+    ) -> Result<Response<Self::WatchContactEventsStream>, Status> {
+        // Counted against the tenant's calls only while the stream starts:
+        // a stream is bounded by the watcher slots instead.
+        let (context, _admitted) = self.admit(&request)?;
+        let after = request.into_inner().after;
+        ContactBook::check_event_cursor(&after)?;
+        let slot = self.watchers.take(context.tenant.as_str())?;
+        let settings = self.watchers.settings();
+        let stream = watch::start(self.book.clone(), context, after, settings, slot, self.stopping.clone());
+        Ok(Response::new(stream))
     }
 
     async fn find_duplicate_contacts(

@@ -47,6 +47,7 @@ impl ContactBook {
         match self.store.create(&context.tenant, &contact, record, deadline).await? {
             CreateOutcome::Created => {
                 tracing::info!(contact_id = %contact.id, picture = uploaded.is_some(), "contact created");
+                self.events_committed();
                 Ok(self.with_picture(context, contact).await)
             }
             CreateOutcome::RequestIdTaken(winner) => {

@@ -46,6 +46,7 @@ impl ContactBook {
             EraseOutcome::Erased { erasure, releases } => {
                 // Ids and counts only: this line must never carry the person.
                 tracing::info!(contact_id = %id, contacts = erasure.contact_ids.len(), releases, %actor, "contact erased");
+                self.events_committed();
                 Ok(erasure)
             }
             EraseOutcome::AlreadyErased(erasure) => Ok(erasure),

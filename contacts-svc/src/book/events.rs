@@ -41,6 +41,21 @@ pub(crate) fn parse_cursor(cursor: &str) -> Result<Option<i64>, Error> {
 }
 
 impl ContactBook {
+    /// What event streams wait on: woken after each write of this replica.
+    pub(crate) fn event_signal(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.event_signal.clone()
+    }
+
+    /// Wakes the event streams: a write committed, with its events.
+    pub(super) fn events_committed(&self) {
+        self.event_signal.notify_waiters();
+    }
+
+    /// Checks a cursor without reading: a stream refuses a bad one at once.
+    pub(crate) fn check_event_cursor(after: &str) -> Result<(), Error> {
+        parse_cursor(after).map(|_| ())
+    }
+
     /// Up to `limit` events after the cursor `after`, and the cursor to go on from.
     pub(crate) async fn events(
         &self,

@@ -46,6 +46,7 @@ impl ContactBook {
         match self.store.merge(&context.tenant, request, decide).await? {
             MergeOutcome::Merged(merged) => {
                 tracing::info!(primary = %primary, duplicate = %duplicate, revision = merged.revision, "contacts merged");
+                self.events_committed();
                 Ok(self.with_picture(context, *merged).await)
             }
             MergeOutcome::RequestIdTaken(winner) => {

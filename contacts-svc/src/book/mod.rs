@@ -80,6 +80,9 @@ pub struct ContactBook {
     /// How long contact events are kept (EVENTS_RETENTION): named in the
     /// error of a cursor older than that.
     event_retention: std::time::Duration,
+    /// Woken after every write through this replica commits: event streams
+    /// wait on it rather than polling for their own replica's writes.
+    event_signal: std::sync::Arc<tokio::sync::Notify>,
 }
 
 fn now_us() -> i64 {
@@ -99,7 +102,8 @@ impl ContactBook {
     ) -> Result<Self, Error> {
         let key = store.server_key(page_token::KEY_NAME, PageTokens::fresh_key()).await?;
         let page_tokens = PageTokens::new(key);
-        Ok(Self { store, media, phones, pictures, outbox, page_tokens, event_retention })
+        let event_signal = std::sync::Arc::default();
+        Ok(Self { store, media, phones, pictures, outbox, page_tokens, event_retention, event_signal })
     }
 
     /// Whether the book can serve: its database answers. media-svc is left

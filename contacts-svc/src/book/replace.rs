@@ -74,6 +74,7 @@ impl ContactBook {
         match self.store.replace_picture(&context.tenant, request, carrier, decide).await? {
             MergeOutcome::Merged(replaced) => {
                 tracing::info!(contact_id = %id, carrier = %carrier_id, revision = replaced.revision, "profile picture replaced");
+                self.events_committed();
                 Ok(self.with_picture(context, *replaced).await)
             }
             MergeOutcome::RequestIdTaken(winner) => {

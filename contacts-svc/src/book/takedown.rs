@@ -46,6 +46,7 @@ impl ContactBook {
         match self.store.remove_picture(&context.tenant, request).await? {
             TakedownOutcome::Removed(contact) => {
                 tracing::info!(contact_id = %id, revision = contact.revision, %actor, "profile picture taken down");
+                self.events_committed();
                 Ok(ContactView { contact: *contact, picture: None })
             }
             TakedownOutcome::RequestIdTaken(winner) => {

@@ -46,6 +46,7 @@ impl ContactBook {
         match self.store.unmerge(&context.tenant, request).await? {
             UnmergeOutcome::Unmerged { primary, duplicate } => {
                 tracing::info!(primary = %primary.id, duplicate = %duplicate.id, revision = primary.revision, "contacts unmerged");
+                self.events_committed();
                 self.unmerged(context, *primary, *duplicate).await
             }
             UnmergeOutcome::RequestIdTaken(winner) => {

@@ -219,3 +219,100 @@ async fn cursors_are_checked_and_expire_with_the_retention() {
 
 /// A cursor before the first event ("ev1:0"): after pruning, expired.
 const ZERO_CURSOR: &str = "ZXYxOjA";
+
+type Watch = tonic::Streaming<accommador_proto::accommador::contacts::v1::WatchContactEventsResponse>;
+
+async fn watch(client: &mut Client, tenant: &str, after: &str) -> Result<Watch, Status> {
+    let request = accommador_proto::accommador::contacts::v1::WatchContactEventsRequest { after: after.into() };
+    Ok(client.watch_contact_events(tenant_request(tenant, request)).await?.into_inner())
+}
+
+/// Reads `stream` until it has delivered `count` events (heartbeats skipped).
+async fn next_events(stream: &mut Watch, count: usize) -> Vec<ContactEvent> {
+    let mut events = Vec::new();
+    while events.len() < count {
+        let message = tokio::time::timeout(Duration::from_secs(10), stream.message()).await;
+        let message = message.expect("an event within 10 s").expect("the stream stays open").expect("a message");
+        events.extend(message.events);
+    }
+    events
+}
+
+#[tokio::test]
+async fn a_watcher_gets_the_backlog_then_live_events_without_a_gap_or_a_duplicate() {
+    for database in databases().await {
+        let stack = Stack::start(&database, &[], &[]).await.expect("both services start");
+        let mut client = stack.contacts_client();
+        let name = database.name;
+        for n in 0..5 {
+            create(&mut client, "acme", &format!("Backlog{n}"), vec![]).await.unwrap();
+        }
+        let mut from_start = watch(&mut client, "acme", "").await.unwrap();
+        let backlog = next_events(&mut from_start, 5).await;
+        // Writes while the watchers are open, some at once.
+        let writes: Vec<_> = (0..10)
+            .map(|n| {
+                let mut client = client.clone();
+                tokio::spawn(async move { create(&mut client, "acme", &format!("Live{n}"), vec![]).await.unwrap() })
+            })
+            .collect();
+        let mut from_third = watch(&mut client, "acme", &backlog[2].cursor).await.unwrap();
+        for write in writes {
+            write.await.unwrap();
+        }
+        let live = next_events(&mut from_start, 10).await;
+        let sequences: Vec<i64> = backlog.iter().chain(&live).map(|e| e.sequence).collect();
+        assert_eq!(sequences, (1..=15).collect::<Vec<_>>(), "{name}: the backlog, then every live event once");
+        let resumed = next_events(&mut from_third, 12).await;
+        assert_eq!(resumed.iter().map(|e| e.sequence).collect::<Vec<_>>(), (4..=15).collect::<Vec<_>>(), "{name}");
+        assert_eq!(feed(&mut client, "acme", 100).await, [backlog, live].concat(), "{name}: the same as the list");
+    }
+}
+
+#[tokio::test]
+async fn idle_streams_get_heartbeats_and_streams_are_bounded_and_end_at_shutdown() {
+    let database = accommador_tests::TestDatabase::sqlite();
+    let settings = [("EVENTS_HEARTBEAT", "300ms".to_owned()), ("EVENTS_MAX_WATCHERS", "4".to_owned())];
+    let stack = Stack::start(&database, &[], &settings).await.expect("both services start");
+    let mut client = stack.contacts_client();
+
+    let status = watch(&mut client, "acme", "not-a-cursor").await.unwrap_err();
+    assert_eq!(error_info(&status).unwrap().reason, reasons::EVENT_CURSOR_INVALID, "refused at once");
+
+    let mut idle = watch(&mut client, "acme", "").await.unwrap();
+    let heartbeat = tokio::time::timeout(Duration::from_secs(5), idle.message()).await.unwrap().unwrap().unwrap();
+    assert!(heartbeat.events.is_empty() && heartbeat.heartbeat_time.is_some(), "{heartbeat:?}");
+
+    // A quarter of 4 per tenant: acme has its one; three other tenants fill the rest.
+    let refused = watch(&mut client, "acme", "").await.unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    assert_eq!(error_info(&refused).unwrap().reason, reasons::EVENT_WATCHERS_EXHAUSTED);
+    let mut others = Vec::new();
+    for tenant in ["t1", "t2", "t3"] {
+        others.push(watch(&mut client, tenant, "").await.unwrap());
+    }
+    let refused = watch(&mut client, "t4", "").await.unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted, "all four are taken: {refused:?}");
+    drop(others.pop());
+    let mut reopened = None;
+    for _ in 0..50 {
+        if let Ok(stream) = watch(&mut client, "t4", "").await {
+            reopened = Some(stream);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(reopened.is_some(), "a closed stream frees its slot");
+
+    // Shutdown ends the streams rather than waiting for them.
+    let Stack { media, contacts, dir: _dir } = stack;
+    let started = std::time::Instant::now();
+    contacts.terminate().await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10), "shutdown took {:?}", started.elapsed());
+    let mut ended = None;
+    while let Ok(Some(_)) = idle.message().await.map_err(|status| ended = Some(status)) {}
+    if let Some(status) = ended {
+        assert!(matches!(status.code(), Code::Unavailable | Code::Cancelled | Code::Unknown), "{status:?}");
+    }
+    media.terminate().await.unwrap();
+}

@@ -120,6 +120,7 @@ async fn both_services_serve_health_reflection_and_stop_on_sigterm() {
                 "EraseContact",
                 "FindDuplicateContacts",
                 "ListContactEvents",
+                "WatchContactEvents",
             ][..],
         ),
         (
