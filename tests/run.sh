@@ -25,6 +25,7 @@ trap cleanup EXIT
 
 # Real servers for the second legs: an external S3 (Garage) and PostgreSQL.
 eval "$(tests/garage.sh "$scratch/garage")"
+eval "$(tests/nats.sh)"
 eval "$(tests/postgres.sh "$scratch/postgres")"
 
 # The end-to-end tests run the binaries, so build them first.

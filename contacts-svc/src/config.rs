@@ -134,6 +134,20 @@ pub struct ServerConfig {
     #[arg(long, env = "EVENTS_PRUNE_INTERVAL", default_value = "1h", value_parser = humantime::parse_duration)]
     pub events_prune_interval: Duration,
 
+    /// NATS server the event relay publishes to (e.g. nats://nats:4222);
+    /// unset, events are only read over gRPC.
+    #[arg(long, env = "EVENTS_NATS_URL", hide_env_values = true)]
+    pub events_nats_url: Option<String>,
+
+    /// The JetStream stream the relay creates when missing and publishes to.
+    #[arg(long, env = "EVENTS_NATS_STREAM", default_value = "ACCOMMADOR_CONTACTS")]
+    pub events_nats_stream: String,
+
+    /// How often the relay looks for events written through other replicas
+    /// and retries what failed (this replica's writes wake it at once).
+    #[arg(long, env = "EVENTS_RELAY_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub events_relay_interval: Duration,
+
     /// Most WatchContactEvents streams open at once (a quarter of it per tenant).
     #[arg(long, env = "EVENTS_MAX_WATCHERS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub events_max_watchers: u32,

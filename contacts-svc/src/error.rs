@@ -45,6 +45,9 @@ pub enum Error {
         "the server already holds its limit of event streams ({limit} in all, a quarter of that per tenant; EVENTS_MAX_WATCHERS); retry with backoff, or page with ListContactEvents"
     )]
     WatchersExhausted { limit: usize },
+    /// The NATS relay could not reach or publish to JetStream (logged, retried).
+    #[error("NATS JetStream is unavailable: {0}")]
+    EventsUnavailable(String),
     /// A stream ended because the server is shutting down.
     #[error("contacts-svc is shutting down; reconnect with the last cursor you received")]
     ShuttingDown,
@@ -145,6 +148,13 @@ impl From<Error> for Status {
                 (Code::ResourceExhausted, reasons::EVENT_WATCHERS_EXHAUSTED)
             }
             Error::ShuttingDown => (Code::Unavailable, reasons::SHUTTING_DOWN),
+            // Only the relay meets it, and it never reaches a caller; mapped
+            // like any dependency that is down.
+            Error::EventsUnavailable(ref detail) => {
+                tracing::error!(%detail, "NATS unavailable");
+                message = logged_failure_message("the event relay is unavailable");
+                (Code::Unavailable, reasons::EVENTS_UNAVAILABLE)
+            }
             Error::EventCursorInvalid => {
                 violations.add("after", message.clone());
                 (Code::InvalidArgument, reasons::EVENT_CURSOR_INVALID)

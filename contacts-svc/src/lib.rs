@@ -4,11 +4,13 @@
 //! - [`config`]: command line and environment.
 //! - [`server`]: binds the port, connects the database, assembles the services.
 //! - [`api`]: the tonic `ContactsService` implementation: decode, call, encode.
-//! - [`book`]: the use cases (create, read, list, merge, duplicates, claim outbox).
+//! - [`book`]: the use cases (create, read, list, merge, duplicates, erasure,
+//!   events, the claim outbox and the event relay).
 //! - [`domain`]: what a valid contact is and how contacts merge.
 //! - [`store`]: sea-orm entities, migrations and queries.
 //! - [`context`]: the tenant, request id and deadline of the call being served.
 //! - [`media`]: the client of media-svc.
+//! - [`nats`]: the NATS JetStream publisher of the event relay.
 //! - [`error`]: the service's one error type and its mapping to `tonic::Status`.
 
 pub mod api;
@@ -18,5 +20,6 @@ pub(crate) mod context;
 pub mod domain;
 pub mod error;
 pub mod media;
+pub mod nats;
 pub mod server;
 pub mod store;

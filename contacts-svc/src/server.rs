@@ -126,6 +126,17 @@ impl Application {
             tokio::spawn(async move { book.run_reconciliation(interval, stopped).await })
         });
 
+        let relay = self.config.events_nats_url.clone().map(|url| {
+            let (book, stopped) = (self.book.clone(), stopped());
+            let (stream, interval) = (self.config.events_nats_stream.clone(), self.config.events_relay_interval);
+            let max_age = self.config.events_retention;
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = relay_events(&book, &url, &stream, max_age, interval) => {}
+                    _ = stopped => {}
+                }
+            })
+        });
         let retention = tokio::spawn({
             let (book, stopped, interval) = (self.book.clone(), stopped(), self.config.events_prune_interval);
             async move { book.run_event_retention(interval, stopped).await }
@@ -134,11 +145,39 @@ impl Application {
         let served = serve(self.exposure, introspection, |routes| routes.add_service(contacts), shutdown).await;
         let _ = stop_jobs.send(true);
         let _ = tokio::join!(outbox, readiness, retention);
+        if let Some(relay) = relay {
+            let _ = relay.await;
+        }
         if let Some(reconciliation) = reconciliation {
             let _ = reconciliation.await;
         }
         tracing::info!("contacts-svc stopped");
         served
+    }
+}
+
+/// Connects to NATS (again and again while it is down; the events wait in
+/// the database meanwhile) and relays events for good.
+async fn relay_events(
+    book: &ContactBook,
+    url: &str,
+    stream: &str,
+    max_age: std::time::Duration,
+    interval: std::time::Duration,
+) {
+    let mut wait = std::time::Duration::from_millis(500);
+    loop {
+        match crate::nats::EventPublisher::connect(url, stream, max_age).await {
+            Ok(publisher) => {
+                tracing::info!(stream, "relaying contact events to NATS JetStream");
+                return book.run_event_relay(publisher, interval, std::future::pending()).await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot reach NATS for the event relay; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(30));
+            }
+        }
     }
 }
 

@@ -54,6 +54,8 @@ pub const EVENT_CURSOR_EXPIRED: &str = "EVENT_CURSOR_EXPIRED";
 pub const EVENT_WATCHERS_EXHAUSTED: &str = "EVENT_WATCHERS_EXHAUSTED";
 /// A stream ended because the server is shutting down; reconnect (to another replica).
 pub const SHUTTING_DOWN: &str = "SHUTTING_DOWN";
+/// NATS JetStream (the event relay's) could not be reached.
+pub const EVENTS_UNAVAILABLE: &str = "EVENTS_UNAVAILABLE";
 /// The contact exists but has no such revision.
 pub const REVISION_NOT_FOUND: &str = "REVISION_NOT_FOUND";
 /// The contact was merged into another one, which now answers for it.

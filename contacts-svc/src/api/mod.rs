@@ -7,6 +7,11 @@ mod watch;
 
 pub use watch::WatchSettings;
 
+/// A logged event as the protobuf message clients and the NATS relay get.
+pub fn convert_event(event: crate::domain::LoggedEvent) -> accommador_proto::accommador::contacts::v1::ContactEvent {
+    convert::event(event)
+}
+
 use std::sync::Arc;
 
 use accommador_proto::{

@@ -21,6 +21,7 @@ mod outbox;
 mod page_token;
 mod read;
 mod reconcile;
+mod relay;
 mod replace;
 mod takedown;
 mod unmerge;

@@ -465,3 +465,22 @@ pub mod contact_event_counter {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// How far the NATS relay has published each tenant's events: the last
+/// sequence JetStream acknowledged. Only moves forward.
+pub mod event_relay_position {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "event_relay_position")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant: String,
+        pub last_sequence: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

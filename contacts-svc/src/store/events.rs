@@ -168,3 +168,45 @@ impl Store {
         Ok(pruned)
     }
 }
+
+/// A tenant whose events are not all published to NATS yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayBacklog {
+    pub tenant: String,
+    /// The last sequence published (0: none).
+    pub published: i64,
+    /// The tenant's last sequence.
+    pub last: i64,
+}
+
+impl Store {
+    /// Up to `limit` tenants with events the relay has not published, in tenant order.
+    pub async fn relay_backlog(&self, limit: u64) -> Result<Vec<RelayBacklog>, Error> {
+        let sql = "SELECT c.tenant, COALESCE(p.last_sequence, 0), c.last_sequence FROM contact_event_counter c \
+                   LEFT JOIN event_relay_position p ON p.tenant = c.tenant \
+                   WHERE c.last_sequence > COALESCE(p.last_sequence, 0) ORDER BY c.tenant LIMIT ?";
+        let rows = self.db.query_all_raw(statement(self.backend(), sql, vec![(limit as i64).into()])).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(RelayBacklog {
+                    tenant: row.try_get_by_index(0)?,
+                    published: row.try_get_by_index(1)?,
+                    last: row.try_get_by_index(2)?,
+                })
+            })
+            .collect::<Result<_, sea_orm::DbErr>>()
+            .map_err(Error::from)
+    }
+
+    /// Records that the tenant's events through `sequence` are published;
+    /// never moves a position back (another replica may be ahead).
+    pub async fn relay_published(&self, tenant: &TenantId, sequence: i64) -> Result<(), Error> {
+        let _writer = self.writer().await;
+        let sql = "INSERT INTO event_relay_position (tenant, last_sequence) VALUES (?, ?) \
+                   ON CONFLICT (tenant) DO UPDATE SET last_sequence = excluded.last_sequence \
+                   WHERE event_relay_position.last_sequence < excluded.last_sequence";
+        let values = vec![tenant.as_str().into(), sequence.into()];
+        self.db.execute_raw(statement(self.backend(), sql, values)).await?;
+        Ok(())
+    }
+}

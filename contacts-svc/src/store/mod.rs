@@ -49,7 +49,7 @@ use tokio::sync::{Mutex, MutexGuard};
 
 pub use contacts::CreateOutcome;
 pub use erasure::{EraseOutcome, EraseRequest, Erasure};
-pub use events::EventsAfter;
+pub use events::{EventsAfter, RelayBacklog};
 pub use merges::{MergeOutcome, MergeRequest};
 pub use outbox::{CLAIM, ClaimEntry, OutboxBacklog, RELEASE};
 pub use pictures::LivePicture;

@@ -28,6 +28,7 @@ mod media;
 mod operations;
 mod outbox;
 mod pictures;
+mod relay;
 mod remove_picture;
 mod replace_picture;
 mod security;

@@ -1,9 +1,10 @@
-//! The contact event log and its per-tenant counters (`store::events`).
+//! The contact event log, its per-tenant counters (`store::events`) and the
+//! NATS relay's positions.
 
 use sea_orm::Schema;
 use sea_orm_migration::prelude::*;
 
-use crate::store::entities::{contact_event, contact_event_counter};
+use crate::store::entities::{contact_event, contact_event_counter, event_relay_position};
 
 pub struct Migration;
 
@@ -23,6 +24,7 @@ impl MigrationTrait for Migration {
         let schema = Schema::new(manager.get_database_backend());
         manager.create_table(schema.create_table_from_entity(contact_event::Entity)).await?;
         manager.create_table(schema.create_table_from_entity(contact_event_counter::Entity)).await?;
+        manager.create_table(schema.create_table_from_entity(event_relay_position::Entity)).await?;
         // Retention prunes by time across tenants.
         manager
             .create_index(
