@@ -170,7 +170,7 @@ async fn relay_events(
         match crate::nats::EventPublisher::connect(url, stream, max_age).await {
             Ok(publisher) => {
                 tracing::info!(stream, "relaying contact events to NATS JetStream");
-                return book.run_event_relay(publisher, interval, std::future::pending()).await;
+                return crate::relay::EventRelay::new(book, publisher).run(interval, std::future::pending()).await;
             }
             Err(error) => {
                 tracing::warn!(%error, "cannot reach NATS for the event relay; retrying");

@@ -21,7 +21,6 @@ mod outbox;
 mod page_token;
 mod read;
 mod reconcile;
-mod relay;
 mod replace;
 mod takedown;
 mod unmerge;
@@ -105,6 +104,12 @@ impl ContactBook {
         let page_tokens = PageTokens::new(key);
         let event_signal = std::sync::Arc::default();
         Ok(Self { store, media, phones, pictures, outbox, page_tokens, event_retention, event_signal })
+    }
+
+    /// The store, for the event relay (`crate::relay`), which reads the log
+    /// and records its progress there.
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
     }
 
     /// Whether the book can serve: its database answers. media-svc is left
