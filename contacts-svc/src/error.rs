@@ -42,9 +42,10 @@ pub enum Error {
     /// WatchContactEvents when EVENTS_MAX_WATCHERS streams are open (or a
     /// quarter of them for the tenant).
     #[error(
-        "the server already holds its limit of event streams ({limit} in all, a quarter of that per tenant; EVENTS_MAX_WATCHERS); retry with backoff, or page with ListContactEvents"
+        "{} already holds its limit of {limit} event streams (EVENTS_MAX_WATCHERS in all, a quarter of it per tenant); retry with backoff, or page with ListContactEvents",
+        if *per_tenant { "this tenant" } else { "the server" }
     )]
-    WatchersExhausted { limit: usize },
+    WatchersExhausted { limit: usize, per_tenant: bool },
     /// The NATS relay could not reach or publish to JetStream (logged, retried).
     #[error("NATS JetStream is unavailable: {0}")]
     EventsUnavailable(String),
@@ -143,8 +144,9 @@ impl From<Error> for Status {
                 }
                 (Code::FailedPrecondition, reasons::CONTACT_NOT_MERGED_INTO)
             }
-            Error::WatchersExhausted { limit } => {
+            Error::WatchersExhausted { limit, per_tenant } => {
                 metadata.insert("limit".into(), limit.to_string());
+                metadata.insert("scope".into(), if per_tenant { "tenant" } else { "server" }.into());
                 (Code::ResourceExhausted, reasons::EVENT_WATCHERS_EXHAUSTED)
             }
             Error::ShuttingDown => (Code::Unavailable, reasons::SHUTTING_DOWN),

@@ -82,6 +82,8 @@ impl<'a> EventRelay<'a> {
         let store = self.book.store();
         let events = match store.events_after(tenant, Some(published), EVENTS_PER_TENANT).await? {
             (EventsAfter::Events, events) => events,
+            // The position is the relay's own, never past the end.
+            (EventsAfter::Unknown, _) => return Ok(None),
             (EventsAfter::Expired { retained_from }, _) => {
                 // Pruned before they were published (NATS down longer than
                 // the retention): they are gone; go on from what is kept.

@@ -70,17 +70,16 @@ impl Watchers {
 
     pub(super) fn take(&self, tenant: &str) -> Result<WatcherSlot, Error> {
         let limit = self.settings.max_watchers;
-        let refused = || Error::WatchersExhausted { limit };
         if self.open.fetch_add(1, Ordering::SeqCst) >= limit {
             self.open.fetch_sub(1, Ordering::SeqCst);
-            return Err(refused());
+            return Err(Error::WatchersExhausted { limit, per_tenant: false });
         }
         let slot_open = self.open.clone();
         match self.per_tenant.admit(tenant) {
             Ok(admitted) => Ok(WatcherSlot { open: slot_open, _tenant: admitted }),
             Err(_) => {
                 self.open.fetch_sub(1, Ordering::SeqCst);
-                Err(refused())
+                Err(Error::WatchersExhausted { limit: (limit / 4).max(1), per_tenant: true })
             }
         }
     }

@@ -33,8 +33,10 @@ pub(crate) fn parse_cursor(cursor: &str) -> Result<Option<i64>, Error> {
     let invalid = || Error::EventCursorInvalid;
     let text = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
     let text = String::from_utf8(text).map_err(|_| invalid())?;
-    let sequence = text.strip_prefix(CURSOR_PREFIX).ok_or_else(invalid)?.parse::<i64>().map_err(|_| invalid())?;
-    if sequence < 0 {
+    let digits = text.strip_prefix(CURSOR_PREFIX).ok_or_else(invalid)?;
+    let sequence = digits.parse::<i64>().map_err(|_| invalid())?;
+    // Only the spelling `cursor` writes: no sign, no leading zeros.
+    if sequence < 0 || sequence.to_string() != digits {
         return Err(invalid());
     }
     Ok(Some(sequence))
@@ -66,6 +68,7 @@ impl ContactBook {
         let sequence = parse_cursor(after)?;
         match self.store.events_after(&context.tenant, sequence, limit).await? {
             (EventsAfter::Expired { .. }, _) => Err(Error::EventCursorExpired { retention: self.event_retention }),
+            (EventsAfter::Unknown, _) => Err(Error::EventCursorInvalid),
             (EventsAfter::Events, events) => {
                 let next = events.last().map_or_else(|| after.to_owned(), |event| cursor(event.sequence));
                 Ok((events, next))
@@ -101,7 +104,15 @@ mod tests {
             assert_eq!(parse_cursor(&cursor(sequence)).unwrap(), Some(sequence));
         }
         assert_eq!(parse_cursor("").unwrap(), None);
-        for foreign in ["x", "ZXYxOi0x", &URL_SAFE_NO_PAD.encode("ev2:5"), &URL_SAFE_NO_PAD.encode("ev1:five")] {
+        let loose = [URL_SAFE_NO_PAD.encode("ev1:01"), URL_SAFE_NO_PAD.encode("ev1:+1")];
+        for foreign in [
+            "x",
+            "ZXYxOi0x",
+            &URL_SAFE_NO_PAD.encode("ev2:5"),
+            &URL_SAFE_NO_PAD.encode("ev1:five"),
+            &loose[0],
+            &loose[1],
+        ] {
             assert!(matches!(parse_cursor(foreign), Err(Error::EventCursorInvalid)), "{foreign}");
         }
     }

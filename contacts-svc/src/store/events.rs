@@ -68,6 +68,8 @@ pub enum EventsAfter {
     /// The cursor points before the oldest event retention kept: events
     /// after it are gone, and reading on would skip them silently.
     Expired { retained_from: i64 },
+    /// The cursor is past the tenant's last event: not one of its cursors.
+    Unknown,
 }
 
 impl Store {
@@ -91,10 +93,15 @@ impl Store {
         // the transaction that deletes, so events deleted before our read
         // show in the mark now, and the answer is never a silent gap.
         let counter = contact_event_counter::Entity::find_by_id(tenant.to_string()).one(&self.db).await?;
-        if let (Some(counter), Some(after)) = (&counter, after)
-            && after + 1 < counter.retained_from
-        {
-            return Ok((EventsAfter::Expired { retained_from: counter.retained_from }, Vec::new()));
+        if let Some(after) = after {
+            let (last, retained_from) = counter.as_ref().map_or((0, 1), |c| (c.last_sequence, c.retained_from));
+            // Past the end: no cursor this feed handed out names it.
+            if after > last {
+                return Ok((EventsAfter::Unknown, Vec::new()));
+            }
+            if after < retained_from - 1 {
+                return Ok((EventsAfter::Expired { retained_from }, Vec::new()));
+            }
         }
         let events = rows
             .into_iter()

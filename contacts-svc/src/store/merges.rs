@@ -201,7 +201,8 @@ pub(super) async fn merge_in(
             fields_taken: request.take_from_duplicate.iter().map(|field| field.name().to_owned()).collect(),
         });
     }
-    if merged.fields.image_id != primary.fields.image_id {
+    // A replacement always announces its revision, even with the same picture.
+    if announce == Announce::PictureOnly || merged.fields.image_id != primary.fields.image_id {
         events.push(ContactEvent::ProfilePictureChanged {
             contact_id: primary.id.to_string(),
             revision: merged.revision,

@@ -181,7 +181,9 @@ async fn cursors_are_checked_and_expire_with_the_retention() {
         let stack = Stack::start(&database, &[], &settings).await.expect("both services start");
         let mut client = stack.contacts_client();
         let name = database.name;
-        for bad in ["not-a-cursor", "ZXY5OjE", "ZXYxOi0x"] {
+        for bad in
+            ["not-a-cursor", "ZXY5OjE", "ZXYxOi0x", "ZXYxOjk5OTk5OQ", "ZXYxOjkyMjMzNzIwMzY4NTQ3NzU4MDc", "ZXYxOjAx"]
+        {
             let status = page(&mut client, "acme", bad, 10).await.unwrap_err();
             let reason = error_info(&status).map(|info| info.reason).unwrap_or_default();
             assert_eq!(
