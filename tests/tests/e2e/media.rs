@@ -360,11 +360,13 @@ async fn a_release_racing_a_claim_never_leaves_a_claimed_picture_without_its_obj
         let (mut releaser, mut claimer) = (client(&media), client(&media));
         async move {
             // Left to itself a claim beats a release every time (it has fewer steps): the
-            // claimer first fetches the picture 0 to 23 times, so claims land all along the release.
+            // claimer first fetches the picture 0 to 23 times and waits 0 to 230 ms, so
+            // claims land all along the release however long it takes on this machine.
             let late_claim = async {
                 for _ in 0..round {
                     reqwest::get(&url).await.unwrap();
                 }
+                tokio::time::sleep(Duration::from_millis(10 * round as u64)).await;
                 claimer.claim_image(claim(id, "c-b", None)).await
             };
             let (released, claimed) = tokio::join!(releaser.release_image(release("acme", id, "c-a")), late_claim);
