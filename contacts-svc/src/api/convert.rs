@@ -40,6 +40,7 @@ pub fn contact(view: ContactView) -> pb::Contact {
         create_time: Some(timestamp(contact.create_time_us)),
         revision_create_time: Some(timestamp(contact.revision_create_time_us)),
         merged_contact_ids: contact.merged_contact_ids,
+        avatar_placeholder: None,
     }
 }
 
@@ -55,9 +56,12 @@ fn profile_picture(picture: Picture) -> pb::ProfilePicture {
                 height: r.height,
                 content_type: r.content_type,
                 url: r.url,
+                stable_url: String::new(),
             })
             .collect(),
         url_expire_time: picture.url_expire_time.map(prost_types::Timestamp::from),
+        thumbhash: Vec::new(),
+        dominant_color: String::new(),
     }
 }
 

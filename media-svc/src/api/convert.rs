@@ -56,6 +56,8 @@ pub fn image(stored: &StoredImage) -> pb::Image {
         claimed: stored.claimed,
         owner_claim_created: stored.owner_claim_created,
         lease_expire_time: stored.lease_expires_at.map(timestamp),
+        thumbhash: Vec::new(),
+        dominant_color: String::new(),
     }
 }
 
@@ -85,6 +87,8 @@ fn signed_image(signed: SignedImage) -> pb::SignedImage {
         image_id: signed.id.to_string(),
         renditions: signed.renditions.into_iter().map(|r| rendition(&r.rendition, r.url)).collect(),
         expire_time: Some(timestamp(signed.expires_at)),
+        thumbhash: Vec::new(),
+        dominant_color: String::new(),
     }
 }
 

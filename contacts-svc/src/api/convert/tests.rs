@@ -74,7 +74,8 @@ fn a_picture_keeps_its_renditions_and_expiry() {
             width: 128,
             height: 96,
             content_type: "image/jpeg".into(),
-            url: "https://s3/img-128".into()
+            url: "https://s3/img-128".into(),
+            stable_url: String::new(),
         }]
     );
     assert_eq!(message.url_expire_time, Some(prost_types::Timestamp { seconds: 1_800_000_000, nanos: 5 }));
