@@ -64,6 +64,11 @@ use crate::{
 /// each round needs a merge into the group to commit between two reads.
 const MAX_LOCK_ROUNDS: usize = 10;
 
+/// Ids one `erased` event carries; a larger group is announced in several.
+/// 1,000 ids are about 40 KB in an event, far under NATS's 1 MiB message
+/// limit, and a full page of such events stays under the gRPC message limit.
+pub const ERASED_IDS_PER_EVENT: usize = 1_000;
+
 pub struct EraseRequest<'a> {
     pub id: &'a ContactId,
     /// Why, as the caller gave it (checked by the caller).
@@ -168,8 +173,13 @@ async fn erase_in(
         let owner = ContactId::from_trusted(owner.clone());
         claim_outbox::Entity::insert(release_row(tenant, image_id, &owner, request.now_us)).exec(txn).await?;
     }
-    let erased = ContactEvent::ContactErased { contact_ids: members.iter().map(ToString::to_string).collect() };
-    append_events(txn, tenant, &[erased], request.now_us).await?;
+    // A merge group has no size limit, but an event must fit a NATS message
+    // (1 MiB by default) and a page of events a gRPC response.
+    let erased: Vec<_> = members
+        .chunks(ERASED_IDS_PER_EVENT)
+        .map(|chunk| ContactEvent::ContactErased { contact_ids: chunk.iter().map(ToString::to_string).collect() })
+        .collect();
+    append_events(txn, tenant, &erased, request.now_us).await?;
     let erasure = Erasure { contact_ids: members, time_us: request.now_us };
     Ok(EraseOutcome::Erased { erasure, releases: worn.len() + borrowed_releases })
 }

@@ -48,7 +48,7 @@ use sea_orm_migration::MigratorTrait;
 use tokio::sync::{Mutex, MutexGuard};
 
 pub use contacts::CreateOutcome;
-pub use erasure::{EraseOutcome, EraseRequest, Erasure};
+pub use erasure::{ERASED_IDS_PER_EVENT, EraseOutcome, EraseRequest, Erasure};
 pub use events::{EventsAfter, RelayBacklog};
 pub use merges::{MergeOutcome, MergeRequest};
 pub use outbox::{CLAIM, ClaimEntry, OutboxBacklog, RELEASE};

@@ -1,12 +1,17 @@
-//! EraseContact's transaction on a group larger than one statement's id list:
-//! every member erased, every value emptied, every release queued.
+//! EraseContact's transaction on a group larger than one statement's id list
+//! and than one event's: every member erased, every value emptied, every
+//! release queued, every id announced.
 
-use contacts_svc::store::{EraseOutcome, EraseRequest};
+use contacts_svc::{
+    domain::ContactEvent,
+    store::{ERASED_IDS_PER_EVENT, EraseOutcome, EraseRequest},
+};
 
 use crate::{backends, contact, merge::merge, tenant, with_picture};
 
-/// One more member than `store::erasure` puts in one `IN (...)` list.
-const MEMBERS: usize = 501;
+/// One more member than one `erased` event carries (and so more than one
+/// `IN (...)` list of `store::erasure` holds).
+const MEMBERS: usize = ERASED_IDS_PER_EVENT + 1;
 
 #[tokio::test]
 async fn a_group_larger_than_one_statement_is_erased_whole_with_every_release_queued() {
@@ -47,6 +52,21 @@ async fn a_group_larger_than_one_statement_is_erased_whole_with_every_release_qu
             "{}: erasures, valued revisions, keys, releases",
             db.name
         );
+        let (_, events) = db.store.events_after(&acme, None, 10_000).await.unwrap();
+        let announced: Vec<_> = events
+            .iter()
+            .filter_map(|logged| match &logged.event {
+                ContactEvent::ContactErased { contact_ids } => Some(contact_ids),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(announced.len(), 2, "{}: two erased events for {MEMBERS} ids", db.name);
+        assert!(announced.iter().all(|ids| ids.len() <= ERASED_IDS_PER_EVENT), "{}", db.name);
+        let mut every_id: Vec<_> = announced.into_iter().flatten().cloned().collect();
+        every_id.sort();
+        let mut expected: Vec<_> = members.iter().map(|m| m.id.to_string()).collect();
+        expected.sort();
+        assert_eq!(every_id, expected, "{}: every member announced once", db.name);
         let ids: Vec<_> = members.iter().map(|m| m.id.clone()).collect();
         assert!(db.store.latest(&acme, &ids).await.unwrap().is_empty(), "{}: no member reads", db.name);
         let again = db.store.erasure_of(&acme, &members[MEMBERS - 1].id).await.unwrap();
