@@ -82,6 +82,36 @@ pub struct ServerConfig {
     #[arg(long, env = "PICTURE_URL_TTL", default_value = "1h", value_parser = humantime::parse_duration)]
     pub picture_url_ttl: Duration,
 
+    /// Where clients reach this service over HTTP, the start of the stable
+    /// picture URLs it hands out (e.g. https://contacts.example.com). Unset:
+    /// `http://` (`https://` with TLS) and the listen address.
+    #[arg(long, env = "PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Keys that sign stable picture URLs: `id:secret` entries separated by
+    /// `,`, ids of letters and digits, secrets of at least 32 bytes in
+    /// base64url. The first signs; every one listed still verifies, so keep
+    /// a retired key listed while its URLs should work. Unset: a key made
+    /// once and kept in the database (which also always verifies).
+    #[arg(long, env = "PICTURE_URL_KEYS", hide_env_values = true)]
+    pub picture_url_keys: Option<secrecy::SecretString>,
+
+    /// Stable picture URLs resolved at once (each asks media-svc for a signed
+    /// URL); more are answered 503 with Retry-After.
+    #[arg(long, env = "STABLE_URL_MAX_IN_PROGRESS", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub stable_url_max_in_progress: u32,
+
+    /// Browser origins allowed to call the API with gRPC-Web from their own
+    /// pages (CORS), separated by `,`, e.g. https://app.example.com. The
+    /// console this service serves is same-origin and needs none.
+    #[arg(long, env = "WEB_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub web_allowed_origins: Vec<String>,
+
+    /// Folder of the built web console (`web/dist`), served at `/`. Unset:
+    /// no console (`/` answers 404).
+    #[arg(long, env = "WEB_CONSOLE_DIR")]
+    pub web_console_dir: Option<PathBuf>,
+
     /// Region for phone numbers written without a country code (ISO 3166 alpha-2).
     #[arg(long, env = "DEFAULT_PHONE_REGION", default_value = "US")]
     pub default_phone_region: String,
@@ -169,6 +199,38 @@ impl ServerConfig {
             // Zero would spin: a stream waits at least this long between looks.
             heartbeat: self.events_heartbeat.max(Duration::from_millis(100)),
             poll_interval: self.events_poll_interval.max(Duration::from_millis(10)),
+        }
+    }
+
+    /// The stable picture URLs' address and keys; `bound` is the address
+    /// the server actually listens on (the configured port may be 0).
+    pub fn stable_pictures(&self, bound: SocketAddr) -> anyhow::Result<crate::book::StablePictureSettings> {
+        use secrecy::ExposeSecret;
+        let keys = match &self.picture_url_keys {
+            Some(keys) => keys
+                .expose_secret()
+                .split(',')
+                .filter(|entry| !entry.trim().is_empty())
+                .map(crate::book::UrlKey::parse)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(anyhow::Error::msg)?,
+            None => Vec::new(),
+        };
+        let public_url = match &self.public_url {
+            Some(url) if url.starts_with("http://") || url.starts_with("https://") => url.clone(),
+            Some(url) => anyhow::bail!("PUBLIC_URL {url:?} must start with http:// or https://"),
+            None => {
+                let scheme = if self.serving.security.tls_cert.is_some() { "https" } else { "http" };
+                format!("{scheme}://{bound}")
+            }
+        };
+        Ok(crate::book::StablePictureSettings { public_url, keys })
+    }
+
+    pub fn web(&self) -> crate::web::WebSettings {
+        crate::web::WebSettings {
+            console_dir: self.web_console_dir.clone(),
+            max_resolving: self.stable_url_max_in_progress as usize,
         }
     }
 

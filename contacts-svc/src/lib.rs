@@ -12,6 +12,7 @@
 //! - [`media`]: the client of media-svc.
 //! - [`nats`]: the NATS JetStream publisher of the event relay.
 //! - [`relay`]: the relay of the event log to NATS JetStream.
+//! - [`web`]: plain HTTP beside gRPC: stable picture URLs and the web console.
 //! - [`error`]: the service's one error type and its mapping to `tonic::Status`.
 
 pub mod api;
@@ -25,3 +26,4 @@ pub mod nats;
 pub mod relay;
 pub mod server;
 pub mod store;
+pub mod web;

@@ -16,7 +16,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Reconcile) => {
             telemetry::init_logs(cli.server.serving.log_format);
             tls::install_crypto_provider();
-            let book = contacts_svc::server::connect_book(&cli.server).await?;
+            // Reconciliation hands out no URLs: the configured address will do.
+            let book = contacts_svc::server::connect_book(&cli.server, cli.server.listen).await?;
             let report = book.reconcile().await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             std::process::exit(if report.unrepairable > 0 { 2 } else { 0 });

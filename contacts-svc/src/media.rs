@@ -9,8 +9,8 @@ use std::{
 
 use accommador_proto::{
     accommador::media::v1::{
-        ClaimImageRequest, ReleaseImageRequest, SignImageUrlsRequest, SignedImage, UploadImageRequest,
-        media_service_client::MediaServiceClient,
+        ClaimImageRequest, ReleaseImageRequest, SignImageUrlsRequest, SignImageUrlsResponse, SignedImage,
+        UploadImageRequest, media_service_client::MediaServiceClient,
     },
     tenant::{REQUEST_ID_HEADER, TENANT_ID_HEADER},
 };
@@ -138,15 +138,32 @@ impl MediaClient {
         if image_ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let ttl = prost_types::Duration { seconds: self.url_ttl.as_secs() as i64, nanos: 0 };
-        let message = SignImageUrlsRequest { image_ids, ttl: Some(ttl), skip_missing: true };
-        let response = self
-            .call(context, message, |mut client, request| async move { client.sign_image_urls(request).await })
-            .await?;
+        let response = self.sign_present(context, image_ids).await?;
         for missing in &response.missing_image_ids {
             tracing::error!(image_id = %missing, "a contact's picture is missing from media-svc");
         }
         Ok(response.images.into_iter().map(|image| (image.image_id.clone(), picture(image))).collect())
+    }
+
+    /// One picture's signed URLs, or `None` when media-svc no longer has
+    /// it: for a stable URL, which may well outlive its picture.
+    pub(crate) async fn sign_if_stored(
+        &self,
+        context: &RequestContext,
+        image_id: &str,
+    ) -> Result<Option<Picture>, Error> {
+        let response = self.sign_present(context, vec![image_id.to_owned()]).await?;
+        Ok(response.images.into_iter().next().map(picture))
+    }
+
+    async fn sign_present(
+        &self,
+        context: &RequestContext,
+        image_ids: Vec<String>,
+    ) -> Result<SignImageUrlsResponse, Error> {
+        let ttl = prost_types::Duration { seconds: self.url_ttl.as_secs() as i64, nanos: 0 };
+        let message = SignImageUrlsRequest { image_ids, ttl: Some(ttl), skip_missing: true };
+        self.call(context, message, |mut client, request| async move { client.sign_image_urls(request).await }).await
     }
 }
 
@@ -202,11 +219,25 @@ fn picture(signed: SignedImage) -> Picture {
     let renditions = signed
         .renditions
         .into_iter()
-        .map(|r| Rendition { size: r.size, width: r.width, height: r.height, content_type: r.content_type, url: r.url })
+        .map(|r| Rendition {
+            size: r.size,
+            width: r.width,
+            height: r.height,
+            content_type: r.content_type,
+            url: r.url,
+            // The book adds it: it depends on the tenant, not on media-svc.
+            stable_url: String::new(),
+        })
         .collect();
     // A timestamp outside what SystemTime holds cannot come from media-svc's clock: read as none.
     let url_expire_time = signed.expire_time.and_then(|time| SystemTime::try_from(time).ok());
-    Picture { image_id: signed.image_id, renditions, url_expire_time }
+    Picture {
+        image_id: signed.image_id,
+        renditions,
+        url_expire_time,
+        thumbhash: signed.thumbhash,
+        dominant_color: signed.dominant_color,
+    }
 }
 
 /// Whether tonic's own client timer (set from `grpc-timeout`) ended the call:

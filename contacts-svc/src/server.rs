@@ -11,6 +11,7 @@ use accommador_server::{
     auth::Admit,
     routes::{Introspection, follow_readiness},
     serve::{Exposure, serve},
+    web::WebAccess,
 };
 use anyhow::Context;
 
@@ -26,7 +27,7 @@ use crate::{
 
 /// The use cases over a migrated database and a (lazily connecting)
 /// media-svc client: what the server serves and `reconcile` runs.
-pub async fn connect_book(config: &ServerConfig) -> anyhow::Result<ContactBook> {
+pub async fn connect_book(config: &ServerConfig, bound: SocketAddr) -> anyhow::Result<ContactBook> {
     let default_region = PhoneNormalizer::parse_region(&config.default_phone_region).map_err(anyhow::Error::msg)?;
     let store = Store::connect(&config.database_url()?).await.context("connect the database")?;
     tracing::info!(backend = ?store.backend(), "database ready");
@@ -46,6 +47,7 @@ pub async fn connect_book(config: &ServerConfig) -> anyhow::Result<ContactBook> 
         pictures,
         config.outbox(),
         config.events_retention,
+        config.stable_pictures(bound)?,
     )
     .await?)
 }
@@ -65,8 +67,9 @@ impl Application {
         let exposure =
             Exposure::bind("contacts-svc", config.listen, &config.serving, Admit::TenantsAndServices, ERROR_DOMAIN)
                 .await?
-                .with_message_hint(format!("a profile picture may be at most {picture_limit}"));
-        let book = connect_book(&config).await?;
+                .with_message_hint(format!("a profile picture may be at most {picture_limit}"))
+                .with_web(WebAccess::parse(&config.web_allowed_origins).map_err(anyhow::Error::msg)?);
+        let book = connect_book(&config, exposure.local_addr()).await?;
         Ok(Self { exposure, config, book: Arc::new(book) })
     }
 
@@ -100,6 +103,7 @@ impl Application {
             .max_decoding_message_size(max_message_bytes)
             .max_encoding_message_size(max_message_bytes);
         let contacts = tonic::service::interceptor::InterceptedService::new(contacts, self.exposure.authenticator());
+        let web = self.config.web();
         let introspection = Introspection::new(SERVICE_NAME, accommador_proto::CONTACTS_FILE_DESCRIPTOR_SET).await;
 
         // Background jobs stop when the server does.
@@ -142,7 +146,10 @@ impl Application {
             async move { book.run_event_retention(interval, stopped).await }
         });
 
-        let served = serve(self.exposure, introspection, |routes| routes.add_service(contacts), shutdown).await;
+        let book = self.book.clone();
+        let add_routes =
+            |routes: tonic::service::Routes| crate::web::with_http_routes(routes.add_service(contacts), book, &web);
+        let served = serve(self.exposure, introspection, add_routes, shutdown).await;
         let _ = stop_jobs.send(true);
         let _ = tokio::join!(outbox, readiness, retention);
         if let Some(relay) = relay {

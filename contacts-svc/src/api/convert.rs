@@ -56,12 +56,12 @@ fn profile_picture(picture: Picture) -> pb::ProfilePicture {
                 height: r.height,
                 content_type: r.content_type,
                 url: r.url,
-                stable_url: String::new(),
+                stable_url: r.stable_url,
             })
             .collect(),
         url_expire_time: picture.url_expire_time.map(prost_types::Timestamp::from),
-        thumbhash: Vec::new(),
-        dominant_color: String::new(),
+        thumbhash: picture.thumbhash,
+        dominant_color: picture.dominant_color,
     }
 }
 

@@ -22,6 +22,8 @@ mod page_token;
 mod read;
 mod reconcile;
 mod replace;
+mod stable_picture;
+mod stable_urls;
 mod takedown;
 mod unmerge;
 
@@ -30,9 +32,11 @@ pub(crate) use idempotency::Idempotency;
 pub use outbox::OutboxSettings;
 pub use reconcile::{ReconcileReport, UnrepairablePicture};
 pub(crate) use replace::EMPTY_PICTURE;
+pub use stable_picture::{PictureRedirect, StablePictureSettings};
+pub use stable_urls::{PATH_PREFIX as STABLE_URL_PATH_PREFIX, StablePicture, UrlKey};
 pub(crate) use takedown::MAX_REASON_LEN;
 
-use self::page_token::PageTokens;
+use self::{page_token::PageTokens, stable_urls::StableUrls};
 use crate::{
     context::RequestContext,
     domain::{Contact, PhoneNormalizer, Picture, PictureLimit},
@@ -83,6 +87,9 @@ pub struct ContactBook {
     /// Woken after every write through this replica commits: event streams
     /// wait on it rather than polling for their own replica's writes.
     event_signal: std::sync::Arc<tokio::sync::Notify>,
+    /// Issues the pictures' URLs that never expire, and checks them when
+    /// they come back.
+    stable_urls: StableUrls,
 }
 
 fn now_us() -> i64 {
@@ -91,7 +98,7 @@ fn now_us() -> i64 {
 
 impl ContactBook {
     /// The use cases over `store`; reads (or makes, on a new database) the
-    /// key that signs page tokens.
+    /// keys that sign page tokens and stable picture URLs.
     pub async fn new(
         store: Store,
         media: MediaClient,
@@ -99,11 +106,14 @@ impl ContactBook {
         pictures: PictureLimit,
         outbox: OutboxSettings,
         event_retention: std::time::Duration,
+        stable: StablePictureSettings,
     ) -> Result<Self, Error> {
         let key = store.server_key(page_token::KEY_NAME, PageTokens::fresh_key()).await?;
         let page_tokens = PageTokens::new(key);
+        let stored_url_key = store.server_key(stable_urls::STORED_KEY_NAME, PageTokens::fresh_key()).await?;
+        let stable_urls = StableUrls::new(&stable.public_url, stable.keys, stored_url_key);
         let event_signal = std::sync::Arc::default();
-        Ok(Self { store, media, phones, pictures, outbox, page_tokens, event_retention, event_signal })
+        Ok(Self { store, media, phones, pictures, outbox, page_tokens, event_retention, event_signal, stable_urls })
     }
 
     /// The store, for the event relay (`crate::relay`), which reads the log
@@ -133,11 +143,10 @@ impl ContactBook {
         contacts
             .into_iter()
             .map(|contact| {
-                let picture = contact
-                    .fields
-                    .image_id
-                    .as_ref()
-                    .map(|id| signed.get(id).cloned().unwrap_or_else(|| Picture::unsigned(id.clone())));
+                let picture = contact.fields.image_id.as_ref().map(|id| match signed.get(id) {
+                    Some(signed) => self.with_stable_urls(&context.tenant, signed.clone()),
+                    None => Picture::unsigned(id.clone()),
+                });
                 ContactView { contact, picture }
             })
             .collect()

@@ -47,6 +47,11 @@ pub struct Picture {
     pub renditions: Vec<Rendition>,
     /// When the URLs stop working; `None` when there are none.
     pub url_expire_time: Option<SystemTime>,
+    /// A ThumbHash of the picture, as media-svc stored it at upload (empty
+    /// for pictures stored before it computed one).
+    pub thumbhash: Vec<u8>,
+    /// `#rrggbb`, as media-svc stored it at upload (or empty).
+    pub dominant_color: String,
 }
 
 impl Picture {
@@ -65,6 +70,8 @@ pub struct Rendition {
     pub height: u32,
     pub content_type: String,
     pub url: String,
+    /// The URL that never expires (`book::stable_urls`).
+    pub stable_url: String,
 }
 
 #[cfg(test)]

@@ -16,6 +16,9 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{StorageError, UrlSigner};
 
+/// `Cache-Control` of the image objects signed URLs fetch.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
 /// Where the bucket is and how to reach it.
 #[derive(Debug, Clone)]
 pub struct S3Settings {
@@ -89,11 +92,15 @@ impl ObjectStore {
     }
 
     pub async fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), StorageError> {
+        // Image objects are named by their content's hash: what a key holds
+        // never changes, so browsers and CDNs may keep it for good.
+        let cache_control = content_type.starts_with("image/").then_some(IMMUTABLE);
         self.client
             .put_object()
             .bucket(&self.bucket)
             .key(key)
             .content_type(content_type)
+            .set_cache_control(cache_control.map(str::to_owned))
             .body(ByteStream::from(body))
             .send()
             .await

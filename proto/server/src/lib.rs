@@ -17,6 +17,7 @@
 //! - [`routes`]: health and reflection, and readiness following a dependency.
 //! - [`healthcheck`]: asking a running server whether it serves.
 //! - [`shutdown`]: stopping on a signal.
+//! - [`web`]: gRPC-Web, CORS and HTTP/1.1 for browsers.
 //! - [`serve`]: binds and serves one service with all of the above.
 
 pub mod auth;
@@ -35,3 +36,4 @@ pub mod serve;
 pub mod shutdown;
 pub mod telemetry;
 pub mod tls;
+pub mod web;

@@ -44,7 +44,22 @@ static KNOWN_METHODS: LazyLock<HashSet<String>> = LazyLock::new(|| {
     methods
 });
 
-/// The metric and log label for a request path: the path itself when it is
+/// The label of plain HTTP requests (a service's pages and redirects):
+/// whatever their path, one label.
+pub const HTTP_METHOD: &str = "http";
+
+/// The metric and log label for a request: [`method_label`] for gRPC
+/// calls, [`HTTP_METHOD`] for plain HTTP requests (no gRPC content type).
+pub fn request_label<B>(request: &http::Request<B>) -> &'static str {
+    let grpc = request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|content_type| content_type.starts_with("application/grpc"));
+    if grpc { method_label(request.uri().path()) } else { HTTP_METHOD }
+}
+
+/// The metric and log label for an RPC path: the path itself when it is
 /// one of our RPCs, [`UNKNOWN_METHOD`] otherwise.
 pub fn method_label(path: &str) -> &'static str {
     KNOWN_METHODS.get(path).map_or(UNKNOWN_METHOD, String::as_str)
@@ -97,7 +112,7 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let method = method_label(request.uri().path());
+        let method = request_label(&request);
         // The ready service goes into the future; a clone stays for the next call.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
@@ -146,6 +161,10 @@ mod tests {
         );
         assert_eq!(method_label("/accommador.contacts.v1.ContactsService/DropTables"), UNKNOWN_METHOD);
         assert_eq!(method_label(&"/x".repeat(2000)), UNKNOWN_METHOD);
+        let page = http::Request::get("/pictures/acme/x").body(()).unwrap();
+        assert_eq!(request_label(&page), HTTP_METHOD, "plain HTTP has one label whatever its path");
+        let rpc = http::Request::post(create).header("content-type", "application/grpc").body(()).unwrap();
+        assert_eq!(request_label(&rpc), create);
     }
 
     #[test]

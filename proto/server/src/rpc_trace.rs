@@ -20,7 +20,7 @@ use tracing::{Level, Span};
 pub fn rpc_span<B>(request: &http::Request<B>) -> Span {
     let header = |name: &str| request.headers().get(name).and_then(|value| value.to_str().ok());
     let path = request.uri().path();
-    let method = crate::metrics::method_label(path);
+    let method = crate::metrics::request_label(request);
     if method == crate::metrics::UNKNOWN_METHOD {
         log_unknown_path(path);
     }

@@ -16,6 +16,7 @@ use crate::{
     routes::Introspection,
     rpc_trace::rpc_trace_layer,
     telemetry::Telemetry,
+    web::{GrpcWebSwitchLayer, WebAccess},
 };
 
 /// How a server is exposed: its bound listeners, the transport limits, TLS
@@ -37,6 +38,9 @@ pub struct Exposure {
     /// Ends the refusal of a request message over MAX_REQUEST_MESSAGE_BYTES:
     /// the limit the caller actually ran into, such as the picture limit.
     message_hint: Option<String>,
+    /// Browsers on the main port (gRPC-Web, CORS, HTTP/1.1), when the
+    /// service serves them.
+    web: Option<WebAccess>,
 }
 
 impl Exposure {
@@ -67,6 +71,7 @@ impl Exposure {
             authenticator: Authenticator::new(credentials, admit, error_domain),
             error_domain,
             message_hint: None,
+            web: None,
         })
     }
 
@@ -75,6 +80,13 @@ impl Exposure {
     /// most 2.5 MiB (2621440 bytes)".
     pub fn with_message_hint(mut self, hint: String) -> Self {
         self.message_hint = Some(hint);
+        self
+    }
+
+    /// Serves browsers too: gRPC-Web (and CORS for `access`'s origins) on
+    /// the main port, which then also speaks HTTP/1.1.
+    pub fn with_web(mut self, access: WebAccess) -> Self {
+        self.web = Some(access);
         self
     }
 
@@ -110,7 +122,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let service = exposure.service;
     tracing::info!(address = %exposure.local_addr(), tls = exposure.tls.is_some(), "{service} listening");
-    let Exposure { listener, limits, tls, health_listener, error_domain, message_hint, .. } = exposure;
+    let Exposure { listener, limits, tls, health_listener, error_domain, message_hint, web, .. } = exposure;
     let limits = &limits;
     let guard = GuardLayer::new(limits, error_domain, message_hint);
     let routes = add_service(introspection.routes);
@@ -123,7 +135,13 @@ pub async fn serve(
     if let Some(tls) = tls {
         main = main.tls_config(tls)?;
     }
+    // Outermost: a browser's call is gRPC by the time the span, the metrics
+    // and the guard see it, and their refusals go back as gRPC-Web.
+    let cors = web.as_ref().and_then(WebAccess::cors);
     let main = main
+        .accept_http1(web.is_some())
+        .layer(tower::util::option_layer(cors))
+        .layer(GrpcWebSwitchLayer { enabled: web.is_some() })
         .layer(rpc_trace_layer())
         .layer(crate::metrics::RpcMetricsLayer)
         .layer(guard.clone())

@@ -37,3 +37,4 @@ mod storage_outage;
 mod telemetry;
 mod text;
 mod unmerge;
+mod web;

@@ -52,7 +52,7 @@ fn a_contact_keeps_every_field_and_microsecond_times() {
 }
 
 #[test]
-fn a_picture_keeps_its_renditions_and_expiry() {
+fn a_picture_keeps_its_renditions_stable_urls_expiry_and_preview() {
     let expire = UNIX_EPOCH + Duration::new(1_800_000_000, 5);
     let picture = Picture {
         image_id: "img".into(),
@@ -62,8 +62,11 @@ fn a_picture_keeps_its_renditions_and_expiry() {
             height: 96,
             content_type: "image/jpeg".into(),
             url: "https://s3/img-128".into(),
+            stable_url: "http://contacts/pictures/acme/img/128/db.tag".into(),
         }],
         url_expire_time: Some(expire),
+        thumbhash: vec![1, 2, 3],
+        dominant_color: "#aabbcc".into(),
     };
     let message = contact(view(Some(picture))).profile_picture.expect("a picture");
     assert_eq!(message.image_id, "img");
@@ -75,9 +78,10 @@ fn a_picture_keeps_its_renditions_and_expiry() {
             height: 96,
             content_type: "image/jpeg".into(),
             url: "https://s3/img-128".into(),
-            stable_url: String::new(),
+            stable_url: "http://contacts/pictures/acme/img/128/db.tag".into(),
         }]
     );
+    assert_eq!((message.thumbhash, message.dominant_color), (vec![1, 2, 3], "#aabbcc".to_owned()));
     assert_eq!(message.url_expire_time, Some(prost_types::Timestamp { seconds: 1_800_000_000, nanos: 5 }));
     let unsigned = contact(view(Some(Picture::unsigned("img".into())))).profile_picture.unwrap();
     assert!(unsigned.renditions.is_empty() && unsigned.url_expire_time.is_none(), "{unsigned:?}");
