@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     book::{ContactView, Idempotency},
-    domain::{ContactDraft, ContactId, MatchReason, MergeField, Picture},
+    domain::{ContactDraft, ContactFields, ContactId, MatchReason, MergeField, Picture, avatar_placeholder},
     error::Error,
 };
 
@@ -23,9 +23,11 @@ fn timestamp(micros: i64) -> prost_types::Timestamp {
 
 pub fn contact(view: ContactView) -> pb::Contact {
     let ContactView { contact, picture } = view;
+    let id = contact.id.to_string();
+    let placeholder = placeholder(&id, &contact.fields);
     let fields = contact.fields;
     pb::Contact {
-        id: contact.id.to_string(),
+        id,
         revision: contact.revision,
         first_name: fields.first_name,
         last_name: fields.last_name,
@@ -40,7 +42,16 @@ pub fn contact(view: ContactView) -> pb::Contact {
         create_time: Some(timestamp(contact.create_time_us)),
         revision_create_time: Some(timestamp(contact.revision_create_time_us)),
         merged_contact_ids: contact.merged_contact_ids,
-        avatar_placeholder: None,
+        avatar_placeholder: Some(placeholder),
+    }
+}
+
+fn placeholder(id: &str, fields: &ContactFields) -> pb::AvatarPlaceholder {
+    let placeholder = avatar_placeholder(id, fields);
+    pb::AvatarPlaceholder {
+        initials: placeholder.initials,
+        background_color: placeholder.background_color.to_owned(),
+        text_color: placeholder.text_color.to_owned(),
     }
 }
 

@@ -87,6 +87,11 @@ async fn a_browser_calls_the_api_over_grpc_web_and_gets_the_same_answers_and_err
     let page = ListContactsResponse::decode(messages[0].as_slice()).unwrap();
     assert_eq!(page.contacts.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), [ada.id.as_str()]);
     assert_eq!(page.contacts[0], ada, "the same contact a gRPC client reads");
+    let placeholder = ada.avatar_placeholder.as_ref().expect("every contact has a placeholder");
+    assert_eq!(placeholder.initials, "AL");
+    for colour in [&placeholder.background_color, &placeholder.text_color] {
+        assert!(colour.len() == 7 && colour.starts_with('#'), "{colour}");
+    }
 
     // The interceptor's refusal, with its details, as gRPC-Web.
     let refused = grpc_web(&stack, None, framed(&request.encode_to_vec())).await;
