@@ -348,3 +348,28 @@ async fn raw_get(addr: std::net::SocketAddr, path: &str) -> String {
     stream.read_to_end(&mut answer).await.unwrap();
     String::from_utf8_lossy(&answer).into_owned()
 }
+
+#[tokio::test]
+async fn stable_urls_resolving_beyond_the_bound_get_503_and_made_up_ones_still_404() {
+    let settings = [("STABLE_URL_MAX_IN_PROGRESS", "1".to_owned()), ("MEDIA_TIMEOUT", "20s".to_owned())];
+    let stack = Stack::start(&TestDatabase::sqlite(), &[], &settings).await.unwrap();
+    let contact = Contact { first_name: "ada".into(), ..Default::default() };
+    let ada = stack.contacts_client().create_contact(tenant_request("acme", create_request(contact, photo(1)))).await;
+    let stable = ada.unwrap().into_inner().profile_picture.unwrap().renditions[0].stable_url.clone();
+
+    // media-svc stops answering: the first resolution holds the only slot.
+    stack.media.pause().unwrap();
+    let first = tokio::spawn({
+        let stable = stable.clone();
+        async move { http().get(&stable).send().await.unwrap().status() }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let second = http().get(&stable).send().await.unwrap();
+    assert_eq!(second.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(second.headers()["retry-after"], "1");
+    let made_up = stable.replace("/128/", "/512/");
+    assert_eq!(http().get(&made_up).send().await.unwrap().status(), StatusCode::NOT_FOUND, "needs no slot");
+    stack.media.resume().unwrap();
+    assert_eq!(first.await.unwrap(), StatusCode::FOUND, "the first one finishes once media-svc answers");
+    assert_eq!(http().get(&stable).send().await.unwrap().status(), StatusCode::FOUND, "the slot is free again");
+}
