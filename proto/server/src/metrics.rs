@@ -122,6 +122,8 @@ where
             // Unary errors travel as trailers-only responses: the code is in
             // the headers. A response without it is a success (code in trailers).
             let code = match &result {
+                // Plain HTTP has no gRPC status: its class is what tells.
+                Ok(response) if method == HTTP_METHOD => http_class_label(response.status()),
                 Ok(response) => status_label(response.headers().get("grpc-status")),
                 Err(_) => "transport_error",
             };
@@ -130,6 +132,16 @@ where
                 .record(started.elapsed().as_secs_f64());
             result
         })
+    }
+}
+
+/// The `code` label of a plain HTTP response: its status class.
+fn http_class_label(status: http::StatusCode) -> &'static str {
+    match status.as_u16() {
+        200..=299 => "http_2xx",
+        300..=399 => "http_3xx",
+        400..=499 => "http_4xx",
+        _ => "http_5xx",
     }
 }
 
@@ -172,5 +184,7 @@ mod tests {
         assert_eq!(status_label(None), "0");
         assert_eq!(status_label(Some(&http::HeaderValue::from_static("14"))), "14");
         assert_eq!(status_label(Some(&http::HeaderValue::from_static("99999"))), "other");
+        assert_eq!(http_class_label(http::StatusCode::FOUND), "http_3xx");
+        assert_eq!(http_class_label(http::StatusCode::NOT_FOUND), "http_4xx");
     }
 }
