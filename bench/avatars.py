@@ -8,6 +8,12 @@ machine's speed hits every tool alike. Reported per tool and format:
 median CPU time (user + system, all threads), median wall time and median
 peak RSS, and the ratios of media-svc's medians to each peer's.
 
+For JPEGs it also measures the floor: libjpeg-turbo's `djpeg` decoding each
+file alone, at the DCT scale media-svc's pipeline picks for it (the smallest
+eighth that keeps the short side at 512 pixels or more), to /dev/null. djpeg
+takes one file per process, so the same number of djpeg runs on an 8x8 JPEG
+(the cost of a process) is measured too and subtracted.
+
     python3 bench/avatars.py --corpus DIR --media-svc PATH [--rounds N] [--json FILE]
 """
 
@@ -66,6 +72,43 @@ def pillow_tool():
     return Tool("Pillow", lambda files, out: [([sys.executable, script, "--out", out, *files], None)])
 
 
+def jpeg_size(path):
+    """(width, height) from a JPEG's first SOF marker."""
+    with open(path, "rb") as file:
+        data = file.read()
+    at = 2
+    while at + 9 < len(data):
+        if data[at] != 0xFF:
+            at += 1
+            continue
+        marker = data[at + 1]
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            at += 2
+            continue
+        length = int.from_bytes(data[at + 2:at + 4], "big")
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            return int.from_bytes(data[at + 7:at + 9], "big"), int.from_bytes(data[at + 5:at + 7], "big")
+        at += 2 + length
+    sys.exit(f"{path}: no frame header")
+
+
+def pipeline_scale(path, wanted=512):
+    """The eighths media-svc decodes at (media-svc/pipeline/src/jpeg.rs, smallest_scale)."""
+    side = min(jpeg_size(path))
+    return next((e for e in range(1, 9) if -(-side * e // 8) >= min(wanted, side)), 8)
+
+
+def djpeg_tool():
+    def commands(files, out):
+        return [(["djpeg", "-scale", f"{pipeline_scale(f)}/8", "-outfile", os.devnull, f], None) for f in files]
+
+    return Tool("djpeg decode (floor)", commands)
+
+
+def spawn_tool(tiny):
+    return Tool("djpeg on 8x8 (process cost)", lambda files, out: [(["djpeg", "-outfile", os.devnull, tiny], None)] * len(files))
+
+
 def vips_tool():
     env = dict(os.environ, VIPS_CONCURRENCY="1")
 
@@ -97,11 +140,14 @@ def main():
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
 
-    tools = [media_svc_tool(args.media_svc), vips_tool(), pillow_tool()]
+    peers = [media_svc_tool(args.media_svc), vips_tool(), pillow_tool()]
+    tiny = os.path.join(tempfile.mkdtemp(prefix="avatars-tiny-"), "tiny.jpg")
+    subprocess.run([sys.executable, "-c", f"from PIL import Image; Image.new('RGB', (8, 8)).save({tiny!r})"], check=True)
     results = {}
     for format_name in ("jpeg", "png"):
         folder = os.path.join(args.corpus, format_name)
         files = sorted(os.path.join(folder, name) for name in os.listdir(folder))
+        tools = peers + ([djpeg_tool(), spawn_tool(tiny)] if format_name == "jpeg" else [])
         samples = {tool.name: [] for tool in tools}
         for round_index in range(args.rounds):
             order = tools[round_index % len(tools):] + tools[:round_index % len(tools)]
@@ -127,11 +173,19 @@ def main():
     for format_name, by_tool in results.items():
         ours = by_tool["media-svc"]["cpu_s"]
         for name, figures in by_tool.items():
-            ratio = "" if name == "media-svc" else f"{ours / figures['cpu_s']:.2f}x"
+            ratio = "" if name in ("media-svc", "djpeg on 8x8 (process cost)") else f"{ours / figures['cpu_s']:.2f}x"
             print(
                 f"| {format_name} | {name} | {figures['cpu_s']:.3f} | {figures['cpu_ms_per_image']:.1f} | "
                 f"{figures['wall_s']:.3f} | {figures['peak_rss_mib']:.1f} | {ratio} |"
             )
+    jpeg = results["jpeg"]
+    floor = jpeg["djpeg decode (floor)"]["cpu_s"] - jpeg["djpeg on 8x8 (process cost)"]["cpu_s"]
+    ours = jpeg["media-svc"]["cpu_s"]
+    print(
+        f"\nJPEG decode floor (djpeg at the pipeline's DCT scales, less {len(os.listdir(os.path.join(args.corpus, 'jpeg')))} "
+        f"process starts): {floor:.3f} s CPU; media-svc: {ours:.3f} s = {ours / floor:.2f}x the floor"
+    )
+    results["jpeg_floor"] = {"floor_cpu_s": floor, "media_svc_cpu_s": ours, "ratio": ours / floor}
     if args.json:
         with open(args.json, "w") as file:
             json.dump(results, file, indent=2)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks 1 and 2 of the README: media-svc's pipeline against
 # vipsthumbnail (one thread) and Pillow on the code-made corpus, CPU time,
-# wall time and peak memory per format. Installs the peers when missing.
+# wall time and peak memory per format, and for JPEGs against the floor:
+# libjpeg-turbo's djpeg decoding alone at the same DCT scale. Installs the
+# peers when missing.
 #
 #   bench/avatars.sh [--rounds N] [--json FILE]
 set -euo pipefail
@@ -13,6 +15,10 @@ deploy/build-deps.sh
 command -v vipsthumbnail >/dev/null 2>&1 || {
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update -q && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q libvips-tools
+}
+command -v djpeg >/dev/null 2>&1 || {
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -q && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q libjpeg-turbo-progs
 }
 python3 -c 'import PIL' 2>/dev/null || python3 -m pip install --quiet Pillow
 
