@@ -96,6 +96,12 @@ pub struct ServerConfig {
     #[arg(long, env = "PICTURE_URL_KEYS", hide_env_values = true)]
     pub picture_url_keys: Option<secrecy::SecretString>,
 
+    /// Pictures whose signed URLs are kept between reads (while they are good
+    /// for half of PICTURE_URL_TTL), so a page shown again costs no call to
+    /// media-svc. About 1 KB each; 0 keeps none.
+    #[arg(long, env = "PICTURE_URL_CACHE_ENTRIES", default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub picture_url_cache_entries: u32,
+
     /// Stable picture URLs resolved at once (each asks media-svc for a signed
     /// URL); more are answered 503 with Retry-After.
     #[arg(long, env = "STABLE_URL_MAX_IN_PROGRESS", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
@@ -204,7 +210,7 @@ impl ServerConfig {
 
     /// The stable picture URLs' address and keys; `bound` is the address
     /// the server actually listens on (the configured port may be 0).
-    pub fn stable_pictures(&self, bound: SocketAddr) -> anyhow::Result<crate::book::StablePictureSettings> {
+    pub fn stable_pictures(&self, bound: SocketAddr) -> anyhow::Result<crate::book::PictureUrlSettings> {
         use secrecy::ExposeSecret;
         let keys = match &self.picture_url_keys {
             Some(keys) => keys
@@ -224,7 +230,12 @@ impl ServerConfig {
                 format!("{scheme}://{bound}")
             }
         };
-        Ok(crate::book::StablePictureSettings { public_url, keys })
+        Ok(crate::book::PictureUrlSettings {
+            public_url,
+            keys,
+            signed_cache_entries: self.picture_url_cache_entries as usize,
+            ttl: self.picture_url_ttl,
+        })
     }
 
     pub fn web(&self) -> crate::web::WebSettings {

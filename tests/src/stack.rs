@@ -13,13 +13,28 @@ pub async fn start_media(data_dir: &Path, extra: &[(&str, String)]) -> anyhow::R
     Server::media().dir(data_dir).envs(extra).start().await
 }
 
-/// Restarts media-svc where it was, on the same data.
+/// Restarts media-svc where it was, on the same data, with its embedded S3
+/// server on the same port too: like a production endpoint, it does not
+/// move, so URLs signed before the restart still lead somewhere.
 pub async fn restart_media(
     addr: SocketAddr,
     data_dir: &Path,
     extra: &[(&str, String)],
 ) -> anyhow::Result<ServerProcess> {
-    Server::media().dir(data_dir).envs(extra).at(addr).start().await
+    let mut server = Server::media().dir(data_dir);
+    if let Some(s3) = embedded_s3_address(data_dir, addr) {
+        server = server.env("EMBEDDED_S3_LISTEN", s3);
+    }
+    server.envs(extra).at(addr).start().await
+}
+
+/// Where the media-svc that listened on `addr` ran its embedded S3 server,
+/// from its log (absent with TEST_LOG, which sends logs to the terminal).
+fn embedded_s3_address(data_dir: &Path, addr: SocketAddr) -> Option<String> {
+    let log = std::fs::read_to_string(data_dir.join(format!("media-svc-{}.log", addr.port()))).ok()?;
+    let line = log.lines().find(|line| line.contains("embedded S3 server listening"))?;
+    let address = line.split("address=").nth(1)?.split_whitespace().next()?;
+    Some(address.to_owned())
 }
 
 /// Starts contacts-svc with its data in `data_dir`, pointed at `media` and

@@ -22,6 +22,7 @@ mod page_token;
 mod read;
 mod reconcile;
 mod replace;
+mod signed_pictures;
 mod stable_picture;
 mod stable_urls;
 mod takedown;
@@ -32,11 +33,11 @@ pub(crate) use idempotency::Idempotency;
 pub use outbox::OutboxSettings;
 pub use reconcile::{ReconcileReport, UnrepairablePicture};
 pub(crate) use replace::EMPTY_PICTURE;
-pub use stable_picture::{PictureRedirect, StablePictureSettings};
+pub use stable_picture::{PictureRedirect, PictureUrlSettings};
 pub use stable_urls::{PATH_PREFIX as STABLE_URL_PATH_PREFIX, StablePicture, UrlKey};
 pub(crate) use takedown::MAX_REASON_LEN;
 
-use self::{page_token::PageTokens, stable_urls::StableUrls};
+use self::{page_token::PageTokens, signed_pictures::SignedPictures, stable_urls::StableUrls};
 use crate::{
     context::RequestContext,
     domain::{Contact, PhoneNormalizer, Picture, PictureLimit},
@@ -90,6 +91,8 @@ pub struct ContactBook {
     /// Issues the pictures' URLs that never expire, and checks them when
     /// they come back.
     stable_urls: StableUrls,
+    /// Signed URLs kept between reads while they are good for half the TTL.
+    signed_pictures: SignedPictures,
 }
 
 fn now_us() -> i64 {
@@ -106,14 +109,26 @@ impl ContactBook {
         pictures: PictureLimit,
         outbox: OutboxSettings,
         event_retention: std::time::Duration,
-        stable: StablePictureSettings,
+        stable: PictureUrlSettings,
     ) -> Result<Self, Error> {
         let key = store.server_key(page_token::KEY_NAME, PageTokens::fresh_key()).await?;
         let page_tokens = PageTokens::new(key);
         let stored_url_key = store.server_key(stable_urls::STORED_KEY_NAME, PageTokens::fresh_key()).await?;
+        let signed_pictures = SignedPictures::new(stable.signed_cache_entries, stable.ttl);
         let stable_urls = StableUrls::new(&stable.public_url, stable.keys, stored_url_key);
         let event_signal = std::sync::Arc::default();
-        Ok(Self { store, media, phones, pictures, outbox, page_tokens, event_retention, event_signal, stable_urls })
+        Ok(Self {
+            store,
+            media,
+            phones,
+            pictures,
+            outbox,
+            page_tokens,
+            event_retention,
+            event_signal,
+            stable_urls,
+            signed_pictures,
+        })
     }
 
     /// The store, for the event relay (`crate::relay`), which reads the log
@@ -128,18 +143,29 @@ impl ContactBook {
         self.store.ping().await
     }
 
-    /// Signs every picture of `contacts` in ONE media-svc call. When that
-    /// fails the contacts still come back, with image ids but no URLs.
+    /// Signs every picture of `contacts` not kept signed already in ONE
+    /// media-svc call. When that fails the contacts still come back, with
+    /// image ids but no URLs.
     async fn with_pictures(&self, context: &RequestContext, contacts: Vec<Contact>) -> Vec<ContactView> {
-        let image_ids: Vec<String> = contacts.iter().filter_map(|c| c.fields.image_id.clone()).collect();
-        let signed = if image_ids.is_empty() {
-            Default::default()
-        } else {
-            self.media.sign(context, image_ids).await.unwrap_or_else(|error| {
-                tracing::warn!(%error, "cannot sign picture URLs; answering without them");
-                Default::default()
-            })
-        };
+        let mut signed = std::collections::HashMap::new();
+        let mut unsigned = Vec::new();
+        for image_id in contacts.iter().filter_map(|c| c.fields.image_id.as_ref()) {
+            match self.signed_pictures.get(&context.tenant, image_id) {
+                Some(picture) => drop(signed.insert(image_id.clone(), picture)),
+                None => unsigned.push(image_id.clone()),
+            }
+        }
+        if !unsigned.is_empty() {
+            match self.media.sign(context, unsigned).await {
+                Ok(fresh) => {
+                    for (image_id, picture) in fresh {
+                        self.signed_pictures.keep(&context.tenant, &picture);
+                        signed.insert(image_id, picture);
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "cannot sign picture URLs; answering without them"),
+            }
+        }
         contacts
             .into_iter()
             .map(|contact| {

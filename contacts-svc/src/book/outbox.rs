@@ -120,11 +120,15 @@ impl ContactBook {
         };
         let error = match result {
             Ok(()) => {
+                if release {
+                    self.signed_pictures.forget(&context.tenant, &entry.image_id);
+                }
                 self.store.claim_delivered(entry.id).await?;
                 return Ok(Delivery::Delivered);
             }
             // The image a release gives up is gone already: nothing is left to do.
             Err(Error::Media(status)) if release && status.code() == Code::NotFound => {
+                self.signed_pictures.forget(&context.tenant, &entry.image_id);
                 self.store.claim_delivered(entry.id).await?;
                 return Ok(Delivery::Delivered);
             }

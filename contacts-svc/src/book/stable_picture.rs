@@ -12,14 +12,19 @@ use super::{
 };
 use crate::{context::RequestContext, domain::Picture, error::Error};
 
-/// How stable URLs are made: the address they start with and the keys
-/// that sign them (see `stable_urls`).
+/// How picture URLs are made: the address stable URLs start with and the
+/// keys that sign them (see `stable_urls`), and how many signed pictures
+/// are kept between reads (see `signed_pictures`).
 #[derive(Debug, Clone)]
-pub struct StablePictureSettings {
+pub struct PictureUrlSettings {
     /// PUBLIC_URL: where clients reach this service's HTTP endpoint.
     pub public_url: String,
     /// PICTURE_URL_KEYS, the first signing.
     pub keys: Vec<UrlKey>,
+    /// PICTURE_URL_CACHE_ENTRIES (0: none kept).
+    pub signed_cache_entries: usize,
+    /// PICTURE_URL_TTL, which the cache keeps half of.
+    pub ttl: std::time::Duration,
 }
 
 /// Where a stable URL sends the browser, and until when that holds.

@@ -538,7 +538,9 @@ async fn search_finds_what_staff_type_and_duplicates_see_merged_in_values() {
 #[tokio::test]
 async fn reads_survive_a_media_outage_and_creates_fail_cleanly() {
     for database in databases().await {
-        let stack = stack(&database).await;
+        // Without the cache of signed URLs, which would still answer with
+        // the URLs signed at create (see the next test).
+        let stack = Stack::start(&database, &[], &[("PICTURE_URL_CACHE_ENTRIES", "0".into())]).await.unwrap();
         let mut client = stack.contacts_client();
         let with_picture = create(&mut client, "acme", person("Ada", "", ""), picture(6)).await.unwrap();
         let Stack { media, contacts, dir } = stack;
@@ -560,4 +562,29 @@ async fn reads_survive_a_media_outage_and_creates_fail_cleanly() {
             database.name
         );
     }
+}
+
+#[tokio::test]
+async fn signed_urls_are_kept_between_reads_and_through_a_media_outage() {
+    let stack = stack(&TestDatabase::sqlite()).await;
+    let mut client = stack.contacts_client();
+    let ada = create(&mut client, "acme", person("Ada", "", ""), picture(6)).await.unwrap();
+    let signing_calls = |metrics: String| -> f64 {
+        let line = metrics
+            .lines()
+            .find(|line| line.starts_with("grpc_server_handled_total") && line.contains("SignImageUrls"));
+        line.and_then(|line| line.rsplit(' ').next()?.parse().ok()).unwrap_or(0.0)
+    };
+    let before = signing_calls(stack.media.metrics().await.unwrap());
+    for _ in 0..5 {
+        let (page, _) = list(&mut client, "acme", 0, "", "").await.unwrap();
+        assert_eq!(page[0].profile_picture, ada.profile_picture, "the URLs signed at create");
+    }
+    assert_eq!(signing_calls(stack.media.metrics().await.unwrap()), before, "no page asked media-svc");
+
+    let Stack { media, contacts, dir: _dir } = stack;
+    assert!(media.terminate().await.unwrap().success());
+    let mut client = ContactsServiceClient::new(contacts.channel());
+    let (page, _) = list(&mut client, "acme", 0, "", "").await.unwrap();
+    assert_eq!(page[0].profile_picture, ada.profile_picture, "still good, so still shown while media-svc is down");
 }
