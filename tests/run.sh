@@ -23,9 +23,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Real servers for the second legs: an external S3 (Garage) and PostgreSQL.
+# Real servers for the second legs: an external S3 (Garage) and PostgreSQL;
+# NATS for the event relay; Chromium and the built console for the browser tests.
 eval "$(tests/garage.sh "$scratch/garage")"
 eval "$(tests/nats.sh)"
+eval "$(tests/browser.sh)"
 eval "$(tests/postgres.sh "$scratch/postgres")"
 
 # The end-to-end tests run the binaries, so build them first.

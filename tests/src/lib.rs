@@ -14,6 +14,7 @@
 
 pub mod clients;
 pub mod databases;
+pub mod demo;
 pub mod nats;
 pub mod pictures;
 pub mod proxy;

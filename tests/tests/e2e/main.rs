@@ -9,6 +9,7 @@
 //! measure the test process itself; the servers they start are children.
 
 mod bounds;
+mod browser;
 mod contacts;
 mod crash_erase;
 mod crash_media;

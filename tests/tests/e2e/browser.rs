@@ -1,0 +1,74 @@
+//! The console in Chromium against the real binaries (`web/tests/console.test.mjs`
+//! does the clicking and checking): every avatar of the first two pages
+//! loads from its stable URL, contacts without pictures show their
+//! initials, an upload through the form shows up, a refused file shows the
+//! server's message, and a stable URL outlives its TTL bucket. Needs the
+//! built console and Chromium (`TEST_CHROMIUM`, set by `tests/run.sh` through
+//! `tests/browser.sh`; required when `CI` is set). Screenshots go to
+//! `$TEST_SCREENSHOTS` (default: `target/screenshots` of the workspace).
+
+use std::path::PathBuf;
+
+use accommador_proto::accommador::contacts::v1::CreateContactRequest;
+use accommador_tests::{Stack, TestDatabase, demo::demo_contacts, tenant_request};
+
+/// A TTL bucket short enough to end during the test.
+const URL_TTL_SECONDS: u64 = 4;
+
+#[tokio::test]
+async fn the_console_shows_the_smart_list_with_pictures_in_chromium() {
+    let Some(chromium) = chromium() else { return };
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace").to_path_buf();
+    let console = repo.join("web/dist");
+    assert!(console.join("index.html").exists(), "build the console first: cd web && npm ci && npm run build");
+    let settings =
+        [("WEB_CONSOLE_DIR", console.display().to_string()), ("PICTURE_URL_TTL", format!("{URL_TTL_SECONDS}s"))];
+    let stack = Stack::start(&TestDatabase::sqlite(), &[], &settings).await.unwrap();
+    let mut client = stack.contacts_client();
+    // Without pictures first, so that the newest 50 (the first page) all have one.
+    let (pictured, plain): (Vec<_>, Vec<_>) = demo_contacts(70).into_iter().partition(|demo| demo.picture.is_some());
+    for (n, demo) in plain.into_iter().chain(pictured.into_iter().take(50)).enumerate() {
+        let request = CreateContactRequest {
+            contact: Some(demo.contact),
+            profile_picture: demo.picture.unwrap_or_default(),
+            request_id: format!("browser-{n}"),
+        };
+        client.create_contact(tenant_request("demo", request)).await.unwrap();
+    }
+
+    let screenshots =
+        std::env::var("TEST_SCREENSHOTS").map(PathBuf::from).unwrap_or_else(|_| repo.join("target/screenshots"));
+    let output = tokio::process::Command::new("node")
+        .arg("tests/console.test.mjs")
+        .current_dir(repo.join("web"))
+        .env("CONSOLE_URL", format!("http://{}/", stack.contacts.addr()))
+        .env("TENANT", "demo")
+        .env("SCREENSHOTS", &screenshots)
+        .env("CHROMIUM", chromium)
+        .env("URL_TTL_SECONDS", URL_TTL_SECONDS.to_string())
+        .output()
+        .await
+        .expect("node runs");
+    let report = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    println!("{report}screenshots in {}", screenshots.display());
+    assert!(
+        output.status.success(),
+        "the browser checks failed:\n{report}\ncontacts-svc log:\n{}",
+        stack.contacts.log()
+    );
+    assert!(report.contains("LOADTIME") && report.contains("ok the page raised no error"), "{report}");
+}
+
+/// Debian's Chromium, or `None` (the test is skipped) outside CI.
+fn chromium() -> Option<String> {
+    match std::env::var("TEST_CHROMIUM") {
+        Ok(path) => Some(path),
+        Err(_) if std::env::var_os("CI").is_some() => {
+            panic!("TEST_CHROMIUM is not set: CI must run the browser tests (tests/run.sh sets it)")
+        }
+        Err(_) => {
+            eprintln!("TEST_CHROMIUM not set: skipping the browser tests (tests/run.sh sets it)");
+            None
+        }
+    }
+}
