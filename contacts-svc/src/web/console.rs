@@ -36,7 +36,7 @@ impl Console {
             let (parts, ()) = tonic::Status::unimplemented("").into_http::<()>().into_parts();
             return Response::from_parts(parts, Body::empty());
         }
-        let readable = matches!(*request.method(), Method::GET | Method::HEAD);
+        let readable = matches!(*request.method(), Method::GET | Method::HEAD) && is_plausible(request.uri().path());
         let Some(files) = self.files.filter(|_| readable) else {
             return (StatusCode::NOT_FOUND, "not found\n").into_response();
         };
@@ -51,6 +51,13 @@ impl Console {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         response
     }
+}
+
+/// Whether a path could name one of the console's files: not so long that
+/// the file system refuses it (an error, not a miss), and not starting with
+/// `//`, which a directory's redirect would turn into a link to another host.
+fn is_plausible(path: &str) -> bool {
+    path.len() <= 1024 && !path.starts_with("//") && path.split('/').all(|segment| segment.len() <= 255)
 }
 
 fn is_grpc(request: &Request) -> bool {

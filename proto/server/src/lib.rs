@@ -11,7 +11,8 @@
 //! - [`telemetry`]: the log subscriber and, when `OTEL_EXPORTER_OTLP_ENDPOINT`
 //!   is set, trace export; [`otlp`] propagates the trace context between services.
 //! - [`rpc_trace`]: the span every RPC runs in.
-//! - [`guard`], [`limits`]: request ids, deadlines and the transport bounds.
+//! - [`guard`], [`limits`]: request ids, deadlines and the transport bounds;
+//!   [`connections`]: how many connections, and that they start talking.
 //! - [`memory`]: allocator tuning, so large freed blocks leave the process.
 //! - [`metrics`]: Prometheus, by method and status code.
 //! - [`routes`]: health and reflection, and readiness following a dependency.
@@ -23,6 +24,7 @@
 pub mod auth;
 pub mod command;
 pub mod config;
+pub mod connections;
 pub mod credentials;
 pub mod guard;
 pub mod healthcheck;

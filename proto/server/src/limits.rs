@@ -24,6 +24,17 @@ pub struct ServerLimits {
     #[arg(long, env = "CONNECTION_CONCURRENCY", default_value_t = 32)]
     pub connection_concurrency: usize,
 
+    /// Connections open at once (each holds a file descriptor until it
+    /// closes); one over it is closed at once.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 8192, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+
+    /// How long a new connection may stay silent before it is closed (the
+    /// HTTP stack times out a slow request, but not a client that never
+    /// starts one).
+    #[arg(long, env = "CONNECTION_FIRST_BYTE_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub connection_first_byte_timeout: Duration,
+
     /// Largest request header list (names and values), in bytes.
     #[arg(long, env = "MAX_HEADER_LIST_BYTES", default_value_t = 16 * 1024)]
     pub max_header_list_bytes: u32,
@@ -89,6 +100,13 @@ pub struct ServerLimits {
 }
 
 impl ServerLimits {
+    pub fn connection_bounds(&self) -> crate::connections::ConnectionBounds {
+        crate::connections::ConnectionBounds {
+            max_connections: self.max_connections as usize,
+            first_byte_timeout: self.connection_first_byte_timeout,
+        }
+    }
+
     /// A server builder with the HTTP/2 limits set. Request timeouts are not
     /// tonic's (it answers CANCELLED "Timeout expired"): [`crate::guard`]
     /// enforces them with DEADLINE_EXCEEDED.

@@ -19,6 +19,8 @@ use crate::{
     web::{GrpcWebSwitchLayer, WebAccess},
 };
 
+pub use crate::connections::incoming;
+
 /// How a server is exposed: its bound listeners, the transport limits, TLS
 /// on the main port and who may call. Built once by [`Exposure::bind`] from
 /// the shared [`ServingConfig`].
@@ -141,12 +143,12 @@ pub async fn serve(
     let main = main
         .accept_http1(web.is_some())
         .layer(tower::util::option_layer(cors))
-        .layer(GrpcWebSwitchLayer { enabled: web.is_some() })
+        .layer(GrpcWebSwitchLayer { enabled: web.is_some(), max_header_bytes: limits.max_header_list_bytes as usize })
         .layer(rpc_trace_layer())
         .layer(crate::metrics::RpcMetricsLayer)
         .layer(guard.clone())
         .add_routes(routes)
-        .serve_with_incoming_shutdown(incoming(listener), until_stopped(stopped.clone()));
+        .serve_with_incoming_shutdown(incoming(listener, limits.connection_bounds()), until_stopped(stopped.clone()));
     let health = async {
         let Some(listener) = health_listener else { return Ok(()) };
         tracing::info!(address = ?listener.local_addr().ok(), "plaintext health listening");
@@ -157,7 +159,10 @@ pub async fn serve(
             .layer(crate::metrics::RpcMetricsLayer)
             .layer(guard)
             .add_service(health)
-            .serve_with_incoming_shutdown(incoming(listener), until_stopped(stopped.clone()))
+            .serve_with_incoming_shutdown(
+                incoming(listener, limits.connection_bounds()),
+                until_stopped(stopped.clone()),
+            )
             .await
     };
     let signal = async move {
@@ -167,14 +172,6 @@ pub async fn serve(
     };
     tokio::try_join!(signal, main, health)?;
     Ok(())
-}
-
-/// The connections a server accepts, with Nagle's algorithm off. Accepting
-/// from our own listener (bound before the server is built) bypasses the
-/// builder's TCP settings, and with Nagle on, a response written in two
-/// parts waits for the peer's delayed ACK: a flat 40 ms on every call.
-pub fn incoming(listener: tokio::net::TcpListener) -> tonic::transport::server::TcpIncoming {
-    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
 /// What a server process sets up before anything else, inside the runtime:

@@ -74,13 +74,16 @@ impl WebAccess {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct GrpcWebSwitchLayer {
     pub(crate) enabled: bool,
+    /// MAX_HEADER_LIST_BYTES, which HTTP/2 enforces itself and HTTP/1.1
+    /// (up to hyper's far larger buffer) does not.
+    pub(crate) max_header_bytes: usize,
 }
 
 impl<S> Layer<S> for GrpcWebSwitchLayer {
     type Service = GrpcWebSwitch<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        GrpcWebSwitch { inner, enabled: self.enabled }
+        GrpcWebSwitch { inner, enabled: self.enabled, max_header_bytes: self.max_header_bytes }
     }
 }
 
@@ -88,6 +91,7 @@ impl<S> Layer<S> for GrpcWebSwitchLayer {
 pub(crate) struct GrpcWebSwitch<S> {
     inner: S,
     enabled: bool,
+    max_header_bytes: usize,
 }
 
 type BoxFuture<T, E> = Pin<Box<dyn std::future::Future<Output = Result<T, E>> + Send>>;
@@ -109,6 +113,9 @@ where
     }
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        if let Some(refusal) = refusal(&request, self.enabled, self.max_header_bytes) {
+            return Box::pin(std::future::ready(Ok(refusal)));
+        }
         // The ready service serves this call; a clone stays for the next.
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
@@ -120,6 +127,46 @@ where
             Box::pin(inner.call(request).map(|outcome| outcome.map(|response| response.map(Body::new))))
         }
     }
+}
+
+/// What a request that is neither a call nor a page read gets. tonic's
+/// handlers read any body sent to a method's path, whatever the HTTP
+/// method and content type; so a call is POST with a gRPC content type
+/// (gRPC itself over HTTP/2 only), and anything else may only read
+/// (GET, HEAD) or ask for CORS (OPTIONS). No form a browser can send
+/// without a preflight thus reaches a handler.
+fn refusal<B>(request: &http::Request<B>, web: bool, max_header_bytes: usize) -> Option<http::Response<Body>> {
+    // Counted as HTTP/2 counts a header list: names, values and 32 bytes each.
+    let header_bytes: usize =
+        request.headers().iter().map(|(name, value)| name.as_str().len() + value.len() + 32).sum();
+    if header_bytes > max_header_bytes {
+        let mut response = http::Response::new(Body::new(format!(
+            "the request's headers are {header_bytes} bytes; the limit is {max_header_bytes} (MAX_HEADER_LIST_BYTES)\n"
+        )));
+        *response.status_mut() = http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
+        return Some(response);
+    }
+    let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok());
+    let grpc = content_type.is_some_and(|content_type| content_type.starts_with("application/grpc"));
+    let reading = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let (status, message) = if !grpc {
+        if reading {
+            return None;
+        }
+        (
+            http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "calls are POST with content type application/grpc (or application/grpc-web)\n",
+        )
+    } else if request.method() != Method::POST {
+        (http::StatusCode::METHOD_NOT_ALLOWED, "calls are POST\n")
+    } else if request.version() != http::Version::HTTP_2 && !(web && is_grpc_web(request)) {
+        (http::StatusCode::HTTP_VERSION_NOT_SUPPORTED, "gRPC needs HTTP/2 (browsers call with gRPC-Web)\n")
+    } else {
+        return None;
+    };
+    let mut response = http::Response::new(Body::new(message.to_owned()));
+    *response.status_mut() = status;
+    Some(response)
 }
 
 /// gRPC-Web's four content types all start so.
@@ -134,6 +181,39 @@ fn is_grpc_web<B>(request: &http::Request<B>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_calls_and_reads_pass() {
+        let request = |method: Method, version, content_type: Option<&str>| {
+            let mut builder = http::Request::builder().method(method).version(version).uri("/a.B/C");
+            if let Some(content_type) = content_type {
+                builder = builder.header(header::CONTENT_TYPE, content_type);
+            }
+            builder.body(()).unwrap()
+        };
+        let h1 = http::Version::HTTP_11;
+        let h2 = http::Version::HTTP_2;
+        for (method, version, content_type, web, passes) in [
+            (Method::POST, h2, Some("application/grpc"), false, true),
+            (Method::POST, h1, Some("application/grpc-web+proto"), true, true),
+            (Method::POST, h2, Some("application/grpc-web-text"), true, true),
+            (Method::GET, h1, None, true, true),
+            (Method::OPTIONS, h1, None, true, true),
+            (Method::POST, h1, Some("application/grpc"), true, false),
+            (Method::POST, h1, Some("application/grpc-web"), false, false),
+            (Method::GET, h2, Some("application/grpc"), true, false),
+            (Method::POST, h1, Some("text/plain"), true, false),
+            (Method::POST, h2, None, false, false),
+            (Method::DELETE, h1, None, true, false),
+        ] {
+            let refused = refusal(&request(method.clone(), version, content_type), web, 16_384).map(|r| r.status());
+            assert_eq!(refused.is_none(), passes, "{method} {version:?} {content_type:?} web={web}: {refused:?}");
+        }
+        let mut large = request(Method::GET, h1, None);
+        large.headers_mut().insert("x-big", http::HeaderValue::from_str(&"x".repeat(17_000)).unwrap());
+        let refused = refusal(&large, true, 16_384).map(|r| r.status());
+        assert_eq!(refused, Some(http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE));
+    }
 
     #[test]
     fn origins_are_scheme_and_host_only() {

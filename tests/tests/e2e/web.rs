@@ -310,7 +310,9 @@ async fn the_console_is_served_from_its_folder_with_a_strict_policy_and_nothing_
         (StatusCode::OK, "text/javascript")
     );
 
-    for path in ["/secret.txt", "/nope.js", "/..%2Fsecret.txt", "/%2e%2e/secret.txt"] {
+    let (long_segment, long_path) = (format!("/{}", "a".repeat(300)), format!("/x/{}", "b/".repeat(2000)));
+    for path in ["/secret.txt", "/nope.js", "/..%2Fsecret.txt", "/%2e%2e/secret.txt", "//.", &long_segment, &long_path]
+    {
         let response = http().get(format!("{base}{path}")).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
     }
@@ -319,7 +321,43 @@ async fn the_console_is_served_from_its_folder_with_a_strict_policy_and_nothing_
     assert!(raw.starts_with("HTTP/1.1 404") || raw.starts_with("HTTP/1.1 400"), "{raw}");
     assert!(!raw.contains("outside the folder"), "{raw}");
     let post = http().post(format!("{base}/")).body("x").send().await.unwrap();
-    assert_eq!(post.status(), StatusCode::NOT_FOUND, "only GET and HEAD read files");
+    assert_eq!(post.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "only GET and HEAD read files");
+    assert!(!stack.contacts.log().contains("ERROR"), "no request above logged an error");
+
+    // Nothing but a gRPC or gRPC-Web POST reaches a handler: not another
+    // method, not another content type, not gRPC over HTTP/1.1.
+    let create = "/accommador.contacts.v1.ContactsService/CreateContact";
+    let message = framed(
+        &accommador_proto::accommador::contacts::v1::CreateContactRequest {
+            contact: Some(Contact { first_name: "Sneaky".into(), ..Default::default() }),
+            ..Default::default()
+        }
+        .encode_to_vec(),
+    );
+    for (method, content_type, expected) in [
+        (reqwest::Method::POST, "text/plain", StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        (reqwest::Method::POST, "application/x-www-form-urlencoded", StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        (reqwest::Method::GET, "application/grpc-web+proto", StatusCode::METHOD_NOT_ALLOWED),
+        (reqwest::Method::PUT, "application/grpc", StatusCode::METHOD_NOT_ALLOWED),
+        (reqwest::Method::POST, "application/grpc", StatusCode::HTTP_VERSION_NOT_SUPPORTED),
+    ] {
+        let response = http()
+            .request(method.clone(), format!("{base}{create}"))
+            .header("content-type", content_type)
+            .header("x-tenant-id", "acme")
+            .body(message.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), expected, "{method} {content_type}");
+    }
+    let mut client = stack.contacts_client();
+    let listed = client.list_contacts(tenant_request("acme", ListContactsRequest::default())).await.unwrap();
+    assert!(listed.into_inner().contacts.is_empty(), "none of them created a contact");
+
+    // Headers over MAX_HEADER_LIST_BYTES are refused on HTTP/1.1 as on HTTP/2.
+    let large = http().get(format!("{base}/")).header("x-big", "x".repeat(17_000)).send().await.unwrap();
+    assert_eq!(large.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
 
     // gRPC to a method we do not have is still UNIMPLEMENTED, not a page.
     let unknown = http()
