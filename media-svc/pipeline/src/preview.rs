@@ -16,6 +16,11 @@
 //!   lowest bucket on a tie): a flat colour comes back exactly, and a
 //!   picture of two colours gives the one with the larger area. A fully
 //!   transparent image has nothing to show and answers [`Rgb::BLACK`].
+//!
+//! Cost (`examples/preview_cost.rs`, one core of the 2-core dev machine):
+//! about 160 µs per image, 90 of them the ThumbHash of 32 px (930 at 100
+//! px), against 27 to 93 ms for normalizing a 12 MP phone JPEG of 1.6 to
+//! 2.4 MB: 0.2 to 0.6% of an upload's CPU.
 
 use std::{fmt, str::FromStr};
 
