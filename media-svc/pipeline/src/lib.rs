@@ -15,7 +15,9 @@
 //! 4. [`transform`]: center-crop to a square and resize (SIMD), then apply
 //!    the EXIF orientation to the small result (crop and orientation commute).
 //! 5. [`encode`]: fresh JPEG (opaque) or PNG (real transparency) into memory,
-//!    which drops every byte of metadata and anything appended to the file.
+//!    which drops every byte of metadata and anything appended to the file;
+//!    and, from the smallest square before it is encoded, the [`preview`]
+//!    (ThumbHash and dominant colour).
 //!
 //! This crate knows nothing of gRPC or storage; media-svc re-exports it as
 //! `media_svc::pipeline`, and it is also what `media-svc process` runs
@@ -32,6 +34,7 @@ mod header;
 mod jpeg;
 mod jpeg_header;
 mod png_rows;
+mod preview;
 mod rejection;
 mod sniff;
 mod transform;
@@ -41,6 +44,7 @@ use std::fmt;
 
 pub use budget::Cost;
 pub use header::Orientation;
+pub use preview::{Preview, Rgb, THUMBHASH_SIDE};
 pub use rejection::Rejection;
 use sniff::Sniffed;
 
@@ -164,6 +168,8 @@ impl fmt::Debug for Rendition {
 pub struct Normalized {
     pub info: ImageInfo,
     pub renditions: Vec<Rendition>,
+    /// What a client shows while the renditions load.
+    pub preview: Preview,
 }
 
 /// The pipeline with its limits. Cheap to copy; CPU-bound: run it off the
@@ -201,11 +207,11 @@ impl Pipeline {
     pub fn normalize(&self, bytes: &[u8]) -> Result<Normalized, Rejection> {
         let (info, layout) = self.examine(bytes)?;
         let decoded = decode::decode(&layout, bytes, decode::Target::ShortSide(LARGEST_RENDITION))?;
-        let renditions = transform::renditions(&decoded, info.orientation, &RENDITION_SIZES)
-            .into_iter()
-            .map(|square| encode::encode(&square))
-            .collect();
-        Ok(Normalized { info, renditions })
+        let squares = transform::renditions(&decoded, info.orientation, &RENDITION_SIZES);
+        let smallest = &squares[0];
+        let preview = Preview::of(smallest.side, &smallest.pixels, smallest.has_alpha);
+        let renditions = squares.iter().map(encode::encode).collect();
+        Ok(Normalized { info, renditions, preview })
     }
 
     /// What [`Pipeline::inspect`] checks, and the layout the decoder then

@@ -2,6 +2,7 @@
 
 mod budget;
 mod png_rows;
+mod preview;
 
 use image::{GenericImageView, metadata::Orientation};
 

@@ -47,14 +47,26 @@ pub fn renditions(decoded: &Decoded, orientation: Orientation, sizes: &[u32]) ->
         .iter()
         .map(|&size| {
             let side = size.min(largest.side);
-            let source = ImageRef::new(largest.side, largest.side, &largest.pixels, pixel_type)
-                .expect("square matches its dimensions");
-            let full = Crop { left: 0, top: 0, side: largest.side };
-            Square { size, side, pixels: resize(&source, full, side, false), has_alpha: largest.has_alpha }
+            Square { size, side, pixels: largest.shrunk(side), has_alpha: largest.has_alpha }
         })
         .collect();
     squares.push(largest);
     squares
+}
+
+impl Square {
+    /// Its pixels resized to `side` x `side`.
+    pub fn shrunk(&self, side: u32) -> Vec<u8> {
+        shrink(self.side, &self.pixels, self.has_alpha, side)
+    }
+}
+
+/// The `side` x `side` square of RGB or RGBA (not premultiplied) `pixels`
+/// resized to `to` x `to` (never larger), alpha-aware as every resize here.
+pub fn shrink(side: u32, pixels: &[u8], has_alpha: bool, to: u32) -> Vec<u8> {
+    let pixel_type = if has_alpha { PixelType::U8x4 } else { PixelType::U8x3 };
+    let source = ImageRef::new(side, side, pixels, pixel_type).expect("square matches its dimensions");
+    resize(&source, Crop { left: 0, top: 0, side }, to.min(side), false)
 }
 
 #[derive(Debug, Clone, Copy)]

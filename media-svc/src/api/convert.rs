@@ -10,7 +10,7 @@ use crate::{
     images::{
         ImageId, MissingIds, ReleaseOutcome, Released, RenditionEntry, SignedBatch, SignedImage, StoredImage, UrlTtl,
     },
-    pipeline::{Format, ImageInfo},
+    pipeline::{Format, ImageInfo, Preview},
 };
 
 /// Most ids one SignImageUrls call may carry.
@@ -56,9 +56,19 @@ pub fn image(stored: &StoredImage) -> pb::Image {
         claimed: stored.claimed,
         owner_claim_created: stored.owner_claim_created,
         lease_expire_time: stored.lease_expires_at.map(timestamp),
-        thumbhash: Vec::new(),
-        dominant_color: String::new(),
+        thumbhash: thumbhash(stored.manifest.preview.as_ref()),
+        dominant_color: dominant_color(stored.manifest.preview.as_ref()),
     }
+}
+
+/// Empty for an image stored before previews existed, as the proto says.
+fn thumbhash(preview: Option<&Preview>) -> Vec<u8> {
+    preview.map(|preview| preview.thumbhash.clone()).unwrap_or_default()
+}
+
+/// `#rrggbb`, or empty for an image stored before previews existed.
+fn dominant_color(preview: Option<&Preview>) -> String {
+    preview.map(|preview| preview.dominant_color.to_string()).unwrap_or_default()
 }
 
 pub fn release_response(released: &Released) -> pb::ReleaseImageResponse {
@@ -87,8 +97,8 @@ fn signed_image(signed: SignedImage) -> pb::SignedImage {
         image_id: signed.id.to_string(),
         renditions: signed.renditions.into_iter().map(|r| rendition(&r.rendition, r.url)).collect(),
         expire_time: Some(timestamp(signed.expires_at)),
-        thumbhash: Vec::new(),
-        dominant_color: String::new(),
+        thumbhash: thumbhash(signed.preview.as_ref()),
+        dominant_color: dominant_color(signed.preview.as_ref()),
     }
 }
 
@@ -154,4 +164,52 @@ pub fn request_id(raw: &str) -> Result<(), Error> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::{
+        images::Manifest,
+        pipeline::{Orientation, Rgb},
+    };
+
+    fn stored(preview: Option<Preview>) -> StoredImage {
+        let info = ImageInfo {
+            format: Format::Jpeg,
+            width: 64,
+            height: 64,
+            size_bytes: 1000,
+            has_alpha: false,
+            orientation: Orientation::NoTransforms,
+        };
+        StoredImage {
+            id: ImageId::parse(&"ab".repeat(32)).unwrap(),
+            manifest: Arc::new(Manifest { info, renditions: Vec::new(), preview }),
+            pending_expires_at: None,
+            lease_expires_at: None,
+            claimed: true,
+            owner_claim_created: false,
+        }
+    }
+
+    #[test]
+    fn images_and_signed_images_carry_the_stored_preview_and_old_images_empty_fields() {
+        let preview = Preview { thumbhash: vec![0x1f, 0x08, 0xa0], dominant_color: Rgb([13, 200, 77]) };
+        for (preview, thumbhash, colour) in [(Some(preview), vec![0x1f, 0x08, 0xa0], "#0dc84d"), (None, Vec::new(), "")]
+        {
+            let stored = stored(preview);
+            let answered = image(&stored);
+            assert_eq!((&answered.thumbhash, answered.dominant_color.as_str()), (&thumbhash, colour));
+            let signed = signed_image(SignedImage {
+                id: stored.id.clone(),
+                renditions: Vec::new(),
+                expires_at: SystemTime::UNIX_EPOCH,
+                preview: stored.manifest.preview.clone(),
+            });
+            assert_eq!((&signed.thumbhash, signed.dominant_color.as_str()), (&thumbhash, colour));
+        }
+    }
 }

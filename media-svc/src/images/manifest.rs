@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::{ImageId, keys};
 use crate::{
     error::Error,
-    pipeline::{Format, ImageInfo, Normalized},
+    pipeline::{Format, ImageInfo, Normalized, Preview},
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,6 +17,12 @@ pub struct Manifest {
     pub info: ImageInfo,
     /// Smallest first.
     pub renditions: Vec<RenditionEntry>,
+    /// The ThumbHash and dominant colour, computed at upload. `None` in
+    /// manifests written before they existed: the API answers those fields
+    /// empty. Uploading the same bytes again finds that manifest and does not
+    /// add them: the image has them once it was deleted and uploaded anew.
+    #[serde(default)]
+    pub preview: Option<Preview>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,6 +48,7 @@ impl Manifest {
                 .iter()
                 .map(|r| RenditionEntry { size: r.size, width: r.width, height: r.height, format: r.format })
                 .collect(),
+            preview: Some(normalized.preview.clone()),
         }
     }
 
@@ -89,5 +96,31 @@ impl ManifestCache {
 
     pub(crate) fn remove(&self, tenant: &TenantId, id: &ImageId) {
         self.entries.invalidate(&(tenant.clone(), id.clone()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::Rgb;
+
+    /// A manifest as media-svc wrote it before previews existed.
+    const BEFORE_PREVIEWS: &str = r#"{"info":{"format":"jpeg","width":900,"height":700,"size_bytes":51234,"has_alpha":false,"orientation":6},"renditions":[{"size":128,"width":128,"height":128,"format":"jpeg"},{"size":512,"width":512,"height":512,"format":"jpeg"}]}"#;
+
+    #[test]
+    fn a_manifest_written_before_previews_reads_without_one() {
+        let manifest = Manifest::decode(BEFORE_PREVIEWS.as_bytes()).expect("an old manifest reads");
+        assert_eq!(manifest.preview, None);
+        assert_eq!((manifest.info.width, manifest.info.orientation.to_exif()), (900, 6));
+        assert_eq!(manifest.renditions.iter().map(|r| r.size).collect::<Vec<_>>(), [128, 512]);
+    }
+
+    #[test]
+    fn a_preview_is_stored_as_hex_and_hash_rrggbb_and_reads_back() {
+        let mut manifest = Manifest::decode(BEFORE_PREVIEWS.as_bytes()).unwrap();
+        manifest.preview = Some(Preview { thumbhash: vec![0x1f, 0x08, 0xa0], dominant_color: Rgb([13, 200, 77]) });
+        let json = String::from_utf8(manifest.encode()).unwrap();
+        assert!(json.contains(r##""preview":{"thumbhash":"1f08a0","dominant_color":"#0dc84d"}"##), "{json}");
+        assert_eq!(Manifest::decode(json.as_bytes()).unwrap(), manifest);
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use accommador_proto::tenant::TenantId;
 
 use super::{ImageId, ImageLibrary, Manifest, RenditionEntry};
-use crate::error::Error;
+use crate::{error::Error, pipeline::Preview};
 
 /// A checked URL lifetime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +65,8 @@ pub struct SignedImage {
     pub id: ImageId,
     pub renditions: Vec<SignedRendition>,
     pub expires_at: SystemTime,
+    /// As stored in the manifest (`None` for images stored before previews).
+    pub preview: Option<Preview>,
 }
 
 /// What [`ImageLibrary::sign`] does with an id it does not have.
@@ -187,7 +189,7 @@ impl ImageLibrary {
             renditions.push(SignedRendition { rendition: rendition.clone(), url });
         }
         metrics::counter!("media_signed_urls_total").increment(renditions.len() as u64);
-        Ok(SignedImage { id: id.clone(), renditions, expires_at: start + ttl.get() })
+        Ok(SignedImage { id: id.clone(), renditions, expires_at: start + ttl.get(), preview: manifest.preview.clone() })
     }
 }
 

@@ -6,9 +6,11 @@
 //! - [`storage`]: uploads, dedupe, claims, signed URLs, privacy, expiry.
 //! - [`janitor`]: pending images deleted, claimed ones kept, races.
 //! - [`release`]: released images deleted at once, other owners' kept, races.
+//! - [`previews`]: ThumbHash and dominant colour stored with the image.
 
 mod backends;
 mod helpers;
 mod janitor;
+mod previews;
 mod release;
 mod storage;

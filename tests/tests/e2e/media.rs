@@ -423,3 +423,29 @@ async fn many_owners_releasing_one_picture_at_once_all_succeed_and_the_last_dele
     let left = stored_files(dir.path(), &id);
     assert!(left.is_empty(), "every object of the image is gone: {left:?}");
 }
+
+#[tokio::test]
+async fn upload_claim_and_sign_answer_the_same_thumbhash_and_dominant_colour_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let media = start_media(dir.path(), &[]).await.unwrap();
+    let png = samples::png_rgba(&samples::logo(300, 300), &PngOptions::default());
+    let uploaded = client(&media).upload_image(upload(png.clone())).await.unwrap().into_inner();
+    assert_eq!(uploaded.dominant_color, "#c81e1e", "the logo's disc: its transparent background does not count");
+    assert!((1..=30).contains(&uploaded.thumbhash.len()), "a ThumbHash of {} bytes", uploaded.thumbhash.len());
+    let preview = (uploaded.thumbhash.clone(), uploaded.dominant_color.clone());
+    let again = client(&media).upload_image(upload(png)).await.unwrap().into_inner();
+    assert_eq!((again.thumbhash, again.dominant_color), preview.clone(), "the same bytes, the same preview");
+    let claimed = client(&media)
+        .claim_image(claim(&uploaded.image_id, "c-1", uploaded.lease_expire_time))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((claimed.thumbhash, claimed.dominant_color), preview.clone());
+    assert!(media.terminate().await.unwrap().success());
+
+    // Kept in the manifest: a restarted server (or any replica) answers it.
+    let media = start_media(dir.path(), &[]).await.unwrap();
+    let signed = client(&media).sign_image_urls(sign(&uploaded.image_id, false)).await.unwrap().into_inner();
+    let signed = &signed.images[0];
+    assert_eq!((signed.thumbhash.clone(), signed.dominant_color.clone()), preview);
+}
