@@ -306,3 +306,50 @@ async fn a_request_cannot_make_its_own_error_large() {
     let growth = stack.contacts.peak_memory_bytes().unwrap().saturating_sub(baseline);
     assert!(growth < 64 << 20, "contacts-svc grew by {} MiB answering two bad requests", growth >> 20);
 }
+
+/// Whether the server closed `stream` (EOF or reset) within `within`.
+async fn closed_by_server(stream: &mut tokio::net::TcpStream, within: std::time::Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut byte = [0u8; 1];
+    matches!(tokio::time::timeout(within, stream.read(&mut byte)).await, Ok(Ok(0) | Err(_)))
+}
+
+#[tokio::test]
+async fn silent_connections_are_closed_and_connections_are_bounded() {
+    use std::time::Duration;
+    use tokio::{io::AsyncWriteExt, net::TcpStream};
+
+    let settings = [("MAX_CONNECTIONS", "20".to_owned()), ("CONNECTION_FIRST_BYTE_TIMEOUT", "1s".to_owned())];
+    let stack = Stack::start(&TestDatabase::sqlite(), &[], &settings).await.unwrap();
+    let addr = stack.contacts.addr();
+
+    // Connections that never send a byte: closed, however many.
+    let mut silent = Vec::new();
+    for _ in 0..30 {
+        silent.push(TcpStream::connect(addr).await.unwrap());
+    }
+    for stream in &mut silent {
+        assert!(closed_by_server(stream, Duration::from_secs(5)).await, "a silent connection stays open");
+    }
+
+    // Connections that speak keep their slot; one over the bound is closed at once.
+    let mut talking = Vec::new();
+    for _ in 0..20 {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream.write_all(b"PRI * HTTP/2.0\r\n").await.unwrap();
+        talking.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut extra = TcpStream::connect(addr).await.unwrap();
+    let _ = extra.write_all(b"PRI * HTTP/2.0\r\n").await;
+    assert!(closed_by_server(&mut extra, Duration::from_secs(2)).await, "the 21st connection is refused");
+
+    drop(talking);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut client = stack.contacts_client();
+    let request = accommador_tests::tenant_request(
+        "acme",
+        accommador_proto::accommador::contacts::v1::ListContactsRequest::default(),
+    );
+    client.list_contacts(request).await.expect("served again once the slots are free");
+}
