@@ -82,7 +82,9 @@ fn first_grapheme(text: &str) -> Option<&str> {
 }
 
 fn is_skipped(c: char) -> bool {
-    c.is_whitespace()
+    // A combining mark with nothing to combine with is no letter.
+    unicode_normalization::char::is_combining_mark(c)
+        || c.is_whitespace()
         || c.is_control()
         || c.is_ascii_punctuation()
         // General punctuation: dashes, quotes, zero-width and direction marks.
@@ -161,6 +163,7 @@ mod tests {
             ("Madonna", "", "M"),
             ("", "Prince", "P"),
             ("¡Hola!", "", "H"),
+            ("\u{301}abc", "", "A"),
         ] {
             assert_eq!(initials_of(first, last), expected, "{first:?} {last:?}");
         }

@@ -8,7 +8,10 @@
 //!    hyphen, LRM/RLM, ...) at both ends. A value made only of them is
 //!    empty: a name that is a lone zero-width space is no name. Inside a
 //!    value they stay, because some carry meaning (ZWJ joins emoji
-//!    sequences, ZWNJ shapes Persian words).
+//!    sequences, ZWNJ shapes Persian words), and so do variation selectors
+//!    and tag characters right after a visible character at the end: they
+//!    belong to it ("❤️" keeps its emoji presentation, 🏴󠁧󠁢󠁳󠁣󠁴󠁿 stays
+//!    Scotland's flag).
 //! 3. Count characters against the field's limit. An over-long value is
 //!    reported for its length alone: no other check runs on it, and it is
 //!    never quoted, so a 5,000-character email costs one short violation.
@@ -68,7 +71,7 @@ impl fmt::Display for TextProblem {
 /// visible is left.
 pub fn clean(raw: &str, limit: usize) -> Result<String, TextProblem> {
     let normalized: String = raw.nfc().collect();
-    let trimmed = normalized.trim_matches(is_trimmed);
+    let trimmed = trim_end(normalized.trim_start_matches(is_trimmed));
     let length = trimmed.chars().count();
     if length > limit {
         return Err(TextProblem::TooLong { length, limit });
@@ -77,6 +80,30 @@ pub fn clean(raw: &str, limit: usize) -> Result<String, TextProblem> {
         return Err(TextProblem::Forbidden { character, position: index + 1 });
     }
     Ok(trimmed.to_owned())
+}
+
+/// `text` without trailing whitespace and invisible characters, except a
+/// run of variation selectors or tags that modifies the visible character
+/// before it.
+fn trim_end(text: &str) -> &str {
+    let mut end = text.len();
+    loop {
+        let head = &text[..end];
+        let Some(last) = head.chars().next_back() else { return head };
+        if !is_trimmed(last) {
+            return head;
+        }
+        if is_modifier(last) && head.trim_end_matches(is_modifier).chars().next_back().is_some_and(|c| !is_trimmed(c)) {
+            return head;
+        }
+        end -= last.len_utf8();
+    }
+}
+
+/// Variation selectors and tag characters: invisible, but part of the
+/// character they follow.
+fn is_modifier(c: char) -> bool {
+    matches!(c, '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}' | '\u{E0020}'..='\u{E007F}')
 }
 
 /// Trimmed at the ends: whitespace (which includes the tab, newline and
@@ -129,6 +156,17 @@ pub(super) fn is_default_ignorable(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_trailing_variation_selector_or_tag_stays_with_its_character() {
+        let scotland = "\u{1F3F4}\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}";
+        for kept in ["\u{2764}\u{FE0F}", scotland, "Ann \u{2764}\u{FE0F}"] {
+            assert_eq!(clean(kept, 100).unwrap(), kept, "{kept:?}");
+        }
+        assert_eq!(clean(&format!("{scotland}\u{200B} "), 100).unwrap(), scotland, "what follows still goes");
+        assert_eq!(clean("Ann \u{FE0F}", 100).unwrap(), "Ann", "after a space it modifies nothing");
+        assert_eq!(clean("\u{FE0F}\u{E0067}", 100).unwrap(), "", "nothing visible");
+    }
 
     fn forbidden(raw: &str) -> (char, usize) {
         match clean(raw, 100) {

@@ -81,7 +81,9 @@ impl Authenticator {
                 )
             })?
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
+            // The scheme is case-insensitive (RFC 9110, section 11.1).
+            .and_then(|value| value.split_once(' ').filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer")))
+            .map(|(_, token)| token)
             .ok_or_else(|| {
                 self.refuse(
                     Code::Unauthenticated,
@@ -192,6 +194,8 @@ mod tests {
         let auth = Authenticator::new(credentials(), Admit::TenantsAndServices, "test");
         let mut service = metadata(&[("authorization", "Bearer service-secret"), (TENANT_ID_HEADER, "globex")]);
         auth.authorize(&mut service).unwrap();
+        let mut lower_case = metadata(&[("authorization", "bearer service-secret"), (TENANT_ID_HEADER, "globex")]);
+        auth.authorize(&mut lower_case).expect("the scheme is case-insensitive");
         for pairs in [vec![], vec![("authorization", "Bearer nope")], vec![("authorization", "acme-secret")]] {
             let status = auth.authorize(&mut metadata(&pairs)).unwrap_err();
             assert_eq!(status.code(), Code::Unauthenticated, "{pairs:?}");
