@@ -8,14 +8,16 @@
 //! and a merge of the same contact run one after the other.
 
 use accommador_proto::tenant::TenantId;
-use sea_orm::{ActiveValue::Set, DatabaseTransaction, EntityTrait, TransactionTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
+};
 
 use super::{
-    RequestRecord, Store,
+    IDS_PER_STATEMENT, RequestRecord, Store,
     contacts::{insert_revisions, latest_in},
-    entities::{claim_outbox, contact_moderation},
+    entities::{claim_outbox, contact_moderation, contact_revision},
     events::append_events,
-    merge_groups::resolve_in,
+    merge_groups::{group_members, resolve_in},
     merges::lock_contacts,
     outbox::release_row,
     requests::{find_request_in, insert_request_record},
@@ -114,6 +116,12 @@ async fn remove_in(
     removed.fields.image_id = None;
     insert_revisions(txn, tenant, std::slice::from_ref(&removed)).await?;
     claim_outbox::Entity::insert(release_row(tenant, &image_id, request.id, request.now_us)).exec(txn).await?;
+    // The contacts merged into this one that wore the picture before it
+    // came here hold claims of their own: taken down from the group, it
+    // goes from them too (an unmerge brings them back without it).
+    for holder in merged_holders(txn, tenant, request.id, &image_id).await? {
+        claim_outbox::Entity::insert(release_row(tenant, &image_id, &holder, request.now_us)).exec(txn).await?;
+    }
     let audit = contact_moderation::ActiveModel {
         tenant: Set(tenant.to_string()),
         contact_id: Set(request.id.to_string()),
@@ -132,4 +140,30 @@ async fn remove_in(
     };
     append_events(txn, tenant, &[changed], request.now_us).await?;
     Ok(TakedownOutcome::Removed(Box::new(removed)))
+}
+
+/// The other members of `id`'s merge group (contacts merged into it) whose
+/// revisions wore `image_id`.
+async fn merged_holders(
+    txn: &DatabaseTransaction,
+    tenant: &TenantId,
+    id: &ContactId,
+    image_id: &str,
+) -> Result<Vec<ContactId>, Error> {
+    let members: Vec<ContactId> = group_members(txn, tenant, id).await?.into_iter().filter(|m| m != id).collect();
+    let mut holders = Vec::new();
+    for chunk in members.chunks(IDS_PER_STATEMENT) {
+        let found: Vec<String> = contact_revision::Entity::find()
+            .select_only()
+            .column(contact_revision::Column::ContactId)
+            .distinct()
+            .filter(contact_revision::Column::Tenant.eq(tenant.as_str()))
+            .filter(contact_revision::Column::ContactId.is_in(chunk.iter().map(ToString::to_string)))
+            .filter(contact_revision::Column::ImageId.eq(image_id))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        holders.extend(found.into_iter().map(ContactId::from_trusted));
+    }
+    Ok(holders)
 }

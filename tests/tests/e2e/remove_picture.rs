@@ -164,3 +164,19 @@ async fn a_picture_taken_down_and_given_back_at_once_stays_served() {
         assert_eq!(reqwest::get(&url).await.unwrap().status(), 200, "{name}: the picture is still served");
     }
 }
+
+#[tokio::test]
+async fn a_picture_merged_in_by_hand_and_taken_down_is_gone_from_the_duplicate_too() {
+    let database = accommador_tests::TestDatabase::sqlite();
+    let stack = Stack::start(&database, &[], &[]).await.expect("both services start");
+    let mut client = stack.contacts_client();
+    let alice = create(&mut client, "alice", vec![]).await;
+    let bad = create(&mut client, "bad", photo(31)).await;
+    let merge = accommador_tests::requests::merge_request(&alice.id, &bad.id, &["profile_picture"], "merge-bad");
+    let merged = client.merge_contacts(tenant_request("acme", merge)).await.unwrap().into_inner();
+    assert_eq!(merged.profile_picture.as_ref().unwrap().image_id, bad.profile_picture.as_ref().unwrap().image_id);
+
+    remove(&mut client, "acme", &alice.id, "offensive", "takedown-merged").await.unwrap();
+    // Bad, merged into alice, held its own claim on the picture: released too.
+    until_gone(&first_url(&bad), "the merged-away duplicate's picture").await;
+}
