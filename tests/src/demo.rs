@@ -54,9 +54,12 @@ pub struct DemoContact {
 }
 
 /// `count` demo contacts; every seventh has no picture, every ninth's is a
-/// PNG with transparency.
+/// PNG with transparency. The last (of two or more) is a likely duplicate of
+/// the first, so the console's "Find duplicates" has something to merge:
+/// the same name and email, a phone, no picture.
 pub fn demo_contacts(count: usize) -> Vec<DemoContact> {
-    (0..count)
+    let drawn = if count >= 2 { count - 1 } else { count };
+    let mut demo: Vec<DemoContact> = (0..drawn)
         .map(|n| {
             let (first, last) = (FIRST[n % FIRST.len()], LAST[(n * 7 + n / FIRST.len()) % LAST.len()]);
             let contact = Contact {
@@ -69,7 +72,19 @@ pub fn demo_contacts(count: usize) -> Vec<DemoContact> {
             let picture = (n % 7 != 3).then(|| portrait(n as u32, n % 9 == 4));
             DemoContact { contact, picture }
         })
-        .collect()
+        .collect();
+    if count >= 2 {
+        let first = &demo[0].contact;
+        let contact = Contact {
+            first_name: first.first_name.clone(),
+            last_name: first.last_name.clone(),
+            email: first.email.clone(),
+            phone: "+1 415 555 0100".into(),
+            ..Default::default()
+        };
+        demo.push(DemoContact { contact, picture: None });
+    }
+    demo
 }
 
 /// A 512x512 portrait: a head and shoulders on a backdrop, coloured by
@@ -141,5 +156,19 @@ mod tests {
             assert!(picture.len() <= 2_621_440);
         }
         assert!(demo.iter().any(|d| d.picture.as_ref().is_some_and(|p| p.starts_with(b"\x89PNG"))));
+    }
+
+    #[test]
+    fn the_last_demo_contact_duplicates_the_first_without_its_picture() {
+        let demo = demo_contacts(60);
+        assert_eq!(demo.len(), 60);
+        let (first, last) = (&demo[0], &demo[59]);
+        assert!(first.picture.is_some() && last.picture.is_none());
+        let key = |c: &Contact| (c.first_name.clone(), c.last_name.clone(), c.email.clone());
+        assert_eq!(key(&first.contact), key(&last.contact));
+        let names: std::collections::HashSet<_> =
+            demo[..59].iter().map(|d| (&d.contact.first_name, &d.contact.last_name)).collect();
+        assert_eq!(names.len(), 59, "no other namesakes: the duplicate search finds this pair alone");
+        assert_eq!(demo_contacts(1).len(), 1);
     }
 }
