@@ -42,7 +42,16 @@ export function avatar(contact: Contact, pixels: number, rendition: 128 | 512): 
   image.decoding = "async";
   image.src = source;
   image.addEventListener("load", () => face.classList.add("loaded"));
-  image.addEventListener("error", () => image.remove());
+  // A picture that cannot load (gone since the list was read, or the
+  // network) leaves the placeholder, labelled as one.
+  image.addEventListener("error", () => {
+    image.remove();
+    face.style.backgroundImage = "";
+    face.style.background = placeholder?.backgroundColor ?? "#37474f";
+    initials.hidden = false;
+    face.setAttribute("role", "img");
+    face.setAttribute("aria-label", `Initials of ${name}`);
+  });
   face.append(image);
   return face;
 }

@@ -58,7 +58,8 @@ export function showRefusal(
   }
   let placed = false;
   for (const violation of found.fields) {
-    const beside = form.querySelector<HTMLElement>(`[data-error-for="${violation.field.replace("contact.", "")}"]`);
+    const field = CSS.escape(violation.field.replace("contact.", ""));
+    const beside = form.querySelector<HTMLElement>(`[data-error-for="${field}"]`);
     if (beside) {
       beside.textContent = violation.description;
       placed = true;

@@ -52,7 +52,13 @@ async function start(): Promise<void> {
     void list.reset();
     void refreshConversations();
   };
-  const panel = new Panel(api, document.querySelector<HTMLElement>("#panel")!, refresh);
+  // A write in the panel changes one contact (and merges another away): its
+  // row changes in place, so the list keeps its pages and scroll position.
+  const changed = (contact: Contact, gone: string[]) => {
+    list.update(contact, gone);
+    void refreshConversations();
+  };
+  const panel = new Panel(api, document.querySelector<HTMLElement>("#panel")!, changed);
   const open = (contact: Contact) => void panel.open(contact);
   const list = new SmartList(api, document.querySelector<HTMLElement>("#smart-list")!, open);
   refreshConversations = async () => {

@@ -13,7 +13,8 @@ export class Panel {
   constructor(
     private readonly api: Contacts,
     private readonly root: HTMLElement,
-    private readonly changed: () => void,
+    /** Called with a contact's new revision and the ids a write merged away. */
+    private readonly changed: (contact: Contact, gone: string[]) => void,
   ) {
     root.querySelector("#panel-close")!.addEventListener("click", () => this.close());
     document.addEventListener("keydown", (event) => {
@@ -33,8 +34,11 @@ export class Panel {
 
   close(): void {
     this.root.hidden = true;
+    // A write may have redrawn the row the panel was opened from: back to
+    // the contact's new row then.
+    const shown = this.current && document.querySelector<HTMLElement>(`.row[data-id="${CSS.escape(this.current.id)}"]`);
     this.current = undefined;
-    this.opener?.focus();
+    (this.opener?.isConnected ? this.opener : shown)?.focus();
   }
 
   private async show(contact: Contact): Promise<void> {
@@ -66,22 +70,29 @@ export class Panel {
     await this.history(contact);
   }
 
+  /** The latest 20 revisions, newest first, read at once (one GetContact each). */
   private async history(contact: Contact): Promise<void> {
     const list = this.root.querySelector<HTMLElement>("#panel-history")!;
     list.replaceChildren();
-    const revisions = Number(contact.revision);
-    for (let revision = revisions; revision >= 1 && revision > revisions - 20; revision--) {
-      const item = document.createElement("li");
-      try {
-        const past = await this.api.getContact({ id: contact.id, revision: BigInt(revision) });
-        const when = past.revisionCreateTime ? new Date(Number(past.revisionCreateTime.seconds) * 1000).toLocaleString() : "";
-        const wore = past.profilePicture ? "with a picture" : "no picture";
-        item.textContent = `Revision ${revision} · ${when} · ${displayName(past)} · ${wore}`;
-      } catch (error) {
-        item.textContent = `Revision ${revision}: ${refusal(error).message}`;
-      }
-      list.append(item);
-    }
+    const latest = Number(contact.revision);
+    const revisions = Array.from({ length: Math.min(latest, 20) }, (_, n) => latest - n);
+    const items = await Promise.all(
+      revisions.map(async (revision) => {
+        const item = document.createElement("li");
+        try {
+          const past = await this.api.getContact({ id: contact.id, revision: BigInt(revision) });
+          const when = past.revisionCreateTime
+            ? new Date(Number(past.revisionCreateTime.seconds) * 1000).toLocaleString()
+            : "";
+          const wore = past.profilePicture ? "with a picture" : "no picture";
+          item.textContent = `Revision ${revision} · ${when} · ${displayName(past)} · ${wore}`;
+        } catch (error) {
+          item.textContent = `Revision ${revision}: ${refusal(error).message}`;
+        }
+        return item;
+      }),
+    );
+    if (this.current?.id === contact.id) list.replaceChildren(...items);
   }
 
   private async replacePicture(input: HTMLInputElement): Promise<void> {
@@ -101,7 +112,7 @@ export class Panel {
         requestId: crypto.randomUUID(),
       });
       await this.show(updated);
-      this.changed();
+      this.changed(updated, []);
     } catch (failure) {
       showRefusal(this.root, refusal(failure), error, error);
     }
@@ -132,7 +143,7 @@ export class Panel {
               requestId: crypto.randomUUID(),
             });
             await this.show(merged);
-            this.changed();
+            this.changed(merged, [duplicate.id]);
           } catch (failure) {
             const { reason, message } = refusal(failure);
             list.textContent = `${reason}: ${message}`;
