@@ -25,6 +25,10 @@ const browser = await chromium.launch({ executablePath, args: ["--no-sandbox", "
 const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
 const failures = [];
 page.on("pageerror", (error) => failures.push(`page error: ${error.message}`));
+// Console errors too: a refused resource, a Content-Security-Policy violation.
+page.on("console", (message) => {
+  if (message.type() === "error") failures.push(`console error: ${message.text()}`);
+});
 const check = async (name, body) => {
   await body();
   console.log(`ok ${name}`);

@@ -2,7 +2,9 @@
 //! does the clicking and checking): every avatar of the first two pages
 //! loads from its stable URL, contacts without pictures show their
 //! initials, an upload through the form shows up, a refused file shows the
-//! server's message, and a stable URL outlives its TTL bucket. Needs the
+//! server's message, the duplicate pair (`demo_contacts`' last and first)
+//! is found and merged, a contact gets a new picture in the panel, and a
+//! stable URL outlives its TTL bucket. Needs the
 //! built console and Chromium (`TEST_CHROMIUM`, set by `tests/run.sh` through
 //! `tests/browser.sh`; required when `CI` is set). Screenshots go to
 //! `$TEST_SCREENSHOTS` (default: `target/screenshots` of the workspace).
