@@ -137,8 +137,54 @@ try {
     }
   });
 
+  await check("while pictures load each avatar shows its ThumbHash; one that fails shows the initials", async () => {
+    // Another browser whose picture requests wait until the check lets them fail.
+    const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+    const held = [];
+    let failing = false;
+    await context.route(/\/pictures\//, (route) => (failing ? route.abort() : held.push(route)));
+    try {
+      const other = await context.newPage();
+      await other.goto(`${base}#tenant=${tenant}`);
+      await other.waitForFunction(() => document.querySelectorAll("#rows .avatar img").length >= 50);
+      const faces = await other.$$eval("#rows .avatar", (all) =>
+        all
+          .filter((face) => face.querySelector("img"))
+          .map((face) => ({
+            preview: face.style.backgroundImage,
+            initialsHidden: face.querySelector(".initials").hidden,
+            loaded: face.querySelector("img").naturalWidth > 0,
+          })),
+      );
+      assert.equal(faces.length, 50);
+      for (const face of faces) {
+        assert.match(face.preview, /^url\("data:image\/png;base64,/, JSON.stringify(face));
+        assert.ok(face.initialsHidden && !face.loaded, JSON.stringify(face));
+      }
+      await other.screenshot({ path: join(shots, "thumbhash-previews.png"), animations: "disabled" });
+      failing = true;
+      await Promise.all(held.map((route) => route.abort()));
+      await other.waitForFunction(() => document.querySelectorAll("#rows .avatar img").length === 0);
+      const labels = await other.$$eval("#rows .avatar", (all) =>
+        all.slice(0, 50).map((face) => [face.getAttribute("role"), face.getAttribute("aria-label"), face.textContent]),
+      );
+      for (const [role, label, text] of labels) {
+        assert.ok(role === "img" && label.startsWith("Initials of ") && text.length > 0, `${role} ${label} ${text}`);
+      }
+    } finally {
+      await context.close();
+    }
+  });
+
   await check("the keyboard opens and closes the contact panel", async () => {
-    await page.focus("#rows .row");
+    // Tab goes from the search box through the rows.
+    await page.focus("#search");
+    await page.keyboard.press("Tab");
+    const rows = await page.$$eval("#rows .row", (all) => all.slice(0, 2).map((row) => row.dataset.id));
+    assert.equal(await page.evaluate(() => document.activeElement?.dataset.id), rows[0]);
+    await page.keyboard.press("Tab");
+    assert.equal(await page.evaluate(() => document.activeElement?.dataset.id), rows[1]);
+    await page.keyboard.press("Shift+Tab");
     await page.keyboard.press("Enter");
     await page.waitForSelector("#panel:not([hidden]) #panel-history li");
     // The first page's contacts all have pictures: the panel shows the 512 px one.
