@@ -11,7 +11,7 @@
 
 use std::path::PathBuf;
 
-use accommador_proto::accommador::contacts::v1::CreateContactRequest;
+use accommador_proto::accommador::contacts::v1::{Contact, CreateContactRequest};
 use accommador_tests::{Stack, TestDatabase, demo::demo_contacts, tenant_request};
 
 /// A TTL bucket short enough to end during the test.
@@ -73,4 +73,36 @@ fn chromium() -> Option<String> {
             None
         }
     }
+}
+
+// The demo contacts (the seed's and this test's) checked here, where the
+// suite runs them: the harness crate's own tests are not built.
+
+#[test]
+fn demo_contacts_have_distinct_valid_pictures_and_some_none() {
+    let demo = demo_contacts(60);
+    let pictures: Vec<_> = demo.iter().filter_map(|d| d.picture.as_ref()).collect();
+    assert!(pictures.len() >= 50 && pictures.len() < 60, "{}", pictures.len());
+    let distinct: std::collections::HashSet<_> = pictures.iter().collect();
+    assert!(distinct.len() >= pictures.len() - 2, "pictures differ");
+    for picture in pictures {
+        let decoded = image::load_from_memory(picture).expect("decodes");
+        assert_eq!((decoded.width(), decoded.height()), (512, 512));
+        assert!(picture.len() <= 2_621_440);
+    }
+    assert!(demo.iter().any(|d| d.picture.as_ref().is_some_and(|p| p.starts_with(b"\x89PNG"))));
+}
+
+#[test]
+fn the_last_demo_contact_duplicates_the_first_without_its_picture() {
+    let demo = demo_contacts(60);
+    assert_eq!(demo.len(), 60);
+    let (first, last) = (&demo[0], &demo[59]);
+    assert!(first.picture.is_some() && last.picture.is_none());
+    let key = |c: &Contact| (c.first_name.clone(), c.last_name.clone(), c.email.clone());
+    assert_eq!(key(&first.contact), key(&last.contact));
+    let names: std::collections::HashSet<_> =
+        demo[..59].iter().map(|d| (&d.contact.first_name, &d.contact.last_name)).collect();
+    assert_eq!(names.len(), 59, "no other namesakes: the duplicate search finds this pair alone");
+    assert_eq!(demo_contacts(1).len(), 1);
 }
