@@ -12,7 +12,7 @@ use sea_orm::{
 use super::{
     LatestRevisions, RequestRecord, Store,
     entities::{claim_outbox, contact, contact_erasure, contact_match_key, contact_revision},
-    events, merge_groups, outbox, requests, rows,
+    events, listing, merge_groups, outbox, requests, rows,
 };
 use crate::{
     domain::{Contact, ContactEvent, ContactId},
@@ -133,7 +133,8 @@ impl Store {
     }
 }
 
-/// Writes revisions with the duplicate-search keys each one is found by.
+/// Writes revisions with the duplicate-search keys each one is found by,
+/// and lists the newest.
 /// At most [`IMPORT_BATCH`] revisions: one statement each for rows and keys.
 pub(super) async fn insert_revisions(
     txn: &impl ConnectionTrait,
@@ -148,6 +149,7 @@ pub(super) async fn insert_revisions(
     for batch in keys.chunks(5_000) {
         contact_match_key::Entity::insert_many(batch.to_vec()).exec(txn).await?;
     }
+    listing::refresh(txn, tenant, revisions.iter().map(|contact| contact.id.as_str())).await?;
     Ok(())
 }
 

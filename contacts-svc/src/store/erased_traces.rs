@@ -20,6 +20,7 @@ use super::{
     IDS_PER_STATEMENT,
     contacts::latest_in,
     entities::{claim_outbox, contact_match_key, contact_merge_event, contact_revision},
+    listing,
     merge_events::{MERGE, MergeEvent, UNMERGE},
     outbox::release_row,
     rows,
@@ -94,6 +95,8 @@ pub(super) async fn scrub_borrowed(
             }
         }
     }
+    // A scrubbed revision may be the newest: the list shows it scrubbed.
+    listing::refresh(txn, tenant, borrowed.iter().map(|span| span.contact.as_str())).await?;
     // The merge that gave the other contact the picture claimed it for that
     // contact, and the unmerge did not release it: release it now, unless
     // the contact wears that image today (the same picture as its own).

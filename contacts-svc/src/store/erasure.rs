@@ -44,6 +44,7 @@ use sea_orm::{
 use super::{
     IDS_PER_STATEMENT, RequestRecord, Store,
     contacts::erased_among,
+    listing,
     entities::{
         claim_outbox, contact_erasure, contact_match_key, contact_moderation, contact_revision, request_record,
     },
@@ -166,6 +167,7 @@ async fn erase_in(
         });
         contact_erasure::Entity::insert_many(rows).exec(txn).await?;
     }
+    listing::refresh(txn, tenant, members.iter().map(ContactId::as_str)).await?;
     // Before the redaction, which empties the values it looks for.
     let borrowed_releases = scrub_borrowed(txn, tenant, &members, request.now_us).await?;
     redact(txn, tenant, &members).await?;

@@ -6,7 +6,7 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, Value,
 };
 
-use super::{entities::contact_merge_event, statement};
+use super::{entities::contact_merge_event, listing, statement};
 use crate::{
     domain::{ContactId, MergeField},
     error::Error,
@@ -103,6 +103,8 @@ pub(super) async fn insert_event(
         time_us: Set(event.time_us),
     };
     contact_merge_event::Entity::insert(row).exec(db).await?;
+    // A merge takes the duplicate off the Smart List, an unmerge puts it back.
+    listing::refresh(db, tenant, [event.duplicate_id.as_str()]).await?;
     Ok(())
 }
 

@@ -7,7 +7,8 @@
 //!
 //! - [`requests`]: request records, the idempotency of writes (AIP-155);
 //! - [`contacts`]: creating contacts, reading revisions, resolving ids;
-//! - [`search`]: the Smart List and duplicate search (keyset pages);
+//! - [`search`] and [`listing`]: the Smart List (keyset pages over the
+//!   listing table, which every write keeps) and duplicate search;
 //! - [`merges`] and [`merge_groups`]: the merge transaction, and resolving
 //!   any id to its survivor in one lookup;
 //! - [`replace`]: ReplaceProfilePicture's transaction, a create and a
@@ -26,6 +27,7 @@ mod entities;
 mod erased_traces;
 mod erasure;
 mod events;
+mod listing;
 mod merge_events;
 mod merge_groups;
 mod merges;
@@ -54,7 +56,7 @@ pub use merges::{MergeOutcome, MergeRequest};
 pub use outbox::{CLAIM, ClaimEntry, OutboxBacklog, RELEASE};
 pub use pictures::LivePicture;
 pub use requests::RequestRecord;
-pub use search::ListCursor;
+pub use search::{LIST_SCAN_WINDOW, ListCursor};
 pub use takedown::{REMOVE_PICTURE, TakedownOutcome, TakedownRequest};
 pub use unmerges::{UnmergeOutcome, UnmergeRequest};
 

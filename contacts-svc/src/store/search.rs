@@ -2,15 +2,13 @@
 //! and duplicate search.
 
 use accommador_proto::tenant::TenantId;
-use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Value,
-    sea_query::{Expr, ExprTrait, LikeExpr},
-};
+use sea_orm::{EntityTrait, Value};
 
 use super::{
     Store,
-    contacts::{IS_LATEST, IS_NOT_ERASED, IS_NOT_MERGED, is_latest, is_not_erased, is_not_merged},
+    contacts::{IS_LATEST, IS_NOT_ERASED, IS_NOT_MERGED},
     entities::contact_revision,
+    listing::{self, Filter},
     rows, statement,
 };
 use crate::{
@@ -18,11 +16,27 @@ use crate::{
     error::Error,
 };
 
-/// `search_text` contains `needle` (folded already), wildcards taken literally.
-fn contains(needle: &str) -> Expr {
+/// `search_text` contains `needle` (folded already): a LIKE pattern with
+/// the wildcards of `needle` taken literally.
+fn contains(needle: &str) -> String {
     let escaped = needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-    Expr::col(contact_revision::Column::SearchText).like(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
+    format!("%{escaped}%")
 }
+
+/// The FTS5 expression matching any of `needles` as a substring: each one a
+/// quoted phrase, which the trigram tokenizer matches anywhere in the text.
+fn fts_any(needles: &[&str]) -> String {
+    needles.iter().map(|needle| format!("\"{}\"", needle.replace('"', "\"\""))).collect::<Vec<_>>().join(" OR ")
+}
+
+/// Rows a query reads along the list before it asks the search index.
+/// A common query ("ann") fills its page within it and never touches the
+/// index, whose matches it would have to sort; a rare one ("u4242x") leaves
+/// it after this many cheap rows for an index that finds its few matches.
+pub const LIST_SCAN_WINDOW: u64 = 1_000;
+
+/// The search indexes (trigrams) cannot answer shorter needles.
+const MIN_INDEXED_CHARS: usize = 3;
 
 /// Where a page of the Smart List starts: after this contact.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,12 +46,14 @@ pub struct ListCursor {
 }
 
 impl Store {
-    /// One page of the Smart List: latest revisions of contacts not merged
-    /// away, newest first, after `cursor`, matching `query`.
+    /// One page of the Smart List: contacts listed (newest revisions, not
+    /// merged away, not erased), newest first, after `cursor`, matching
+    /// `query` as a substring of their search text.
     ///
-    /// The match is a substring of `search_text`: on PostgreSQL the trigram
-    /// index serves it (queries of three characters or more); SQLite reads
-    /// the list index newest first until the page is full.
+    /// A query walks the list for [`LIST_SCAN_WINDOW`] rows first; if that does
+    /// not fill the page, the search index (PostgreSQL's pg_trgm, SQLite's
+    /// FTS5 trigram) finds the rest after the window. Needles under three
+    /// characters have no index to use: they walk until the page is full.
     pub async fn list(
         &self,
         tenant: &TenantId,
@@ -45,32 +61,30 @@ impl Store {
         cursor: Option<&ListCursor>,
         limit: u64,
     ) -> Result<Vec<Contact>, Error> {
-        use contact_revision::Column as C;
-        let mut select = contact_revision::Entity::find()
-            .filter(C::Tenant.eq(tenant.as_str()))
-            .filter(is_latest())
-            .filter(is_not_merged())
-            .filter(is_not_erased());
-        if let Some(query) = query {
-            // A phone-like query matches as typed (a company named "555-0101
-            // Ltd") or by its digits (the phone +14155550101).
-            let mut matches = Condition::any().add(contains(&query.text));
-            for digits in &query.digits {
-                matches = matches.add(contains(digits));
-            }
-            select = select.filter(matches);
+        let Some(query) = query else {
+            return listing::page(&self.db, tenant, cursor, Filter::None, limit).await;
+        };
+        // A phone-like query matches as typed (a company named "555-0101
+        // Ltd") or by its digits (the phone +14155550101).
+        let needles: Vec<&str> = std::iter::once(query.text.as_str()).chain(query.digits.iter().map(String::as_str)).collect();
+        let patterns: Vec<String> = needles.iter().map(|needle| contains(needle)).collect();
+        let indexable = needles.iter().all(|needle| needle.chars().count() >= MIN_INDEXED_CHARS);
+        if !indexable {
+            return listing::page(&self.db, tenant, cursor, Filter::Scan { patterns: &patterns, window: None }, limit)
+                .await;
         }
-        if let Some(cursor) = cursor {
-            // A row-value comparison, not `t < ? OR (t = ? AND id < ?)`: both
-            // PostgreSQL and SQLite seek the list index to the cursor with
-            // it, where the OR form makes them read every newer row first.
-            select = select.filter(
-                Expr::tuple([Expr::col(C::CreateTimeUs), Expr::col(C::ContactId)])
-                    .lt(Expr::tuple([cursor.create_time_us.into(), cursor.contact_id.clone().into()])),
-            );
+        let window = Filter::Scan { patterns: &patterns, window: Some(LIST_SCAN_WINDOW) };
+        let mut found = listing::page(&self.db, tenant, cursor, window, limit).await?;
+        if found.len() as u64 >= limit {
+            return Ok(found);
         }
-        let rows = select.order_by_desc(C::CreateTimeUs).order_by_desc(C::ContactId).limit(limit).all(&self.db).await?;
-        rows.into_iter().map(rows::contact).collect()
+        let Some(window_end) = listing::cursor_after(&self.db, tenant, cursor, LIST_SCAN_WINDOW).await? else {
+            return Ok(found);
+        };
+        let fts_expression = fts_any(&needles);
+        let indexed = Filter::Indexed { patterns: &patterns, fts_expression: &fts_expression };
+        found.extend(listing::page(&self.db, tenant, Some(&window_end), indexed, limit - found.len() as u64).await?);
+        Ok(found)
     }
 
     /// Contacts (latest revisions, not merged away, not `contact` itself)

@@ -79,5 +79,6 @@ async fn an_import_writes_every_contact_in_batches() {
         assert_eq!(db.count("SELECT COUNT(*) FROM contact").await, 2_500, "{}", db.name);
         let ids: Vec<_> = contacts.iter().map(|c| c.id.clone()).collect();
         assert_eq!(db.store.latest(&acme, &ids).await.unwrap().len(), 2_500, "{}", db.name);
+        db.assert_listing_is_derived().await;
     }
 }

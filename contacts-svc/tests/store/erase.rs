@@ -77,5 +77,6 @@ async fn a_group_larger_than_one_statement_is_erased_whole_with_every_release_qu
             "{}: another tenant keeps its contact",
             db.name
         );
+        db.assert_listing_is_derived().await;
     }
 }

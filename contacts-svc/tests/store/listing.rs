@@ -1,8 +1,11 @@
 //! The Smart List (keyset pages, substring search) and duplicate search.
 
-use contacts_svc::{domain::SearchQuery, store::ListCursor};
+use contacts_svc::{
+    domain::{Contact, SearchQuery},
+    store::{LIST_SCAN_WINDOW, ListCursor},
+};
 
-use crate::{backends, contact, tenant};
+use crate::{TenantId, backends, contact, tenant};
 
 fn after(contact: &contacts_svc::domain::Contact) -> ListCursor {
     ListCursor { create_time_us: contact.create_time_us, contact_id: contact.id.to_string() }
@@ -64,6 +67,63 @@ async fn a_query_is_a_case_insensitive_substring_with_wildcards_taken_literally(
         assert_eq!(list("example.com").await, ["Carol", "Ann"], "{}: newest first", db.name);
         assert_eq!(list("").await.len(), 3, "{}: an empty query lists all", db.name);
         assert!(list("nobody").await.is_empty(), "{}", db.name);
+    }
+}
+
+/// Walks every page of `query` in pages of `page_size`; the first names met.
+async fn walk(db: &backends::Backend, tenant: &TenantId, query: &str, page_size: u64) -> Vec<String> {
+    let query = SearchQuery::parse(query, &crate::us_phones());
+    let mut names = Vec::new();
+    let mut cursor = None;
+    // Bounded: a cursor that stops moving fails the test instead of hanging it.
+    for _ in 0..1_000 {
+        let page = db.store.list(tenant, query.as_ref(), cursor.as_ref(), page_size).await.unwrap();
+        let Some(last) = page.last() else { break };
+        cursor = Some(after(last));
+        names.extend(page.into_iter().map(|c| c.fields.first_name));
+    }
+    names
+}
+
+#[tokio::test]
+async fn queries_are_answered_alike_inside_the_scan_window_and_through_the_search_index_beyond_it() {
+    for db in backends::all().await {
+        let acme = tenant("acme");
+        // Fillers newer than every contact searched for but one, so that the
+        // rest lie beyond the window a query first walks.
+        let fillers = 2 * LIST_SCAN_WINDOW as i64 + 500;
+        let mut phoned = contact("Phoned", "Person", "", 3);
+        phoned.fields.phone = "+14155550199".into();
+        let searched = [
+            contact("Oldest", "Needle%_x", "", 1),
+            contact("Zq", "", "", 2),
+            phoned,
+            contact("Middle", "Needles", "", 4 + fillers / 2),
+        ];
+        let mut contacts: Vec<Contact> = (0..fillers)
+            .filter(|i| *i != fillers / 2)
+            .map(|i| contact("Filler", &format!("Number {i}"), "", 4 + i))
+            .collect();
+        contacts.extend(searched.iter().cloned());
+        contacts.push(contact("Newest", "Needle", "", 10 * fillers));
+        db.store.import(&acme, &contacts).await.unwrap();
+        db.create(&tenant("globex"), &contact("Other", "Needle", "", 5)).await;
+
+        for page_size in [50, 1] {
+            let walked = |query: &'static str| walk(&db, &acme, query, page_size);
+            assert_eq!(
+                walked("needle").await,
+                ["Newest", "Middle", "Oldest"],
+                "{}, pages of {page_size}: in the window and beyond it, newest first, this tenant only",
+                db.name
+            );
+            assert_eq!(walked("le%_x").await, ["Oldest"], "{}: wildcards are literal through the index", db.name);
+            assert_eq!(walked("(415) 555-0199").await, ["Phoned"], "{}: phone digits through the index", db.name);
+            assert_eq!(walked("zq").await, ["Zq"], "{}: two letters: no index, the walk goes on", db.name);
+            assert!(walked("no such person").await.is_empty(), "{}", db.name);
+        }
+        assert_eq!(walk(&db, &acme, "filler", 50).await.len() as i64, fillers - 1, "{}: a common query", db.name);
+        db.assert_listing_is_derived().await;
     }
 }
 

@@ -66,6 +66,7 @@ async fn a_merge_writes_the_decided_revision_and_the_duplicate_resolves_to_the_p
         assert_eq!(claims.len(), 1, "{}: the picture that moves is claimed for the primary", db.name);
         assert_eq!((claims[0].owner.as_str(), claims[0].image_id.as_str()), (primary.id.as_str(), "img-d"));
         assert_eq!(claims[0].claim_deadline_us, 77, "{}", db.name);
+        db.assert_listing_is_derived().await;
     }
 }
 
@@ -93,6 +94,7 @@ async fn a_chain_of_merges_resolves_every_id_to_the_last_survivor() {
         assert!(ids.iter().all(|id| survivors[id] == ids[5]), "{}: {survivors:?}", db.name);
         let last = db.store.latest(&acme, std::slice::from_ref(&ids[5])).await.unwrap().remove(&ids[5]).unwrap();
         assert_eq!(last.merged_contact_ids.len(), 5, "{}: every merged id listed", db.name);
+        db.assert_listing_is_derived().await;
     }
 }
 
@@ -122,6 +124,7 @@ async fn a_merge_refuses_unknown_and_merged_away_contacts_and_writes_nothing() {
         }
         assert_eq!(db.count("SELECT COUNT(*) FROM contact_merge_event").await, 1, "{}", db.name);
         assert_eq!(db.count("SELECT COUNT(*) FROM contact_revision").await, 4, "{}", db.name);
+        db.assert_listing_is_derived().await;
     }
 }
 

@@ -93,6 +93,7 @@ async fn a_replacement_writes_the_carrier_and_the_contacts_next_revision_togethe
         assert_eq!(claims, [(ada.id.as_str(), "img-new", 88)], "{}: one claim, for the contact", db.name);
         let done = db.store.find_request(&acme, "req-1").await.unwrap();
         assert_eq!(done, Some(RequestRecord { revision: 2, ..record(&ada.id) }), "{}", db.name);
+        db.assert_listing_is_derived().await;
     }
 }
 
@@ -140,5 +141,6 @@ async fn a_replacement_that_cannot_finish_writes_nothing() {
             _ => panic!("{}: a request id is used once", db.name),
         }
         assert_eq!(footprint(&db).await, before, "{}: refusals write nothing", db.name);
+        db.assert_listing_is_derived().await;
     }
 }

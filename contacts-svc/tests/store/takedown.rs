@@ -84,6 +84,7 @@ async fn a_takedown_writes_the_revision_the_release_and_the_audit_row_together()
         }
         assert!(matches!(take_down(&db, &acme, &ada.id, 7, None).await, TakedownOutcome::NoPicture), "{}", db.name);
         assert_eq!(footprint(&db).await, after, "{}: a retry and a refusal write nothing", db.name);
+        db.assert_listing_is_derived().await;
     }
 }
 
@@ -164,6 +165,7 @@ async fn undoing_a_merge_made_before_a_takedown_keeps_the_picture_down() {
         assert_eq!(primary.fields.image_id, None, "{}: the replay must not bring the picture back", db.name);
         let claims = db.count("SELECT COUNT(*) FROM claim_outbox WHERE action = 'claim' AND image_id = 'img-p' AND next_attempt_us >= 5").await;
         assert_eq!(claims, 0, "{}: and must not claim it again", db.name);
+        db.assert_listing_is_derived().await;
     }
 }
 
@@ -180,5 +182,6 @@ async fn a_duplicate_whose_picture_was_taken_down_before_its_merge_comes_back_wi
         let (primary, duplicate) = unmerge(&db, &acme, &p.id, &d.id, 5).await;
         assert_eq!(duplicate.fields.image_id, None, "{}: restored without the picture taken down", db.name);
         assert_eq!(primary.fields.image_id, None, "{}", db.name);
+        db.assert_listing_is_derived().await;
     }
 }

@@ -129,6 +129,7 @@ async fn unmerging_b_recomputes_a_from_c_alone_and_brings_b_back_with_its_merged
         assert_eq!(primary.fields, domain::merged_revision(&a, &c, &[MergeField::Email], 0).fields, "{}", db.name);
         assert_eq!(duplicate.fields, b_with_x.fields, "{}", db.name);
         assert_eq!(db.store.resolve(&acme, &ids).await.unwrap()[&x.id], b.id, "{}", db.name);
+        db.assert_listing_is_derived().await;
     }
 }
 
@@ -151,6 +152,7 @@ async fn undoing_the_later_merge_keeps_the_earlier_one_and_undone_merges_stay_un
         assert_eq!(primary.fields, a.fields, "{}: A has its own fields", db.name);
         assert!(primary.merged_contact_ids.is_empty(), "{}", db.name);
         assert_eq!(listed(&db, &acme).await, sorted(vec![a.id.clone(), b.id.clone(), c.id.clone()]), "{}", db.name);
+        db.assert_listing_is_derived().await;
     }
 }
 
@@ -296,6 +298,7 @@ async fn merges_made_before_m0006_are_copied_and_can_be_undone() {
         assert_eq!(primary.fields, domain::merge(&a, &c, &[MergeField::Email]), "{}: C's email still won", db.name);
         assert_eq!(duplicate.fields, b.fields, "{}", db.name);
         assert_eq!(db.count("SELECT COUNT(*) FROM contact_merge_event").await, 3, "{}", db.name);
+        db.assert_listing_is_derived().await;
     }
 }
 
@@ -315,6 +318,7 @@ async fn an_earlier_merge_undone_first_does_not_come_back_when_a_later_one_is_un
         // A's revision before D's merge still shows C: the replay starts before C.
         let (primary, _) = unmerged(&db, unmerge(&db, &acme, &a.id, &d.id, 40, None).await);
         assert_eq!(primary.fields, a.fields, "{}: neither C nor D is left in A", db.name);
+        db.assert_listing_is_derived().await;
     }
 }
 

@@ -13,6 +13,7 @@ mod m0006_merge_events;
 mod m0007_outbox_releases;
 mod m0008_erasure_and_picture_carriers;
 mod m0009_contact_events;
+mod m0010_contact_listing;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_outbox_releases::Migration),
             Box::new(m0008_erasure_and_picture_carriers::Migration),
             Box::new(m0009_contact_events::Migration),
+            Box::new(m0010_contact_listing::Migration),
         ]
     }
 }
@@ -51,7 +53,8 @@ mod tests {
                 "m0006_merge_events",
                 "m0007_outbox_releases",
                 "m0008_erasure_and_picture_carriers",
-                "m0009_contact_events"
+                "m0009_contact_events",
+                "m0010_contact_listing"
             ]
         );
     }
