@@ -1,17 +1,21 @@
-//! ListContacts latency as a tenant grows: the first page, a page from the
-//! middle of the list and a query, at each size. Imports contacts straight
-//! into the database (the store's bulk import), then calls a running
-//! contacts-svc over gRPC.
+//! ListContacts latency as a tenant grows: the first page, a deep page (the
+//! 500th of 50), a selective query (one contact) and an unselective one (an
+//! eighth of the tenant), at each size. Imports contacts straight into the
+//! database (the store's bulk import), then calls a running contacts-svc
+//! over gRPC. With `--explain-dir`, writes the plan of every statement each
+//! case runs at each size (PostgreSQL `EXPLAIN (ANALYZE, BUFFERS)`, SQLite
+//! `EXPLAIN QUERY PLAN`), after the timed calls.
 //!
-//!   scale --database-url URL --endpoint http://127.0.0.1:51051 --sizes 10000,100000,1000000
+//!   scale --database-url URL --endpoint http://127.0.0.1:51051 --sizes 10000,1000000 [--explain-dir DIR]
 
 use std::time::{Duration, Instant};
 
 use accommador_proto::accommador::contacts::v1::{ListContactsRequest, contacts_service_client::ContactsServiceClient};
 use clap::Parser;
+use anyhow::Context;
 use contacts_svc::{
-    domain::{Contact, ContactFields, ContactId},
-    store::Store,
+    domain::{Contact, ContactFields, ContactId, SearchQuery},
+    store::{ListCursor, Store},
 };
 use sea_orm::ConnectionTrait;
 use tonic::transport::Channel;
@@ -33,20 +37,27 @@ struct Args {
     calls: usize,
     #[arg(long, default_value = "scale")]
     tenant: String,
+    /// Where to write the plans, one file per database, size and case.
+    #[arg(long)]
+    explain_dir: Option<std::path::PathBuf>,
 }
 
-/// The query: one contact's email fragment (contact number
-/// [`QUERIED_CONTACT`]), matching that one contact at any size, as a person
-/// searching for someone does.
-const QUERY: &str = "u4242x";
-const QUERIED_CONTACT: usize = 4242;
+/// The selective query: the email fragment of contact number 4242, which
+/// matches that one contact at any size, as a person searching for someone
+/// does.
+const SELECTIVE_QUERY: &str = "u4242x";
+/// The unselective query: a last name an eighth of the tenant has.
+const UNSELECTIVE_QUERY: &str = "lovelace";
+/// The deep page: the 500th page of 50, or the last page of a smaller
+/// tenant (10,000 contacts have 200 pages).
+const DEEP_POSITION: usize = 499 * 50;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     anyhow::ensure!(
-        args.sizes.iter().all(|&size| size > QUERIED_CONTACT),
-        "every size must exceed {QUERIED_CONTACT}: the query looks for contact number {QUERIED_CONTACT}"
+        args.sizes.iter().all(|&size| size > 4242 && size >= 100),
+        "every size must exceed 4242: the selective query looks for contact number 4242"
     );
     let store = Store::connect(&args.database_url).await?;
     let database = sea_orm::Database::connect(&args.database_url).await?;
@@ -55,26 +66,48 @@ async fn main() -> anyhow::Result<()> {
 
     let backend = format!("{:?}", store.backend()).to_lowercase();
     let mut imported = 0;
-    println!("| database | contacts | first page p50 / p95 ms | middle page p50 / p95 ms | query p50 / p95 ms |");
-    println!("|---|---|---|---|---|");
+    let tenant = accommador_proto::tenant::TenantId::parse(&args.tenant)?;
+    println!(
+        "| database | contacts | first page p50 / p95 ms | 500th (or last) page p50 / p95 ms | selective query p50 / p95 ms | unselective query p50 / p95 ms |"
+    );
+    println!("|---|---|---|---|---|---|");
     for &size in &args.sizes {
         let started = Instant::now();
         while imported < size {
             let batch: Vec<Contact> = (imported..size.min(imported + 50_000)).map(synthetic_contact).collect();
-            store.import(&accommador_proto::tenant::TenantId::parse(&args.tenant)?, &batch).await?;
+            store.import(&tenant, &batch).await?;
             imported += batch.len();
         }
         database.execute_unprepared("ANALYZE").await?;
         eprintln!("{backend}: {size} contacts imported in {:.1}s", started.elapsed().as_secs_f64());
 
         let first = measure(args.calls, || list(client.clone(), &args.tenant, "", String::new(), 50)).await?;
-        let middle_token = token_at(&client, &args.tenant, size / 2).await?;
-        let middle = measure(args.calls, || list(client.clone(), &args.tenant, "", middle_token.clone(), 50)).await?;
-        let query = measure(args.calls, || list(client.clone(), &args.tenant, QUERY, String::new(), 50)).await?;
+        let deep_position = DEEP_POSITION.min(size - 50);
+        let deep_token = token_at(&client, &args.tenant, deep_position).await?;
+        let deep = measure(args.calls, || list(client.clone(), &args.tenant, "", deep_token.clone(), 50)).await?;
+        let selective =
+            measure(args.calls, || list(client.clone(), &args.tenant, SELECTIVE_QUERY, String::new(), 50)).await?;
+        let unselective =
+            measure(args.calls, || list(client.clone(), &args.tenant, UNSELECTIVE_QUERY, String::new(), 50)).await?;
         println!(
-            "| {backend} | {size} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} / {:.2} |",
-            first.0, first.1, middle.0, middle.1, query.0, query.1
+            "| {backend} | {size} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} / {:.2} |",
+            first.0, first.1, deep.0, deep.1, selective.0, selective.1, unselective.0, unselective.1
         );
+        if let Some(dir) = &args.explain_dir {
+            std::fs::create_dir_all(dir)?;
+            let deep_cursor = cursor_at(&database, &args.tenant, deep_position).await?;
+            let phones = contacts_svc::domain::PhoneNormalizer { default_region: phonenumber::country::Id::US };
+            let cases = [
+                ("first-page", None, None),
+                ("500th-page", None, Some(&deep_cursor)),
+                ("selective-query", SearchQuery::parse(SELECTIVE_QUERY, &phones), None),
+                ("unselective-query", SearchQuery::parse(UNSELECTIVE_QUERY, &phones), None),
+            ];
+            for (case, query, cursor) in cases {
+                let plans = store.explain_list(&tenant, query.as_ref(), cursor, 51).await?;
+                std::fs::write(dir.join(format!("{backend}-{size}-{case}.txt")), plans.join("\n"))?;
+            }
+        }
     }
     Ok(())
 }
@@ -116,6 +149,25 @@ async fn list(
     request.metadata_mut().insert("x-tenant-id", tenant.parse()?);
     let response = client.list_contacts(request).await?.into_inner();
     Ok((response.contacts.len(), response.next_page_token))
+}
+
+/// The store's cursor after `position` contacts of the list.
+async fn cursor_at(
+    database: &sea_orm::DatabaseConnection,
+    tenant: &str,
+    position: usize,
+) -> anyhow::Result<ListCursor> {
+    let backend = database.get_database_backend();
+    let placeholder = |n: usize| if backend == sea_orm::DbBackend::Postgres { format!("${n}") } else { "?".into() };
+    let sql = format!(
+        "SELECT create_time_us, contact_id FROM contact_listing WHERE tenant = {} \
+         ORDER BY create_time_us DESC, contact_id DESC LIMIT 1 OFFSET {}",
+        placeholder(1),
+        placeholder(2)
+    );
+    let statement = sea_orm::Statement::from_sql_and_values(backend, sql, [tenant.into(), (position as i64 - 1).into()]);
+    let row = database.query_one_raw(statement).await?.context("the list is shorter than the position")?;
+    Ok(ListCursor { create_time_us: row.try_get_by_index(0)?, contact_id: row.try_get_by_index(1)? })
 }
 
 /// The page token after `position` contacts, by walking pages of 200.

@@ -86,6 +86,7 @@ pub(super) async fn page(
     cursor: Option<&ListCursor>,
     filter: Filter<'_>,
     limit: u64,
+    plans: Option<&mut Vec<String>>,
 ) -> Result<Vec<Contact>, Error> {
     let backend = db.get_database_backend();
     let mut values: Vec<Value> = Vec::new();
@@ -164,6 +165,9 @@ pub(super) async fn page(
         },
     };
     values.push((limit as i64).into());
+    if let Some(plans) = plans {
+        plans.push(explain(db, &sql, values.clone()).await?);
+    }
     let found = contact_revision::Entity::find().from_raw_sql(statement(backend, &sql, values)).all(db).await?;
     found.into_iter().map(rows::contact).collect()
 }
@@ -175,6 +179,7 @@ pub(super) async fn cursor_after(
     tenant: &TenantId,
     cursor: Option<&ListCursor>,
     window: u64,
+    plans: Option<&mut Vec<String>>,
 ) -> Result<Option<ListCursor>, Error> {
     let backend = db.get_database_backend();
     let mut values: Vec<Value> = vec![tenant.as_str().into()];
@@ -190,6 +195,9 @@ pub(super) async fn cursor_after(
         "SELECT create_time_us, contact_id FROM contact_listing WHERE tenant = ?{cursor_condition}
          ORDER BY create_time_us DESC, contact_id DESC LIMIT 1 OFFSET ?"
     );
+    if let Some(plans) = plans {
+        plans.push(explain(db, &sql, values.clone()).await?);
+    }
     let row = db.query_one_raw(statement(backend, &sql, values)).await?;
     Ok(match row {
         Some(row) => Some(ListCursor {
@@ -198,6 +206,22 @@ pub(super) async fn cursor_after(
         }),
         None => None,
     })
+}
+
+/// The plan of `sql` as the database runs it, with its statement first.
+async fn explain(db: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> Result<String, Error> {
+    let backend = db.get_database_backend();
+    let (prefix, detail_column) = match backend {
+        DbBackend::Postgres => ("EXPLAIN (ANALYZE, BUFFERS) ", 0),
+        _ => ("EXPLAIN QUERY PLAN ", 3),
+    };
+    let rows = db.query_all_raw(statement(backend, &format!("{prefix}{sql}"), values)).await?;
+    let mut plan = format!("{}\n", sql.split_whitespace().collect::<Vec<_>>().join(" "));
+    for row in rows {
+        plan.push_str(&row.try_get_by_index::<String>(detail_column)?);
+        plan.push('\n');
+    }
+    Ok(plan)
 }
 
 /// `search_text LIKE p1 OR ...`, each pattern bound.

@@ -61,8 +61,35 @@ impl Store {
         cursor: Option<&ListCursor>,
         limit: u64,
     ) -> Result<Vec<Contact>, Error> {
+        self.list_explained(tenant, query, cursor, limit, None).await
+    }
+
+    /// The plans of the statements [`Store::list`] runs for this page, in
+    /// order (PostgreSQL: `EXPLAIN (ANALYZE, BUFFERS)`; SQLite: `EXPLAIN
+    /// QUERY PLAN`): what an operator reads when a list is slow, and what
+    /// `bench/scale.sh` reports.
+    pub async fn explain_list(
+        &self,
+        tenant: &TenantId,
+        query: Option<&SearchQuery>,
+        cursor: Option<&ListCursor>,
+        limit: u64,
+    ) -> Result<Vec<String>, Error> {
+        let mut plans = Vec::new();
+        self.list_explained(tenant, query, cursor, limit, Some(&mut plans)).await?;
+        Ok(plans)
+    }
+
+    async fn list_explained(
+        &self,
+        tenant: &TenantId,
+        query: Option<&SearchQuery>,
+        cursor: Option<&ListCursor>,
+        limit: u64,
+        mut plans: Option<&mut Vec<String>>,
+    ) -> Result<Vec<Contact>, Error> {
         let Some(query) = query else {
-            return listing::page(&self.db, tenant, cursor, Filter::None, limit).await;
+            return listing::page(&self.db, tenant, cursor, Filter::None, limit, plans).await;
         };
         // A phone-like query matches as typed (a company named "555-0101
         // Ltd") or by its digits (the phone +14155550101).
@@ -70,20 +97,21 @@ impl Store {
         let patterns: Vec<String> = needles.iter().map(|needle| contains(needle)).collect();
         let indexable = needles.iter().all(|needle| needle.chars().count() >= MIN_INDEXED_CHARS);
         if !indexable {
-            return listing::page(&self.db, tenant, cursor, Filter::Scan { patterns: &patterns, window: None }, limit)
+            return listing::page(&self.db, tenant, cursor, Filter::Scan { patterns: &patterns, window: None }, limit, plans)
                 .await;
         }
         let window = Filter::Scan { patterns: &patterns, window: Some(LIST_SCAN_WINDOW) };
-        let mut found = listing::page(&self.db, tenant, cursor, window, limit).await?;
+        let mut found = listing::page(&self.db, tenant, cursor, window, limit, plans.as_deref_mut()).await?;
         if found.len() as u64 >= limit {
             return Ok(found);
         }
-        let Some(window_end) = listing::cursor_after(&self.db, tenant, cursor, LIST_SCAN_WINDOW).await? else {
+        let Some(window_end) = listing::cursor_after(&self.db, tenant, cursor, LIST_SCAN_WINDOW, plans.as_deref_mut()).await? else {
             return Ok(found);
         };
         let fts_expression = fts_any(&needles);
         let indexed = Filter::Indexed { patterns: &patterns, fts_expression: &fts_expression };
-        found.extend(listing::page(&self.db, tenant, Some(&window_end), indexed, limit - found.len() as u64).await?);
+        let rest = limit - found.len() as u64;
+        found.extend(listing::page(&self.db, tenant, Some(&window_end), indexed, rest, plans).await?);
         Ok(found)
     }
 
