@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Benchmark 3 of the README: CreateContact with a picture through both
-# services and storage (embedded S3; SQLite, or PostgreSQL when DATABASE_URL
-# is set) at concurrency 1 and 2 x cores, against the pipeline alone; and
-# ListContacts pages of 50 with pictures against the same pages without.
+# services and storage (the embedded S3 server, or with --garage a Garage
+# node in its own process as in production; SQLite, or PostgreSQL when
+# DATABASE_URL is set) at concurrency 1 and 2 x cores, against the pipeline
+# alone; and ListContacts pages of 50 with pictures against the same pages
+# without.
 #
-#   bench/e2e.sh            # prints JSON lines, then a summary table
+#   bench/e2e.sh [--garage]     # prints JSON lines, then a summary table
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -15,9 +17,22 @@ cargo build --release --bin media-svc --bin contacts-svc --bin loadgen --bin cor
 release=$(release_dir)
 corpus=$(ensure_corpus "$release")
 
+garage_dir=""
+if [ "${1:-}" = "--garage" ]; then
+  garage_dir=$(mktemp -d)
+  bench_dirs+=("$garage_dir")
+  eval "$(tests/garage.sh "$garage_dir/node")"
+  export S3_ENDPOINT=$TEST_GARAGE_ENDPOINT S3_REGION=garage S3_BUCKET=bench-media \
+    S3_ACCESS_KEY_ID=$TEST_GARAGE_ACCESS_KEY_ID S3_SECRET_ACCESS_KEY=$TEST_GARAGE_SECRET_ACCESS_KEY
+  echo "storage: Garage at $S3_ENDPOINT" >&2
+fi
+
 cores=$(nproc)
 concurrency=$((2 * cores))
 start_services "$release" 51
+if [ -n "$garage_dir" ]; then
+  bench_pids+=("$(cat "$garage_dir/node/garage.pid")")
+fi
 
 results="$scratch/results.jsonl"
 loadgen() { "$release/loadgen" --endpoint http://127.0.0.1:51051 --json "$@" | tee -a "$results"; }

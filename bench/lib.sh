@@ -31,12 +31,14 @@ wait_healthy() {
 # scratch folder (exported as $scratch, removed on exit with the servers),
 # on ports ${2}051 (contacts), ${2}052 (media), ${2}053 (embedded S3) and
 # ${2}064/${2}065 (metrics), away from the local stack's; waits until both
-# are healthy. Extra settings come from the caller's environment.
+# are healthy. Extra settings come from the caller's environment; folders
+# the caller lists in bench_dirs are removed with it.
+bench_dirs=()
 start_services() {
   local release=$1 prefix=$2
   scratch=$(mktemp -d)
   bench_pids=()
-  trap 'for pid in "${bench_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$scratch"' EXIT
+  trap 'for pid in "${bench_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$scratch" "${bench_dirs[@]}"' EXIT
   export MEDIA_LISTEN=127.0.0.1:${prefix}052 EMBEDDED_S3_LISTEN=127.0.0.1:${prefix}053 CONTACTS_LISTEN=127.0.0.1:${prefix}051
   export MEDIA_ENDPOINT=http://127.0.0.1:${prefix}052 DATA_DIR="$scratch" LOG_FORMAT=json RUST_LOG=warn
   METRICS_LISTEN=127.0.0.1:${prefix}065 "$release/media-svc" >"$scratch/media.log" 2>&1 & bench_pids+=($!)

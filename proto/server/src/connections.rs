@@ -1,5 +1,7 @@
-//! The connections a server takes: at most MAX_CONNECTIONS at once, and
-//! only those that start talking. A connection that sends nothing within
+//! The connections a server takes: at most MAX_CONNECTIONS at once, at most
+//! MAX_CONNECTIONS_PER_ADDRESS of them from one client address (so one
+//! client cannot take every slot and lock the others out), and only those
+//! that start talking. A connection that sends nothing within
 //! CONNECTION_FIRST_BYTE_TIMEOUT is closed before the HTTP stack sees it:
 //! neither HTTP/2 (whose keepalive pings start after the handshake) nor the
 //! protocol detection that HTTP/1.1 needs would ever time out a client that
@@ -9,9 +11,11 @@
 //! connection holds its slot until it closes.
 
 use std::{
+    collections::HashMap,
     io,
+    net::IpAddr,
     pin::Pin,
-    sync::Arc,
+    sync::{Arc, Mutex},
     task::{Context, Poll},
     time::Duration,
 };
@@ -28,13 +32,54 @@ use tonic::transport::server::{Connected, TcpConnectInfo};
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionBounds {
     pub max_connections: usize,
+    pub max_connections_per_address: usize,
     pub first_byte_timeout: Duration,
 }
 
-/// An accepted connection that has sent its first byte, holding its slot.
+/// An accepted connection that has sent its first byte, holding its slot
+/// and its address's share.
 pub struct Connection {
     stream: TcpStream,
     _slot: OwnedSemaphorePermit,
+    _share: AddressShare,
+}
+
+/// Open connections per client address. An entry exists only while its
+/// address holds a connection, and each holds a slot first, so the map
+/// never has more than MAX_CONNECTIONS entries.
+struct AddressCounts {
+    open: Mutex<HashMap<IpAddr, usize>>,
+    per_address: usize,
+}
+
+/// One connection's place in its address's count, given back on drop.
+struct AddressShare {
+    counts: Arc<AddressCounts>,
+    address: IpAddr,
+}
+
+impl AddressCounts {
+    fn take(counts: &Arc<Self>, address: IpAddr) -> Option<AddressShare> {
+        let mut open = counts.open.lock().expect("no panics while the lock is held");
+        let held = open.entry(address).or_insert(0);
+        if *held >= counts.per_address {
+            return None;
+        }
+        *held += 1;
+        Some(AddressShare { counts: counts.clone(), address })
+    }
+}
+
+impl Drop for AddressShare {
+    fn drop(&mut self) {
+        let mut open = self.counts.open.lock().expect("no panics while the lock is held");
+        if let Some(held) = open.get_mut(&self.address) {
+            *held -= 1;
+            if *held == 0 {
+                open.remove(&self.address);
+            }
+        }
+    }
 }
 
 /// The connections `listener` accepts within `bounds`, with Nagle's
@@ -45,14 +90,16 @@ pub struct Connection {
 pub fn incoming(listener: TcpListener, bounds: ConnectionBounds) -> ReceiverStream<io::Result<Connection>> {
     let (ready, incoming) = mpsc::channel(64);
     let slots = Arc::new(Semaphore::new(bounds.max_connections.max(1)));
+    let counts =
+        Arc::new(AddressCounts { open: Mutex::default(), per_address: bounds.max_connections_per_address.max(1) });
     tokio::spawn(async move {
         loop {
             let accepted = tokio::select! {
                 _ = ready.closed() => return,
                 accepted = listener.accept() => accepted,
             };
-            let stream = match accepted {
-                Ok((stream, _)) => stream,
+            let (stream, peer) = match accepted {
+                Ok(accepted) => accepted,
                 Err(error) => {
                     // Out of descriptors or memory: wait rather than spin.
                     tracing::warn!(%error, "cannot accept a connection");
@@ -64,13 +111,18 @@ pub fn incoming(listener: TcpListener, bounds: ConnectionBounds) -> ReceiverStre
                 metrics::counter!("server_connections_refused_total", "reason" => "max_connections").increment(1);
                 continue;
             };
+            let Some(share) = AddressCounts::take(&counts, peer.ip()) else {
+                metrics::counter!("server_connections_refused_total", "reason" => "max_connections_per_address")
+                    .increment(1);
+                continue;
+            };
             let _ = stream.set_nodelay(true);
             let ready = ready.clone();
             tokio::spawn(async move {
                 let mut first = [0u8; 1];
                 match tokio::time::timeout(bounds.first_byte_timeout, stream.peek(&mut first)).await {
                     Ok(Ok(read)) if read > 0 => {
-                        let _ = ready.send(Ok(Connection { stream, _slot: slot })).await;
+                        let _ = ready.send(Ok(Connection { stream, _slot: slot, _share: share })).await;
                     }
                     Ok(_) => {}
                     Err(_) => {
@@ -81,6 +133,26 @@ pub fn incoming(listener: TcpListener, bounds: ConnectionBounds) -> ReceiverStre
         }
     });
     ReceiverStream::new(incoming)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_holds_at_most_its_share_and_its_entry_goes_with_its_last_connection() {
+        let counts = Arc::new(AddressCounts { open: Mutex::default(), per_address: 2 });
+        let one: IpAddr = [10, 0, 0, 1].into();
+        let other: IpAddr = [10, 0, 0, 2].into();
+        let first = AddressCounts::take(&counts, one).expect("first");
+        let second = AddressCounts::take(&counts, one).expect("second");
+        assert!(AddressCounts::take(&counts, one).is_none(), "a third from the same address");
+        let elsewhere = AddressCounts::take(&counts, other).expect("another address is not held back");
+        drop(first);
+        let again = AddressCounts::take(&counts, one).expect("a closed connection gives its share back");
+        drop((second, again, elsewhere));
+        assert!(counts.open.lock().unwrap().is_empty(), "no entry outlives its connections");
+    }
 }
 
 impl Connected for Connection {

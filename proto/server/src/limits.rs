@@ -29,6 +29,12 @@ pub struct ServerLimits {
     #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 8192, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
 
+    /// Connections open at once from one client address, so that one client
+    /// cannot take every connection. Behind a proxy that opens its own
+    /// connections, raise it to the proxy's pool size.
+    #[arg(long, env = "MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections_per_address: u32,
+
     /// How long a new connection may stay silent before it is closed (the
     /// HTTP stack times out a slow request, but not a client that never
     /// starts one).
@@ -103,6 +109,7 @@ impl ServerLimits {
     pub fn connection_bounds(&self) -> crate::connections::ConnectionBounds {
         crate::connections::ConnectionBounds {
             max_connections: self.max_connections as usize,
+            max_connections_per_address: self.max_connections_per_address as usize,
             first_byte_timeout: self.connection_first_byte_timeout,
         }
     }

@@ -355,3 +355,55 @@ async fn silent_connections_are_closed_and_connections_are_bounded() {
     );
     client.list_contacts(request).await.expect("served again once the slots are free");
 }
+
+/// A talking connection (HTTP/2 preface and SETTINGS) from `source`, a
+/// loopback address of this machine other than the server's own.
+async fn talking_from(source: [u8; 4], server: std::net::SocketAddr) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind((source, 0).into()).unwrap();
+    let mut stream = socket.connect(server).await.unwrap();
+    let _ = stream.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00").await;
+    stream
+}
+
+#[tokio::test]
+async fn one_client_address_cannot_take_every_connection() {
+    use std::time::Duration;
+
+    let settings = [("MAX_CONNECTIONS", "20".to_owned()), ("MAX_CONNECTIONS_PER_ADDRESS", "5".to_owned())];
+    let stack = Stack::start(&TestDatabase::sqlite(), &[], &settings).await.unwrap();
+    let addr = stack.contacts.addr();
+
+    let mut greedy = Vec::new();
+    for _ in 0..8 {
+        greedy.push(talking_from([127, 0, 0, 3], addr).await);
+    }
+    let closed = futures::future::join_all(greedy.iter_mut().map(|s| closed_by_server(s, Duration::from_secs(3)))).await;
+    let closed = closed.into_iter().filter(|closed| *closed).count();
+    assert_eq!(closed, 3, "{closed} of 8 from one address closed: those over its share (5)");
+
+    // While that address holds its whole share, another is served: a call
+    // over a connection from 127.0.0.2.
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect_with_connector(tower::service_fn(move |_: http::Uri| async move {
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.bind(([127, 0, 0, 2], 0).into())?;
+            Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(socket.connect(addr).await?))
+        }))
+        .await
+        .expect("another address connects");
+    let mut client =
+        accommador_proto::accommador::contacts::v1::contacts_service_client::ContactsServiceClient::new(channel);
+    let request = accommador_tests::tenant_request(
+        "acme",
+        accommador_proto::accommador::contacts::v1::ListContactsRequest::default(),
+    );
+    client.list_contacts(request).await.expect("another address is served");
+    assert!(
+        closed_by_server(&mut talking_from([127, 0, 0, 3], addr).await, Duration::from_secs(3)).await,
+        "the greedy address still gets no more"
+    );
+    drop(greedy);
+}
