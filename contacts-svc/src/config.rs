@@ -70,9 +70,23 @@ pub struct ServerConfig {
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
-    /// media-svc's gRPC endpoint.
+    /// media-svc's gRPC endpoint, or several, comma-separated. Each host
+    /// name is resolved every --media-resolve-interval to all its addresses
+    /// (in Kubernetes: a headless Service), and each call goes to one of
+    /// them (power of two choices by calls in flight).
     #[arg(long, env = "MEDIA_ENDPOINT", default_value = "http://127.0.0.1:50052")]
     pub media_endpoint: String,
+
+    /// How often MEDIA_ENDPOINT's host names are resolved again. A failed
+    /// resolution keeps the last addresses; an address no longer answered is
+    /// dropped once its calls finish.
+    #[arg(long, env = "MEDIA_RESOLVE_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub media_resolve_interval: Duration,
+
+    /// Most media-svc addresses calls are spread over (those already in use
+    /// are kept first).
+    #[arg(long, env = "MEDIA_MAX_ADDRESSES", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
+    pub media_max_addresses: u16,
 
     /// Deadline of each call to media-svc.
     #[arg(long, env = "MEDIA_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]

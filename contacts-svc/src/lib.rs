@@ -16,6 +16,7 @@
 //! - [`error`]: the service's one error type and its mapping to `tonic::Status`.
 
 pub mod api;
+pub(crate) mod balance;
 pub mod book;
 pub mod config;
 pub(crate) mod context;

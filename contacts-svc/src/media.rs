@@ -4,6 +4,7 @@
 
 use std::{
     collections::HashMap,
+    net::SocketAddr,
     time::{Duration, SystemTime},
 };
 
@@ -18,6 +19,7 @@ use accommador_server::auth::AUTHORIZATION_HEADER;
 use tonic::{Code, Status, transport::Channel};
 
 use crate::{
+    balance,
     context::RequestContext,
     domain::{Picture, PictureLimit, Rendition},
     error::Error,
@@ -48,25 +50,67 @@ pub struct MediaClient {
     url_ttl: Duration,
     /// `Bearer <token>`, presented on every call.
     authorization: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
+    /// How many media-svc addresses calls are spread over; `None` until
+    /// MEDIA_ENDPOINT is first resolved.
+    addresses: tokio::sync::watch::Receiver<Option<usize>>,
+}
+
+/// How the calls are spread over media-svc's replicas (see [`crate::balance`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Balancing {
+    /// MEDIA_RESOLVE_INTERVAL
+    pub resolve_interval: Duration,
+    /// MEDIA_MAX_ADDRESSES
+    pub max_addresses: usize,
 }
 
 impl MediaClient {
-    /// A client that connects on first use (media-svc may start later).
+    /// A client that connects on first use (media-svc may start later),
+    /// balancing its calls over every address `endpoints` (one endpoint or
+    /// a comma-separated list) resolves to, resolved again periodically.
+    /// Needs a tokio runtime: the resolver runs as a task, until the client
+    /// and its clones are gone.
     pub fn connect_lazy(
-        endpoint: &str,
+        endpoints: &str,
         timeout: Duration,
         url_ttl: Duration,
         token: Option<String>,
         tls: Option<tonic::transport::ClientTlsConfig>,
         pictures: PictureLimit,
+        balancing: Balancing,
     ) -> anyhow::Result<Self> {
-        let mut endpoint = tonic::transport::Endpoint::from_shared(endpoint.to_owned())?
-            .connect_timeout(Duration::from_secs(2))
-            .http2_adaptive_window(true);
-        if let Some(tls) = tls {
-            endpoint = endpoint.tls_config(tls)?;
+        let targets = balance::parse_targets(endpoints)?;
+        // Each address's endpoint: the call's :authority and the TLS server
+        // name stay the configured host's, whatever address it resolved to.
+        let endpoint = move |target: &balance::Target, address: SocketAddr| {
+            let scheme = target.uri.scheme_str().unwrap_or("http");
+            let mut endpoint = tonic::transport::Endpoint::from_shared(format!("{scheme}://{address}"))?
+                .origin(target.uri.clone())
+                .connect_timeout(Duration::from_secs(2))
+                .http2_adaptive_window(true);
+            if let Some(tls) = &tls {
+                endpoint = endpoint.tls_config(tls.clone().domain_name(target.host.clone()))?;
+            }
+            anyhow::Ok(endpoint)
+        };
+        // The same settings fail on any address: found here, at startup.
+        for target in &targets {
+            endpoint(target, SocketAddr::from(([127, 0, 0, 1], target.port)))?;
         }
-        let channel = endpoint.connect_lazy();
+        let endpoint = move |target: &balance::Target, address| {
+            endpoint(target, address).expect("endpoint settings were checked at startup")
+        };
+        let (channel, changes) = Channel::balance_channel(1024);
+        let (count, addresses) = tokio::sync::watch::channel(None);
+        tokio::spawn(balance::run(
+            targets,
+            endpoint,
+            balance::system_resolve(),
+            balancing.resolve_interval,
+            balancing.max_addresses,
+            changes,
+            count,
+        ));
         let mut authorization = None;
         if let Some(token) = token {
             let mut value: tonic::metadata::MetadataValue<tonic::metadata::Ascii> = format!("Bearer {}", token.trim())
@@ -80,7 +124,7 @@ impl MediaClient {
         let client = MediaServiceClient::new(channel)
             .max_decoding_message_size(MAX_RESPONSE_BYTES)
             .max_encoding_message_size(pictures.max_bytes + MESSAGE_OVERHEAD_BYTES);
-        Ok(Self { client, timeout, url_ttl, authorization })
+        Ok(Self { client, timeout, url_ttl, authorization, addresses })
     }
 
     pub(crate) async fn upload(&self, context: &RequestContext, data: Vec<u8>) -> Result<UploadedImage, Error> {
@@ -184,6 +228,7 @@ impl MediaClient {
         let budget = context.deadline.map_or(self.timeout, |deadline| {
             deadline.saturating_duration_since(std::time::Instant::now()).min(self.timeout)
         });
+        self.await_addresses(budget).await?;
         let mut request = self.request(context, message);
         request.set_timeout(budget);
         match tokio::time::timeout(budget, rpc(self.client.clone(), request)).await {
@@ -194,6 +239,28 @@ impl MediaClient {
             Ok(Err(status)) => Err(media_error(status)),
             Err(_) => Err(Error::MediaDeadlineExceeded(budget)),
         }
+    }
+
+    /// Fails at once when MEDIA_ENDPOINT resolved to no address (the call
+    /// would wait for one until its deadline); before the first resolution
+    /// ends, waits for it within `budget`.
+    async fn await_addresses(&self, budget: Duration) -> Result<(), Error> {
+        let resolved = *self.addresses.borrow();
+        let resolved = match resolved {
+            Some(count) => count,
+            None => {
+                let mut addresses = self.addresses.clone();
+                match tokio::time::timeout(budget, addresses.wait_for(Option::is_some)).await {
+                    Ok(Ok(count)) => count.unwrap_or(0),
+                    Ok(Err(_)) => 0,
+                    Err(_) => return Err(Error::MediaDeadlineExceeded(budget)),
+                }
+            }
+        };
+        if resolved == 0 {
+            return Err(Error::MediaUnavailable("MEDIA_ENDPOINT resolved to no address".to_owned()));
+        }
+        Ok(())
     }
 
     /// Every request to media-svc is built here: the one place its metadata is set.

@@ -21,7 +21,7 @@ use crate::{
     config::ServerConfig,
     domain::{PhoneNormalizer, PictureLimit},
     error::ERROR_DOMAIN,
-    media::MediaClient,
+    media::{Balancing, MediaClient},
     store::Store,
 };
 
@@ -39,6 +39,10 @@ pub async fn connect_book(config: &ServerConfig, bound: SocketAddr) -> anyhow::R
         config.media_token.clone(),
         config.media_tls()?,
         pictures,
+        Balancing {
+            resolve_interval: config.media_resolve_interval,
+            max_addresses: usize::from(config.media_max_addresses),
+        },
     )?;
     Ok(ContactBook::new(
         store,

@@ -8,6 +8,7 @@
 //! its own): none may set environment variables, keep global state, or
 //! measure the test process itself; the servers they start are children.
 
+mod balance;
 mod bounds;
 mod browser;
 mod contacts;
