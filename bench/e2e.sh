@@ -44,8 +44,18 @@ for threads in 1 "$concurrency"; do
 done
 echo "CreateContact with a picture (every upload new to media-svc):" >&2
 loadgen --operation create --tenant-per-pass --tenant warmup --pictures "$corpus/jpeg" --concurrency "$concurrency" --requests "$pictures" >/dev/null
+# CPU seconds (user + system) a process has used so far.
+cpu_seconds() { awk -v tick="$(getconf CLK_TCK)" '{print ($14 + $15) / tick}' "/proc/$1/stat"; }
+names=(media-svc contacts-svc garage)
 for c in 1 "$concurrency"; do
+  before=(); for pid in "${bench_pids[@]}"; do before+=("$(cpu_seconds "$pid")"); done
   loadgen --operation create --tenant-per-pass --tenant "create-c$c" --pictures "$corpus/jpeg" --concurrency "$c" --requests $((2 * pictures))
+  # Where the CPU of a create goes, process by process (the load generator
+  # itself is left out: it only sends bytes it has read once).
+  for i in "${!bench_pids[@]}"; do
+    used=$(python3 -c "print($(cpu_seconds "${bench_pids[$i]}") - ${before[$i]})")
+    echo "{\"operation\":\"cpu\",\"concurrency\":$c,\"process\":\"${names[$i]}\",\"cpu_seconds_per_create\":$(python3 -c "print($used / (2 * $pictures))")}" | tee -a "$results"
+  done
 done
 echo "ListContacts, pages of 50, with and without pictures:" >&2
 "$release/loadgen" --endpoint http://127.0.0.1:51051 --operation create --tenant with-pictures --pictures "$corpus/jpeg" --concurrency "$concurrency" --requests 50 >/dev/null
@@ -57,10 +67,10 @@ for c in 1 "$concurrency"; do
   done
 done
 
-python3 - "$results" "$concurrency" <<'PY'
+python3 - "$results" "$concurrency" "$cores" <<'PY'
 import json, sys
 rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
-concurrency = int(sys.argv[2])
+concurrency, cores = int(sys.argv[2]), int(sys.argv[3])
 pipeline = {r["threads"]: r["avatars_per_second"] for r in rows if r.get("operation") == "pipeline"}
 create = {r["concurrency"]: r for r in rows if r.get("operation") == "create"}
 print("\n| measure | concurrency | value | vs |")
@@ -68,6 +78,11 @@ print("|---|---|---|---|")
 for c in (1, concurrency):
     e2e = create[c]["throughput_per_second"]
     print(f"| CreateContact with picture | {c} | {e2e:.1f}/s, p50 {create[c]['p50_ms']:.1f} ms | {e2e / pipeline[c]:.0%} of pipeline alone ({pipeline[c]:.1f}/s) |")
+cpu = [r for r in rows if r.get("operation") == "cpu" and r["concurrency"] == concurrency]
+for r in cpu:
+    print(f"| CPU per create, {r['process']} | {concurrency} | {r['cpu_seconds_per_create'] * 1000:.1f} ms | |")
+pipeline_cpu = min(concurrency, cores) / pipeline[concurrency]
+print(f"| CPU per avatar, pipeline alone | {concurrency} | {pipeline_cpu * 1000:.1f} ms | (threads busy / avatars per second) |")
 lists = {(r["tenant"], r["concurrency"]): r for r in rows if r.get("operation") == "list"}
 for c in (1, concurrency):
     plain, pictured = lists[("without-pictures", c)], lists[("with-pictures", c)]
