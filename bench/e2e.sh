@@ -22,6 +22,12 @@ if [ "${1:-}" = "--garage" ]; then
   garage_dir=$(mktemp -d)
   bench_dirs+=("$garage_dir")
   eval "$(tests/garage.sh "$garage_dir/node")"
+  # media-svc creates its bucket only on the embedded server; an operator
+  # creates it on real storage, as here.
+  garage="${ACCOMMADOR_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/accommador/tools}/bin/garage"
+  "$garage" -c "$garage_dir/node/garage.toml" bucket create bench-media >/dev/null
+  "$garage" -c "$garage_dir/node/garage.toml" bucket allow --read --write --owner bench-media \
+    --key "$TEST_GARAGE_ACCESS_KEY_ID" >/dev/null
   export S3_ENDPOINT=$TEST_GARAGE_ENDPOINT S3_REGION=garage S3_BUCKET=bench-media \
     S3_ACCESS_KEY_ID=$TEST_GARAGE_ACCESS_KEY_ID S3_SECRET_ACCESS_KEY=$TEST_GARAGE_SECRET_ACCESS_KEY
   echo "storage: Garage at $S3_ENDPOINT" >&2
@@ -31,7 +37,8 @@ cores=$(nproc)
 concurrency=$((2 * cores))
 start_services "$release" 51
 if [ -n "$garage_dir" ]; then
-  bench_pids+=("$(cat "$garage_dir/node/garage.pid")")
+  # garage.pid holds the shell that started the server; its CPU is the child's.
+  bench_pids+=("$(pgrep -P "$(cat "$garage_dir/node/garage.pid")" | head -n 1)")
 fi
 
 results="$scratch/results.jsonl"
