@@ -44,12 +44,12 @@ use sea_orm::{
 use super::{
     IDS_PER_STATEMENT, RequestRecord, Store,
     contacts::erased_among,
-    listing,
     entities::{
         claim_outbox, contact_erasure, contact_match_key, contact_moderation, contact_revision, request_record,
     },
     erased_traces::scrub_borrowed,
     events::append_events,
+    listing,
     merge_groups::group_members,
     merges::lock_anchors,
     outbox::release_row,

@@ -200,10 +200,9 @@ pub(super) async fn cursor_after(
     }
     let row = db.query_one_raw(statement(backend, &sql, values)).await?;
     Ok(match row {
-        Some(row) => Some(ListCursor {
-            create_time_us: row.try_get_by_index(0)?,
-            contact_id: row.try_get_by_index(1)?,
-        }),
+        Some(row) => {
+            Some(ListCursor { create_time_us: row.try_get_by_index(0)?, contact_id: row.try_get_by_index(1)? })
+        }
         None => None,
     })
 }

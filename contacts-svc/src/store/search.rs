@@ -93,19 +93,29 @@ impl Store {
         };
         // A phone-like query matches as typed (a company named "555-0101
         // Ltd") or by its digits (the phone +14155550101).
-        let needles: Vec<&str> = std::iter::once(query.text.as_str()).chain(query.digits.iter().map(String::as_str)).collect();
+        let needles: Vec<&str> =
+            std::iter::once(query.text.as_str()).chain(query.digits.iter().map(String::as_str)).collect();
         let patterns: Vec<String> = needles.iter().map(|needle| contains(needle)).collect();
         let indexable = needles.iter().all(|needle| needle.chars().count() >= MIN_INDEXED_CHARS);
         if !indexable {
-            return listing::page(&self.db, tenant, cursor, Filter::Scan { patterns: &patterns, window: None }, limit, plans)
-                .await;
+            return listing::page(
+                &self.db,
+                tenant,
+                cursor,
+                Filter::Scan { patterns: &patterns, window: None },
+                limit,
+                plans,
+            )
+            .await;
         }
         let window = Filter::Scan { patterns: &patterns, window: Some(LIST_SCAN_WINDOW) };
         let mut found = listing::page(&self.db, tenant, cursor, window, limit, plans.as_deref_mut()).await?;
         if found.len() as u64 >= limit {
             return Ok(found);
         }
-        let Some(window_end) = listing::cursor_after(&self.db, tenant, cursor, LIST_SCAN_WINDOW, plans.as_deref_mut()).await? else {
+        let Some(window_end) =
+            listing::cursor_after(&self.db, tenant, cursor, LIST_SCAN_WINDOW, plans.as_deref_mut()).await?
+        else {
             return Ok(found);
         };
         let fts_expression = fts_any(&needles);

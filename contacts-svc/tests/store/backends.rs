@@ -66,9 +66,13 @@ impl Backend {
                 })
                 .collect::<Vec<_>>()
         };
-        let listed =
-            rows("SELECT tenant, contact_id, revision, search_text FROM contact_listing ORDER BY 1, 2").await;
-        assert_eq!(listed, rows(LISTED_BY_DEFINITION).await, "{}: the listing table is what the contacts say", self.name);
+        let listed = rows("SELECT tenant, contact_id, revision, search_text FROM contact_listing ORDER BY 1, 2").await;
+        assert_eq!(
+            listed,
+            rows(LISTED_BY_DEFINITION).await,
+            "{}: the listing table is what the contacts say",
+            self.name
+        );
         if self.raw.get_database_backend() == sea_orm::DbBackend::Sqlite {
             // Compares the index with the table it indexes; an error if they differ.
             self.raw

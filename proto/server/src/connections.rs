@@ -135,26 +135,6 @@ pub fn incoming(listener: TcpListener, bounds: ConnectionBounds) -> ReceiverStre
     ReceiverStream::new(incoming)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_address_holds_at_most_its_share_and_its_entry_goes_with_its_last_connection() {
-        let counts = Arc::new(AddressCounts { open: Mutex::default(), per_address: 2 });
-        let one: IpAddr = [10, 0, 0, 1].into();
-        let other: IpAddr = [10, 0, 0, 2].into();
-        let first = AddressCounts::take(&counts, one).expect("first");
-        let second = AddressCounts::take(&counts, one).expect("second");
-        assert!(AddressCounts::take(&counts, one).is_none(), "a third from the same address");
-        let elsewhere = AddressCounts::take(&counts, other).expect("another address is not held back");
-        drop(first);
-        let again = AddressCounts::take(&counts, one).expect("a closed connection gives its share back");
-        drop((second, again, elsewhere));
-        assert!(counts.open.lock().unwrap().is_empty(), "no entry outlives its connections");
-    }
-}
-
 impl Connected for Connection {
     type ConnectInfo = TcpConnectInfo;
 
@@ -192,5 +172,25 @@ impl AsyncWrite for Connection {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_holds_at_most_its_share_and_its_entry_goes_with_its_last_connection() {
+        let counts = Arc::new(AddressCounts { open: Mutex::default(), per_address: 2 });
+        let one: IpAddr = [10, 0, 0, 1].into();
+        let other: IpAddr = [10, 0, 0, 2].into();
+        let first = AddressCounts::take(&counts, one).expect("first");
+        let second = AddressCounts::take(&counts, one).expect("second");
+        assert!(AddressCounts::take(&counts, one).is_none(), "a third from the same address");
+        let elsewhere = AddressCounts::take(&counts, other).expect("another address is not held back");
+        drop(first);
+        let again = AddressCounts::take(&counts, one).expect("a closed connection gives its share back");
+        drop((second, again, elsewhere));
+        assert!(counts.open.lock().unwrap().is_empty(), "no entry outlives its connections");
     }
 }

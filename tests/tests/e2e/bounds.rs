@@ -379,7 +379,8 @@ async fn one_client_address_cannot_take_every_connection() {
     for _ in 0..8 {
         greedy.push(talking_from([127, 0, 0, 3], addr).await);
     }
-    let closed = futures::future::join_all(greedy.iter_mut().map(|s| closed_by_server(s, Duration::from_secs(3)))).await;
+    let closed =
+        futures::future::join_all(greedy.iter_mut().map(|s| closed_by_server(s, Duration::from_secs(3)))).await;
     let closed = closed.into_iter().filter(|closed| *closed).count();
     assert_eq!(closed, 3, "{closed} of 8 from one address closed: those over its share (5)");
 
