@@ -6,13 +6,13 @@ use std::collections::{HashMap, HashSet};
 use accommador_proto::tenant::TenantId;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
-    sea_query::Expr,
 };
 
 use super::{
     LatestRevisions, RequestRecord, Store,
     entities::{claim_outbox, contact, contact_erasure, contact_match_key, contact_revision},
     events, listing, merge_groups, outbox, requests, rows,
+    visibility::{is_latest, is_not_erased},
 };
 use crate::{
     domain::{Contact, ContactEvent, ContactId},
@@ -28,28 +28,6 @@ pub enum CreateOutcome {
 /// Revisions written by one statement: with 20 columns a row, 1,000 rows
 /// stay under SQLite's 32,766 bound parameters per statement.
 const IMPORT_BATCH: usize = 1_000;
-
-/// `contact_revision.revision` is the newest revision of its contact.
-pub(super) const IS_LATEST: &str = r#""contact_revision"."revision" = (SELECT MAX(r2."revision") FROM "contact_revision" r2 WHERE r2."tenant" = "contact_revision"."tenant" AND r2."contact_id" = "contact_revision"."contact_id")"#;
-
-/// The contact is not merged away: it has no merge event, or its newest is an unmerge.
-pub(super) const IS_NOT_MERGED: &str = r#"NOT EXISTS (SELECT 1 FROM "contact_merge_event" e WHERE e."tenant" = "contact_revision"."tenant" AND e."duplicate_id" = "contact_revision"."contact_id" AND e."kind" = 'merge' AND e."generation" = (SELECT MAX(e2."generation") FROM "contact_merge_event" e2 WHERE e2."tenant" = e."tenant" AND e2."duplicate_id" = e."duplicate_id"))"#;
-
-/// The contact was not erased: EraseContact leaves its rows redacted and
-/// a `contact_erasure` row, which every read of contacts must respect.
-pub(super) const IS_NOT_ERASED: &str = r#"NOT EXISTS (SELECT 1 FROM "contact_erasure" x WHERE x."tenant" = "contact_revision"."tenant" AND x."contact_id" = "contact_revision"."contact_id")"#;
-
-pub(super) fn is_not_erased() -> Expr {
-    Expr::cust(IS_NOT_ERASED)
-}
-
-pub(super) fn is_latest() -> Expr {
-    Expr::cust(IS_LATEST)
-}
-
-pub(super) fn is_not_merged() -> Expr {
-    Expr::cust(IS_NOT_MERGED)
-}
 
 pub(super) fn anchor(tenant: &TenantId, contact: &Contact) -> contact::ActiveModel {
     contact::ActiveModel {

@@ -13,13 +13,18 @@ use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, Value};
 
 use super::{
     IDS_PER_STATEMENT,
-    contacts::{IS_LATEST, IS_NOT_ERASED, IS_NOT_MERGED},
     entities::contact_revision,
-    rows,
-    search::ListCursor,
-    statement,
+    rows, statement,
+    visibility::{IS_LATEST, IS_NOT_ERASED, IS_NOT_MERGED},
 };
 use crate::{domain::Contact, error::Error};
+
+/// Where a page of the Smart List starts: after this contact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListCursor {
+    pub create_time_us: i64,
+    pub contact_id: String,
+}
 
 /// Recomputes the listing rows of `ids`: a contact is listed, with its
 /// newest revision, exactly when it exists, is not merged away and is not

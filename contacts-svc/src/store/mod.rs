@@ -9,6 +9,7 @@
 //! - [`contacts`]: creating contacts, reading revisions, resolving ids;
 //! - [`search`] and [`listing`]: the Smart List (keyset pages over the
 //!   listing table, which every write keeps) and duplicate search;
+//! - [`visibility`]: the conditions a revision row is seen under;
 //! - [`merges`] and [`merge_groups`]: the merge transaction, and resolving
 //!   any id to its survivor in one lookup;
 //! - [`replace`]: ReplaceProfilePicture's transaction, a create and a
@@ -40,6 +41,7 @@ mod rows;
 mod search;
 mod takedown;
 mod unmerges;
+mod visibility;
 
 use std::{collections::HashMap, time::Duration};
 
@@ -52,11 +54,12 @@ use tokio::sync::{Mutex, MutexGuard};
 pub use contacts::CreateOutcome;
 pub use erasure::{ERASED_IDS_PER_EVENT, EraseOutcome, EraseRequest, Erasure};
 pub use events::{EventsAfter, RelayBacklog};
+pub use listing::ListCursor;
 pub use merges::{MergeOutcome, MergeRequest};
 pub use outbox::{CLAIM, ClaimEntry, OutboxBacklog, RELEASE};
 pub use pictures::LivePicture;
 pub use requests::RequestRecord;
-pub use search::{LIST_SCAN_WINDOW, ListCursor};
+pub use search::LIST_SCAN_WINDOW;
 pub use takedown::{REMOVE_PICTURE, TakedownOutcome, TakedownRequest};
 pub use unmerges::{UnmergeOutcome, UnmergeRequest};
 

@@ -7,8 +7,8 @@ use sea_orm::{
 
 use super::{
     Store,
-    contacts::{is_latest, is_not_merged},
     entities::contact_revision,
+    visibility::{is_latest, is_not_merged},
 };
 use crate::error::Error;
 

@@ -6,10 +6,10 @@ use sea_orm::{EntityTrait, Value};
 
 use super::{
     Store,
-    contacts::{IS_LATEST, IS_NOT_ERASED, IS_NOT_MERGED},
     entities::contact_revision,
-    listing::{self, Filter},
+    listing::{self, Filter, ListCursor},
     rows, statement,
+    visibility::{IS_LATEST, IS_NOT_ERASED, IS_NOT_MERGED},
 };
 use crate::{
     domain::{Contact, MatchKind, SearchQuery},
@@ -37,13 +37,6 @@ pub const LIST_SCAN_WINDOW: u64 = 1_000;
 
 /// The search indexes (trigrams) cannot answer shorter needles.
 const MIN_INDEXED_CHARS: usize = 3;
-
-/// Where a page of the Smart List starts: after this contact.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListCursor {
-    pub create_time_us: i64,
-    pub contact_id: String,
-}
 
 impl Store {
     /// One page of the Smart List: contacts listed (newest revisions, not

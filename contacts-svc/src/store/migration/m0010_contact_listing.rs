@@ -13,7 +13,7 @@
 use sea_orm::DatabaseBackend;
 use sea_orm_migration::prelude::*;
 
-use crate::store::contacts::{IS_LATEST, IS_NOT_ERASED, IS_NOT_MERGED};
+use crate::store::visibility::{IS_LATEST, IS_NOT_ERASED, IS_NOT_MERGED};
 
 pub struct Migration;
 
