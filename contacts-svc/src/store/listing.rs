@@ -95,22 +95,12 @@ pub(super) async fn page(
 ) -> Result<Vec<Contact>, Error> {
     let backend = db.get_database_backend();
     let mut values: Vec<Value> = Vec::new();
-    let after_cursor = |values: &mut Vec<Value>, alias: &str| match cursor {
-        // A row-value comparison, not `t < ? OR (t = ? AND id < ?)`: both
-        // databases seek the index to the cursor with it, where the OR form
-        // makes them read every newer row first.
-        Some(cursor) => {
-            values.extend([cursor.create_time_us.into(), cursor.contact_id.clone().into()]);
-            format!(" AND ({alias}create_time_us, {alias}contact_id) < (?, ?)")
-        }
-        None => String::new(),
-    };
     let newest_first = "ORDER BY l.create_time_us DESC, l.contact_id DESC";
     let revision_of_row = r#"r."tenant" = l.tenant AND r."contact_id" = l.contact_id AND r."revision" = l.revision"#;
     let sql = match filter {
         Filter::None => {
             values.push(tenant.as_str().into());
-            let cursor_condition = after_cursor(&mut values, "l.");
+            let cursor_condition = after(cursor, &mut values, "l.");
             format!(
                 r#"SELECT r.* FROM contact_listing l CROSS JOIN "contact_revision" r
                    WHERE l.tenant = ?{cursor_condition} AND {revision_of_row} {newest_first} LIMIT ?"#
@@ -118,7 +108,7 @@ pub(super) async fn page(
         }
         Filter::Scan { patterns, window } => {
             values.push(tenant.as_str().into());
-            let cursor_condition = after_cursor(&mut values, "");
+            let cursor_condition = after(cursor, &mut values, "");
             let window_limit = match window {
                 Some(window) => {
                     values.push((window as i64).into());
@@ -144,7 +134,7 @@ pub(super) async fn page(
                 // first hoping to meet 50 matches early, which a query rare
                 // enough to get here does not.
                 values.push(tenant.as_str().into());
-                let cursor_condition = after_cursor(&mut values, "");
+                let cursor_condition = after(cursor, &mut values, "");
                 let matches = any_like(&mut values, patterns, "");
                 format!(
                     r#"WITH m AS MATERIALIZED (SELECT id FROM contact_listing
@@ -156,7 +146,7 @@ pub(super) async fn page(
             _ => {
                 values.push(fts_expression.into());
                 values.push(tenant.as_str().into());
-                let cursor_condition = after_cursor(&mut values, "l.");
+                let cursor_condition = after(cursor, &mut values, "l.");
                 let matches = any_like(&mut values, patterns, "l.");
                 // The FTS5 match is a superset (its case folding is its
                 // own): the patterns decide.
@@ -188,13 +178,7 @@ pub(super) async fn cursor_after(
 ) -> Result<Option<ListCursor>, Error> {
     let backend = db.get_database_backend();
     let mut values: Vec<Value> = vec![tenant.as_str().into()];
-    let cursor_condition = match cursor {
-        Some(cursor) => {
-            values.extend([cursor.create_time_us.into(), cursor.contact_id.clone().into()]);
-            " AND (create_time_us, contact_id) < (?, ?)"
-        }
-        None => "",
-    };
+    let cursor_condition = after(cursor, &mut values, "");
     values.push((window as i64 - 1).into());
     let sql = format!(
         "SELECT create_time_us, contact_id FROM contact_listing WHERE tenant = ?{cursor_condition}
@@ -226,6 +210,20 @@ async fn explain(db: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> Re
         plan.push('\n');
     }
     Ok(plan)
+}
+
+/// ` AND (create_time_us, contact_id) < (?, ?)` with the cursor bound, or
+/// nothing without one. A row-value comparison, not `t < ? OR (t = ? AND
+/// id < ?)`: both databases seek the index to the cursor with it, where the
+/// OR form makes them read every newer row first.
+fn after(cursor: Option<&ListCursor>, values: &mut Vec<Value>, alias: &str) -> String {
+    match cursor {
+        Some(cursor) => {
+            values.extend([cursor.create_time_us.into(), cursor.contact_id.clone().into()]);
+            format!(" AND ({alias}create_time_us, {alias}contact_id) < (?, ?)")
+        }
+        None => String::new(),
+    }
 }
 
 /// `search_text LIKE p1 OR ...`, each pattern bound.
