@@ -99,6 +99,8 @@ async fn queries_are_answered_alike_inside_the_scan_window_and_through_the_searc
             contact("Zq", "", "", 2),
             phoned,
             contact("Middle", "Needles", "", 4 + fillers / 2),
+            // FTS5 query syntax in a name: taken as text, never as operators.
+            contact("Syntax", "a\"b* OR c NEAR(d)", "", 0),
         ];
         let mut contacts: Vec<Contact> = (0..fillers)
             .filter(|i| *i != fillers / 2)
@@ -120,6 +122,9 @@ async fn queries_are_answered_alike_inside_the_scan_window_and_through_the_searc
             assert_eq!(walked("le%_x").await, ["Oldest"], "{}: wildcards are literal through the index", db.name);
             assert_eq!(walked("(415) 555-0199").await, ["Phoned"], "{}: phone digits through the index", db.name);
             assert_eq!(walked("zq").await, ["Zq"], "{}: two letters: no index, the walk goes on", db.name);
+            assert_eq!(walked("a\"b* or c").await, ["Syntax"], "{}: quotes, * and OR through the index", db.name);
+            assert_eq!(walked("near(d)").await, ["Syntax"], "{}: NEAR( through the index", db.name);
+            assert!(walked("\"\"\"").await.is_empty(), "{}: only quotes: no error, no match", db.name);
             assert!(walked("no such person").await.is_empty(), "{}", db.name);
         }
         assert_eq!(walk(&db, &acme, "filler", 50).await.len() as i64, fillers - 1, "{}: a common query", db.name);
